@@ -1,0 +1,48 @@
+//! Creating the listening sockets.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use mio::net::TcpListener;
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Pending connections the OS may queue per listener.
+const BACKLOG: i32 = 1024;
+
+/// Bind every requested address, or by default all IPv4 and all IPv6
+/// interfaces (an IPv6 failure is then only a warning: the host may lack
+/// IPv6). Explicit addresses that fail are errors.
+pub fn bind_all(addrs: &[IpAddr], port: u16) -> io::Result<Vec<TcpListener>> {
+    if addrs.is_empty() {
+        let mut out = vec![bind_one(SocketAddr::new(
+            Ipv4Addr::UNSPECIFIED.into(),
+            port,
+        ))?];
+        match bind_one(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port)) {
+            Ok(l) => out.push(l),
+            Err(e) => tracing::warn!(error = %e, "not listening on IPv6 ([::]:{port})"),
+        }
+        return Ok(out);
+    }
+    addrs
+        .iter()
+        .map(|ip| {
+            let addr = SocketAddr::new(*ip, port);
+            bind_one(addr).map_err(|e| io::Error::new(e.kind(), format!("{addr}: {e}")))
+        })
+        .collect()
+}
+
+/// A non-blocking listener with SO_REUSEADDR, IPv6 sockets v6-only so the
+/// IPv4 and IPv6 wildcards can share a port.
+fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(socket.into()))
+}

@@ -1,0 +1,485 @@
+//! [`Ctx`]: what a handler gets — POE's `@_[KERNEL, HEAP, SESSION, SENDER,
+//! STATE, ARG0..]` as one value with disjoint methods.
+
+use std::any::Any;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::clock::Time;
+use super::dispatch::{AnySession, Delivery, Frame, Session};
+use super::error::Error;
+use super::handles::IoSource;
+use super::ids::{Dest, HandleId, Sender, SessionId, TimerId};
+use super::names::{EventId, IntoEvent};
+use super::payload::{type_of, IoMode, Payload, Value};
+use super::Core;
+
+/// A timer taken off the queue by [`Ctx::alarm_remove`] and friends.
+#[derive(Debug)]
+pub struct RemovedTimer {
+    /// The timer's id.
+    pub id: TimerId,
+    /// The event it would have fired.
+    pub event: String,
+    /// When it was due.
+    pub due: Time,
+    /// Its argument.
+    pub args: Value,
+}
+
+/// The context of one handler invocation.
+///
+/// It gives the handler its session's heap ([`Ctx::heap`]), the event's
+/// name, sender and argument, and every kernel operation. Kernel operations
+/// act on behalf of this session (POE's "active session").
+pub struct Ctx<'a, H: 'static> {
+    pub(crate) core: &'a mut Core,
+    pub(crate) frame: Frame<'a, H>,
+    pub(crate) sender: Sender,
+    pub(crate) event: EventId,
+    pub(crate) original: Option<EventId>,
+    pub(crate) payload: Payload,
+}
+
+impl<'a, H: 'static> Ctx<'a, H> {
+    // ----- who and what ------------------------------------------------
+
+    /// The session's heap.
+    pub fn heap(&mut self) -> &mut H {
+        match self.frame.session.as_mut() {
+            Some(s) => &mut s.heap,
+            None => unreachable!("the running session is in its frame"),
+        }
+    }
+
+    /// This session's id (POE's `SESSION`).
+    pub fn id(&self) -> SessionId {
+        self.frame.id
+    }
+
+    /// Who sent the event (POE's `SENDER`).
+    pub fn sender(&self) -> Sender {
+        self.sender
+    }
+
+    /// The interned name of the handler being run (`_default` when the
+    /// event was redirected there).
+    pub fn event(&self) -> EventId {
+        self.event
+    }
+
+    /// The name of the handler being run (POE's `STATE`).
+    pub fn event_name(&self) -> &str {
+        self.core.names.name(self.event)
+    }
+
+    /// In `_default`: the name the event was sent as (POE's `ARG0` there).
+    pub fn original_event_name(&self) -> Option<&str> {
+        self.original.map(|e| self.core.names.name(e))
+    }
+
+    /// The event's argument as a `T` (a tuple when several were sent).
+    /// I/O events carry their [`HandleId`]; events sent without arguments
+    /// carry `()`. A wrong type is an [`Error::ArgType`], never a panic.
+    pub fn arg<T: Any>(&self) -> Result<&T, Error> {
+        self.payload.get::<T>().ok_or_else(|| self.arg_error::<T>())
+    }
+
+    /// Move the argument out as a `T` (for values that are not `Copy`).
+    pub fn take_arg<T: Any>(&mut self) -> Result<T, Error> {
+        match self.payload.take::<T>() {
+            Some(v) => Ok(v),
+            None => Err(self.arg_error::<T>()),
+        }
+    }
+
+    fn arg_error<T>(&self) -> Error {
+        Error::ArgType {
+            event: self.core.names.name(self.event).to_string(),
+            expected: type_of::<T>(),
+            found: self.payload.describe(),
+        }
+    }
+
+    /// For an I/O event: the handle and whether it is readable or writable.
+    pub fn io(&self) -> Option<(HandleId, IoMode)> {
+        match self.payload {
+            Payload::Io(h, m) => Some((h, m)),
+            _ => None,
+        }
+    }
+
+    /// Intern an event name, to post on a hot path without hashing it.
+    pub fn event_id(&mut self, name: &str) -> EventId {
+        self.core.names.intern(name)
+    }
+
+    /// The kernel clock's current reading.
+    pub fn now(&self) -> Time {
+        self.core.clock.now()
+    }
+
+    // ----- events -------------------------------------------------------
+
+    /// Queue `event` for `dest` (POE's `post`). The destination is resolved
+    /// now; the event runs in a later round, in FIFO order with other
+    /// events due by then. Both sessions stay alive until it is delivered.
+    pub fn post<'d>(
+        &mut self,
+        dest: impl Into<Dest<'d>>,
+        event: impl IntoEvent,
+        args: impl Any,
+    ) -> Result<(), Error> {
+        let key = self.core.resolve_or_err(&dest.into())?;
+        let ev = self.core.names.resolve(&event);
+        self.core
+            .post_key(key, Some(self.frame.key), ev, Payload::new(args));
+        Ok(())
+    }
+
+    /// Queue `event` for this session (POE's `yield`).
+    pub fn yield_event(&mut self, event: impl IntoEvent, args: impl Any) {
+        let ev = self.core.names.resolve(&event);
+        let me = self.frame.key;
+        self.core.post_key(me, Some(me), ev, Payload::new(args));
+    }
+
+    /// Run `dest`'s handler for `event` now and return its value (POE's
+    /// `call`). Works into this session itself and into sessions further up
+    /// the current call chain. [`Error::NoHandler`] when the session has
+    /// neither the handler nor `_default`.
+    pub fn call<'d>(
+        &mut self,
+        dest: impl Into<Dest<'d>>,
+        event: impl IntoEvent,
+        args: impl Any,
+    ) -> Result<Value, Error> {
+        let key = self.core.resolve_or_err(&dest.into())?;
+        let ev = self.core.names.resolve(&event);
+        let sender = Sender::Session(self.frame.id);
+        let payload = Payload::new(args);
+        let core: &mut Core = self.core;
+        core.deliver(
+            Some(&mut self.frame),
+            key,
+            Delivery {
+                event: ev,
+                sender,
+                payload,
+            },
+        )
+    }
+
+    /// Create a child session; its `_start` runs now with `args`, then this
+    /// session's `_child` (create).
+    pub fn spawn<H2: 'static>(&mut self, session: Session<H2>, args: impl Any) -> SessionId {
+        let built: Box<dyn AnySession> = session.build(&mut self.core.names);
+        let me = self.frame.key;
+        let core: &mut Core = self.core;
+        core.spawn(Some(&mut self.frame), Some(me), built, Payload::new(args))
+    }
+
+    /// Stop every session now (POE's `POE::Kernel->stop`): `_stop` runs in
+    /// each, deepest first, before this returns — in this session too —
+    /// all queued work is discarded, and `run` returns once this handler
+    /// does.
+    pub fn stop_kernel(&mut self) {
+        self.core.stop_requested = true;
+        let core: &mut Core = self.core;
+        core.stop_all(Some(&mut self.frame));
+    }
+
+    // ----- timers -------------------------------------------------------
+
+    /// Replace this session's timers named `event` with one due after
+    /// `delay` (POE's `delay`). Returns the new timer's id.
+    pub fn delay(&mut self, event: impl IntoEvent, delay: Duration, args: impl Any) -> TimerId {
+        let ev = self.core.names.resolve(&event);
+        self.core.clear_timers(self.frame.key, Some(ev));
+        self.delay_add(ev, delay, args)
+    }
+
+    /// Add a timer due after `delay` without touching others (POE's
+    /// `delay_add` / `delay_set`).
+    pub fn delay_add(&mut self, event: impl IntoEvent, delay: Duration, args: impl Any) -> TimerId {
+        let due = self.core.clock.now() + delay;
+        self.alarm_add(event, due, args)
+    }
+
+    /// Replace this session's timers named `event` with one due at `at`
+    /// (POE's `alarm`).
+    pub fn alarm(&mut self, event: impl IntoEvent, at: Time, args: impl Any) -> TimerId {
+        let ev = self.core.names.resolve(&event);
+        self.core.clear_timers(self.frame.key, Some(ev));
+        self.alarm_add(ev, at, args)
+    }
+
+    /// Add a timer due at `at` (POE's `alarm_add` / `alarm_set`). A time in
+    /// the past fires in the next round, ahead of events queued later.
+    pub fn alarm_add(&mut self, event: impl IntoEvent, at: Time, args: impl Any) -> TimerId {
+        let ev = self.core.names.resolve(&event);
+        self.core
+            .set_timer(self.frame.key, ev, at, Payload::new(args))
+    }
+
+    /// Remove every timer of this session named `event` (POE's `alarm($ev)`
+    /// or `delay($ev)` without a time); returns how many there were.
+    pub fn alarm_clear(&mut self, event: impl IntoEvent) -> usize {
+        let ev = self.core.names.resolve(&event);
+        self.core.clear_timers(self.frame.key, Some(ev)).len()
+    }
+
+    /// Cancel one timer, getting its name, due time and argument back.
+    pub fn alarm_remove(&mut self, id: TimerId) -> Result<RemovedTimer, Error> {
+        let t = self.core.remove_timer(self.frame.key, id)?;
+        Ok(RemovedTimer {
+            id,
+            event: self.core.names.name(t.event).to_string(),
+            due: t.due,
+            args: Value(t.payload),
+        })
+    }
+
+    /// Cancel all of this session's timers, returned in due order.
+    pub fn alarm_remove_all(&mut self) -> Vec<RemovedTimer> {
+        let removed = self.core.clear_timers(self.frame.key, None);
+        removed
+            .into_iter()
+            .map(|(id, t)| RemovedTimer {
+                id,
+                event: self.core.names.name(t.event).to_string(),
+                due: t.due,
+                args: Value(t.payload),
+            })
+            .collect()
+    }
+
+    /// Shift a timer by `delta_secs` (may be negative); returns its new due
+    /// time (POE's `alarm_adjust`).
+    pub fn alarm_adjust(&mut self, id: TimerId, delta_secs: f64) -> Result<Time, Error> {
+        let delta = Duration::from_secs_f64(delta_secs.abs());
+        self.core.move_timer(self.frame.key, id, |due| {
+            if delta_secs >= 0.0 {
+                due + delta
+            } else {
+                due - delta
+            }
+        })
+    }
+
+    /// Re-base a timer to `delay` from now (POE's `delay_adjust`).
+    pub fn delay_adjust(&mut self, id: TimerId, delay: Duration) -> Result<Time, Error> {
+        let now = self.core.clock.now();
+        self.core.move_timer(self.frame.key, id, |_| now + delay)
+    }
+
+    // ----- I/O ------------------------------------------------------------
+
+    /// Give the kernel an I/O object (a mio socket, listener, pipe...) to
+    /// own on this session's behalf. It is unwatched until
+    /// [`Ctx::select_read`] or [`Ctx::select_write`]; it is closed when the
+    /// session stops, or by [`Ctx::close_handle`].
+    pub fn add_handle<T: IoSource>(&mut self, io: T) -> HandleId {
+        self.core.add_handle(self.frame.key, Box::new(io))
+    }
+
+    /// Borrow a handle as its concrete type.
+    pub fn handle<T: Any>(&mut self, h: HandleId) -> Result<&mut T, Error> {
+        let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
+        (*entry.io)
+            .as_any_mut()
+            .downcast_mut::<T>()
+            .ok_or(Error::HandleType {
+                handle: h,
+                expected: type_of::<T>(),
+            })
+    }
+
+    /// Borrow the heap and a handle at once (to read straight into a buffer
+    /// kept in the heap).
+    pub fn heap_and_handle<T: Any>(&mut self, h: HandleId) -> Result<(&mut H, &mut T), Error> {
+        let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
+        let io = (*entry.io)
+            .as_any_mut()
+            .downcast_mut::<T>()
+            .ok_or(Error::HandleType {
+                handle: h,
+                expected: type_of::<T>(),
+            })?;
+        match self.frame.session.as_mut() {
+            Some(s) => Ok((&mut s.heap, io)),
+            None => unreachable!("the running session is in its frame"),
+        }
+    }
+
+    /// Watch the handle for readability: `event` is dispatched every round
+    /// while it is readable (POE's `select_read`). Replaces an earlier read
+    /// watcher.
+    pub fn select_read(&mut self, h: HandleId, event: impl IntoEvent) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        self.core
+            .set_watcher(self.frame.key, h, IoMode::Read, Some(ev))
+    }
+
+    /// Stop watching for readability (POE's `select_read($fh)`).
+    pub fn select_read_off(&mut self, h: HandleId) -> Result<(), Error> {
+        self.core.set_watcher(self.frame.key, h, IoMode::Read, None)
+    }
+
+    /// Watch the handle for writability (POE's `select_write`).
+    pub fn select_write(&mut self, h: HandleId, event: impl IntoEvent) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        self.core
+            .set_watcher(self.frame.key, h, IoMode::Write, Some(ev))
+    }
+
+    /// Stop watching for writability (POE's `select_write($fh)`).
+    pub fn select_write_off(&mut self, h: HandleId) -> Result<(), Error> {
+        self.core
+            .set_watcher(self.frame.key, h, IoMode::Write, None)
+    }
+
+    /// Stop watching the handle at all (POE's `select($fh)`); it stays open.
+    pub fn select_off(&mut self, h: HandleId) -> Result<(), Error> {
+        self.select_read_off(h)?;
+        self.select_write_off(h)
+    }
+
+    /// Suspend the read watcher; data waits in the OS. The watcher still
+    /// keeps the session alive.
+    pub fn select_pause_read(&mut self, h: HandleId) -> Result<(), Error> {
+        self.core
+            .pause_watcher(self.frame.key, h, IoMode::Read, true)
+    }
+
+    /// Resume a paused read watcher.
+    pub fn select_resume_read(&mut self, h: HandleId) -> Result<(), Error> {
+        self.core
+            .pause_watcher(self.frame.key, h, IoMode::Read, false)
+    }
+
+    /// Suspend the write watcher.
+    pub fn select_pause_write(&mut self, h: HandleId) -> Result<(), Error> {
+        self.core
+            .pause_watcher(self.frame.key, h, IoMode::Write, true)
+    }
+
+    /// Resume a paused write watcher.
+    pub fn select_resume_write(&mut self, h: HandleId) -> Result<(), Error> {
+        self.core
+            .pause_watcher(self.frame.key, h, IoMode::Write, false)
+    }
+
+    /// Remove the handle's watchers and close it (drop the object).
+    pub fn close_handle(&mut self, h: HandleId) -> Result<(), Error> {
+        self.core.remove_handle(self.frame.key, h).map(drop)
+    }
+
+    /// Remove the handle's watchers and take the object back.
+    pub fn take_handle<T: Any>(&mut self, h: HandleId) -> Result<T, Error> {
+        {
+            let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
+            if !(*entry.io).as_any_mut().is::<T>() {
+                return Err(Error::HandleType {
+                    handle: h,
+                    expected: type_of::<T>(),
+                });
+            }
+        }
+        let io = self.core.remove_handle(self.frame.key, h)?;
+        match io.into_any().downcast::<T>() {
+            Ok(b) => Ok(*b),
+            Err(_) => unreachable!("type checked above"),
+        }
+    }
+
+    // ----- aliases ----------------------------------------------------------
+
+    /// Give this session a name others can post to (POE's `alias_set`).
+    /// An alias keeps the session alive until the kernel runs out of other
+    /// work. Setting an alias it already has is not an error.
+    pub fn alias_set(&mut self, alias: &str) -> Result<(), Error> {
+        self.core
+            .sessions
+            .alias_set(self.frame.key, alias)
+            .map(drop)
+            .map_err(|()| Error::AliasTaken(alias.to_string()))
+    }
+
+    /// Remove one of this session's aliases.
+    pub fn alias_remove(&mut self, alias: &str) -> Result<(), Error> {
+        self.core
+            .sessions
+            .alias_remove(self.frame.key, alias)
+            .map_err(|other| {
+                if other {
+                    Error::NotPermitted(format!("alias {alias:?} belongs to another session"))
+                } else {
+                    Error::NoSuchSession(format!("alias {alias:?}"))
+                }
+            })
+    }
+
+    /// The session an alias (or a session number) names, if any.
+    pub fn alias_resolve(&self, alias: &str) -> Option<SessionId> {
+        self.core
+            .resolve(&Dest::Alias(alias))
+            .and_then(|k| self.core.sessions.id_of(k))
+    }
+
+    /// This session's aliases, in the order they were set.
+    pub fn alias_list(&self) -> Vec<String> {
+        self.core
+            .sessions
+            .get(self.frame.key)
+            .map(|e| e.aliases.iter().map(|a| a.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    // ----- dynamic handlers ---------------------------------------------------
+
+    /// Add or replace a handler of this session at run time (POE's `state`).
+    pub fn state<R: Any>(
+        &mut self,
+        event: impl IntoEvent,
+        handler: impl Fn(&mut Ctx<'_, H>) -> R + 'static,
+    ) {
+        let ev = self.core.names.resolve(&event);
+        if let Some(s) = self.frame.session.as_mut() {
+            if s.handlers.len() <= ev.index() {
+                s.handlers.resize_with(ev.index() + 1, || None);
+            }
+            s.handlers[ev.index()] = Some(Rc::new(move |ctx| Value::new(handler(ctx))));
+        }
+    }
+
+    /// Remove a handler of this session (events then go to `_default`).
+    pub fn state_remove(&mut self, event: impl IntoEvent) {
+        let ev = self.core.names.resolve(&event);
+        if let Some(slot) = self
+            .frame
+            .session
+            .as_mut()
+            .and_then(|s| s.handlers.get_mut(ev.index()))
+        {
+            *slot = None;
+        }
+    }
+
+    // ----- introspection ------------------------------------------------------
+
+    /// Number of live sessions.
+    pub fn session_count(&self) -> usize {
+        self.core.sessions.len()
+    }
+
+    /// The parent of this session ([`Sender::Kernel`] for top-level ones).
+    pub fn parent(&self) -> Sender {
+        self.core
+            .sessions
+            .get(self.frame.key)
+            .and_then(|e| e.parent)
+            .and_then(|p| self.core.sessions.id_of(p))
+            .map_or(Sender::Kernel, Sender::Session)
+    }
+}

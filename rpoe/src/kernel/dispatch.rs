@@ -1,0 +1,257 @@
+//! Sessions as the kernel stores them, and how a handler is run.
+//!
+//! Ownership model: a session lives in the kernel's table until one of its
+//! handlers runs; then it is moved onto the Rust stack, into the handler's
+//! [`Ctx`]. A nested `call` into a session that is itself running (the
+//! caller, or one further up the call chain) takes it out of that frame
+//! through the [`Stack`] chain and puts it back when the nested handler
+//! returns. So at any instant exactly one `&mut` reaches each heap, and
+//! re-entrancy needs neither `RefCell` nor `unsafe`. The borrow checker
+//! guarantees a handler holds no heap borrow across a nested call, because
+//! both go through `&mut Ctx`.
+
+use std::any::Any;
+use std::rc::Rc;
+
+use super::ctx::Ctx;
+use super::error::Error;
+use super::ids::{Sender, SessionId};
+use super::names::{EventId, Names};
+use super::payload::{Payload, Value};
+use super::queue::SessionKey;
+use super::Core;
+
+/// A handler as stored: reference-counted so it can be cloned out of the
+/// table before it runs, leaving the session free to replace it.
+pub(crate) type Handler<H> = Rc<dyn Fn(&mut Ctx<'_, H>) -> Value>;
+
+/// A session before it is spawned: its heap and its `(event, handler)`
+/// pairs (POE's inline states).
+///
+/// ```
+/// use rpoe::{Kernel, Session};
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// kernel.spawn(
+///     Session::new(0u32)
+///         .on("_start", |ctx| ctx.yield_event("count", ()))
+///         .on("count", |ctx| {
+///             *ctx.heap() += 1;
+///             if *ctx.heap() < 3 {
+///                 ctx.yield_event("count", ());
+///             }
+///         })
+///         .on("_stop", |ctx| assert_eq!(*ctx.heap(), 3)),
+///     (),
+/// );
+/// kernel.run().unwrap();
+/// ```
+pub struct Session<H: 'static> {
+    heap: H,
+    states: Vec<(String, Handler<H>)>,
+}
+
+impl<H: 'static> Session<H> {
+    /// A session with this heap and no handlers yet.
+    pub fn new(heap: H) -> Self {
+        Session {
+            heap,
+            states: Vec::new(),
+        }
+    }
+
+    /// A session built from a type implementing [`ObjectStates`] (POE's
+    /// object states): the value is the heap, its handlers come from
+    /// [`ObjectStates::states`].
+    pub fn object(value: H) -> Self
+    where
+        H: ObjectStates,
+    {
+        H::states(Session::new(value))
+    }
+
+    /// Add a handler for `event`. Its return value (any `'static` type,
+    /// `()` for none) is what [`Ctx::call`] returns to a caller. A later
+    /// handler for the same name replaces an earlier one.
+    pub fn on<R: Any>(
+        mut self,
+        event: &str,
+        handler: impl Fn(&mut Ctx<'_, H>) -> R + 'static,
+    ) -> Self {
+        self.states.push((
+            event.to_string(),
+            Rc::new(move |ctx| Value::new(handler(ctx))),
+        ));
+        self
+    }
+
+    pub(crate) fn build(self, names: &mut Names) -> Box<dyn AnySession> {
+        let mut handlers: Vec<Option<Handler<H>>> = Vec::new();
+        for (name, h) in self.states {
+            let id = names.intern(&name);
+            if handlers.len() <= id.index() {
+                handlers.resize_with(id.index() + 1, || None);
+            }
+            handlers[id.index()] = Some(h);
+        }
+        Box::new(SessionImpl {
+            heap: self.heap,
+            handlers,
+        })
+    }
+}
+
+/// A type that is its own session heap and lists its own handlers (POE's
+/// `object_states`).
+///
+/// ```
+/// use rpoe::{Ctx, Kernel, ObjectStates, Session};
+///
+/// struct Counter { n: u32 }
+///
+/// impl Counter {
+///     fn start(ctx: &mut Ctx<'_, Self>) { ctx.yield_event("tick", ()); }
+///     fn tick(ctx: &mut Ctx<'_, Self>) { ctx.heap().n += 1; }
+/// }
+///
+/// impl ObjectStates for Counter {
+///     fn states(session: Session<Self>) -> Session<Self> {
+///         session.on("_start", Self::start).on("tick", Self::tick)
+///     }
+/// }
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// kernel.spawn(Session::object(Counter { n: 0 }), ());
+/// kernel.run().unwrap();
+/// ```
+pub trait ObjectStates: Sized + 'static {
+    /// Register this type's handlers on the session.
+    fn states(session: Session<Self>) -> Session<Self>;
+}
+
+/// What is being delivered to a handler.
+pub(crate) struct Delivery {
+    pub event: EventId,
+    pub sender: Sender,
+    pub payload: Payload,
+}
+
+/// A session with its heap type erased, as the kernel's table holds it.
+pub(crate) trait AnySession {
+    /// Run the handler for `d` (or `_default`), giving the session back.
+    fn dispatch(
+        self: Box<Self>,
+        core: &mut Core,
+        stack: Option<&mut dyn Stack>,
+        key: SessionKey,
+        id: SessionId,
+        d: Delivery,
+    ) -> (Box<dyn AnySession>, Result<Value, Error>);
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// Reborrow an optional stack for a nested call, shortening the trait
+/// object's lifetime to the borrow's (which `Option` will not coerce alone).
+pub(crate) fn reborrow<'s>(stack: &'s mut Option<&mut dyn Stack>) -> Option<&'s mut dyn Stack> {
+    match stack {
+        Some(s) => Some(&mut **s),
+        None => None,
+    }
+}
+
+/// The chain of sessions currently running, innermost first.
+pub(crate) trait Stack {
+    fn take(&mut self, key: SessionKey) -> Option<Box<dyn AnySession>>;
+    fn restore(&mut self, key: SessionKey, session: Box<dyn AnySession>);
+}
+
+pub(crate) struct SessionImpl<H: 'static> {
+    pub heap: H,
+    pub handlers: Vec<Option<Handler<H>>>,
+}
+
+impl<H: 'static> SessionImpl<H> {
+    fn handler(&self, ev: EventId) -> Option<&Handler<H>> {
+        self.handlers.get(ev.index()).and_then(Option::as_ref)
+    }
+}
+
+/// One running session's place on the stack.
+pub(crate) struct Frame<'a, H: 'static> {
+    pub parent: Option<&'a mut dyn Stack>,
+    pub key: SessionKey,
+    pub id: SessionId,
+    pub session: Option<Box<SessionImpl<H>>>,
+}
+
+impl<H: 'static> Stack for Frame<'_, H> {
+    fn take(&mut self, key: SessionKey) -> Option<Box<dyn AnySession>> {
+        if key == self.key {
+            self.session.take().map(|s| s as Box<dyn AnySession>)
+        } else {
+            reborrow(&mut self.parent)?.take(key)
+        }
+    }
+
+    fn restore(&mut self, key: SessionKey, session: Box<dyn AnySession>) {
+        if key == self.key {
+            match session.into_any().downcast::<SessionImpl<H>>() {
+                Ok(s) => self.session = Some(s),
+                Err(_) => unreachable!("a frame only gets back the session taken from it"),
+            }
+        } else if let Some(p) = reborrow(&mut self.parent) {
+            p.restore(key, session);
+        }
+    }
+}
+
+impl<H: 'static> AnySession for SessionImpl<H> {
+    fn dispatch(
+        self: Box<Self>,
+        core: &mut Core,
+        stack: Option<&mut dyn Stack>,
+        key: SessionKey,
+        id: SessionId,
+        d: Delivery,
+    ) -> (Box<dyn AnySession>, Result<Value, Error>) {
+        let (event, original, handler) = match self.handler(d.event) {
+            Some(h) => (d.event, None, h.clone()),
+            None => match self.handler(EventId::DEFAULT) {
+                Some(h) => (EventId::DEFAULT, Some(d.event), h.clone()),
+                None => {
+                    let err = Error::NoHandler {
+                        session: id.num,
+                        event: core.names.name(d.event).to_string(),
+                    };
+                    return (self, Err(err));
+                }
+            },
+        };
+        let mut ctx = Ctx {
+            core,
+            frame: Frame {
+                parent: match stack {
+                    Some(s) => Some(s as &mut dyn Stack),
+                    None => None,
+                },
+                key,
+                id,
+                session: Some(self),
+            },
+            sender: d.sender,
+            event,
+            original,
+            payload: d.payload,
+        };
+        let value = handler(&mut ctx);
+        match ctx.frame.session.take() {
+            Some(s) => (s, Ok(value)),
+            None => unreachable!("nested dispatch always restores the session"),
+        }
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}

@@ -1,0 +1,82 @@
+//! The kernel's error type.
+//!
+//! POE reports failures through `$!` (ESRCH, EPERM, ...) or return codes;
+//! rpoe returns one typed error whose variants name the same conditions,
+//! and [`Error::errno_name`] gives the POE spelling for porting.
+
+use std::io;
+
+use super::ids::{HandleId, TimerId};
+
+/// Everything a kernel operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No session matches the destination (POE: ESRCH).
+    #[error("no such session: {0}")]
+    NoSuchSession(String),
+    /// The session has neither a handler for the event nor `_default` (POE: ENOSYS).
+    #[error("session {session} has no handler for event {event:?} and no _default")]
+    NoHandler {
+        /// The receiving session's number.
+        session: u64,
+        /// The event name.
+        event: String,
+    },
+    /// An event argument was not of the type the handler asked for.
+    #[error("event {event:?}: argument is {found}, not {expected}")]
+    ArgType {
+        /// The event being handled.
+        event: String,
+        /// The type the handler asked for.
+        expected: &'static str,
+        /// What the argument is.
+        found: &'static str,
+    },
+    /// The handle is not (or no longer) open in this kernel.
+    #[error("no such handle: {0}")]
+    NoSuchHandle(HandleId),
+    /// The handle holds another type than the one asked for.
+    #[error("handle {handle} is not a {expected}")]
+    HandleType {
+        /// The handle.
+        handle: HandleId,
+        /// The type asked for.
+        expected: &'static str,
+    },
+    /// The timer does not exist, or already fired (POE: ESRCH).
+    #[error("no such timer: {0}")]
+    NoSuchTimer(TimerId),
+    /// The timer, alias or child belongs to another session (POE: EPERM).
+    #[error("not permitted: {0}")]
+    NotPermitted(String),
+    /// The alias is taken by another session (POE: EEXIST).
+    #[error("alias {0:?} is already taken by another session")]
+    AliasTaken(String),
+    /// The operation needs a running session but none is active.
+    #[error("no session is active")]
+    NoActiveSession,
+    /// A manual clock would have to advance for anything to happen.
+    #[error("manual clock: nothing is due until {0:?} and nothing else can wake the kernel; advance the clock")]
+    ClockStalled(std::time::Duration),
+    /// An operating-system error from polling or registering a handle.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// The errno POE would set for this failure, for porting code that
+    /// compares `$!`.
+    pub fn errno_name(&self) -> &'static str {
+        match self {
+            Error::NoSuchSession(_) | Error::NoSuchTimer(_) => "ESRCH",
+            Error::NoHandler { .. } => "ENOSYS",
+            Error::NotPermitted(_) => "EPERM",
+            Error::AliasTaken(_) => "EEXIST",
+            Error::ArgType { .. } | Error::HandleType { .. } => "EINVAL",
+            Error::NoSuchHandle(_) => "EBADF",
+            Error::NoActiveSession => "ESRCH",
+            Error::ClockStalled(_) => "EDEADLK",
+            Error::Io(_) => "EIO",
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! I/O handles the kernel owns, and the read/write watchers on them.
+//!
+//! The kernel keeps every watched handle (as the seed says, "POE::Kernel
+//! keeps track of it for us") and hands its id back with each readiness
+//! event. Watchers are level-triggered like POE's: mio reports edges, so
+//! after dispatching a handle's events the kernel re-arms its registration,
+//! and the OS reports it again next round if it is still ready. A handler
+//! that reads once per event therefore gets another event while data
+//! remains, and one that drains the handle gets none.
+
+use std::any::Any;
+use std::io;
+
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
+use slab::Slab;
+
+use super::ids::HandleId;
+use super::names::EventId;
+use super::payload::IoMode;
+use super::queue::SessionKey;
+
+/// Anything the kernel can watch: a mio event source that can be handed
+/// back as its concrete type.
+pub trait IoSource: Source + Any {
+    /// Borrow as `Any`, to recover the concrete type.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// Convert into `Any`, to give ownership back.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+impl<T: Source + Any> IoSource for T {
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Watcher {
+    pub session: SessionKey,
+    pub event: EventId,
+    pub paused: bool,
+}
+
+pub(crate) struct Handle {
+    pub num: u64,
+    pub owner: SessionKey,
+    pub io: Box<dyn IoSource>,
+    pub read: Option<Watcher>,
+    pub write: Option<Watcher>,
+    registered: Option<Interest>,
+    rearm: bool,
+}
+
+impl Handle {
+    pub(crate) fn watcher(&self, mode: IoMode) -> Option<Watcher> {
+        match mode {
+            IoMode::Read => self.read,
+            IoMode::Write => self.write,
+        }
+    }
+
+    pub(crate) fn watcher_mut(&mut self, mode: IoMode) -> &mut Option<Watcher> {
+        match mode {
+            IoMode::Read => &mut self.read,
+            IoMode::Write => &mut self.write,
+        }
+    }
+
+    fn wanted(&self) -> Option<Interest> {
+        let r = self.read.is_some_and(|w| !w.paused);
+        let w = self.write.is_some_and(|w| !w.paused);
+        match (r, w) {
+            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None,
+        }
+    }
+}
+
+pub(crate) struct Handles {
+    pub slab: Slab<Handle>,
+    next_num: u64,
+    rearm: Vec<u32>,
+    /// Watchers set (active or paused) across all handles.
+    pub watchers: usize,
+}
+
+impl Handles {
+    pub(crate) fn new() -> Self {
+        Handles {
+            slab: Slab::new(),
+            next_num: 1,
+            rearm: Vec::new(),
+            watchers: 0,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, owner: SessionKey, io: Box<dyn IoSource>) -> HandleId {
+        let num = self.next_num;
+        self.next_num += 1;
+        let key = self.slab.insert(Handle {
+            num,
+            owner,
+            io,
+            read: None,
+            write: None,
+            registered: None,
+            rearm: false,
+        }) as u32;
+        HandleId { num, key }
+    }
+
+    pub(crate) fn get(&self, id: HandleId) -> Option<&Handle> {
+        self.slab.get(id.key as usize).filter(|h| h.num == id.num)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: HandleId) -> Option<&mut Handle> {
+        self.slab
+            .get_mut(id.key as usize)
+            .filter(|h| h.num == id.num)
+    }
+
+    pub(crate) fn id_at(&self, key: u32) -> Option<HandleId> {
+        self.slab
+            .get(key as usize)
+            .map(|h| HandleId { num: h.num, key })
+    }
+
+    /// Bring the OS registration in line with the watchers.
+    pub(crate) fn sync(&mut self, registry: &Registry, id: HandleId) -> io::Result<()> {
+        let Some(h) = self.get_mut(id) else {
+            return Ok(());
+        };
+        let want = h.wanted();
+        let token = Token(id.key as usize);
+        match (h.registered, want) {
+            (None, None) => {}
+            (None, Some(i)) => registry.register(&mut *h.io, token, i)?,
+            (Some(_), Some(i)) => registry.reregister(&mut *h.io, token, i)?,
+            (Some(_), None) => registry.deregister(&mut *h.io)?,
+        }
+        h.registered = want;
+        Ok(())
+    }
+
+    /// Note that the handle's events were dispatched this round, so its
+    /// registration is re-armed once the batch is done.
+    pub(crate) fn mark_rearm(&mut self, id: HandleId) {
+        if let Some(h) = self.get_mut(id) {
+            if !h.rearm {
+                h.rearm = true;
+                self.rearm.push(id.key);
+            }
+        }
+    }
+
+    /// Re-arm every handle dispatched in this batch (level-triggering).
+    pub(crate) fn rearm_all(&mut self, registry: &Registry) {
+        let keys = std::mem::take(&mut self.rearm);
+        for key in &keys {
+            if let Some(id) = self.id_at(*key) {
+                if let Some(h) = self.get_mut(id) {
+                    h.rearm = false;
+                }
+                if let Err(e) = self.sync(registry, id) {
+                    tracing::debug!(target: "rpoe::kernel", handle = %id, error = %e, "re-arming handle failed");
+                }
+            }
+        }
+        let mut keys = keys;
+        keys.clear();
+        self.rearm = keys;
+    }
+
+    /// Remove a handle, deregistering it. Returns the handle.
+    pub(crate) fn remove(&mut self, registry: &Registry, id: HandleId) -> Option<Handle> {
+        self.get(id)?;
+        let mut h = self.slab.remove(id.key as usize);
+        self.watchers -= usize::from(h.read.is_some()) + usize::from(h.write.is_some());
+        if h.registered.is_some() {
+            let _ = registry.deregister(&mut *h.io);
+        }
+        Some(h)
+    }
+
+    pub(crate) fn watched_count(&self) -> usize {
+        self.watchers
+    }
+}

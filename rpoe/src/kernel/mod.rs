@@ -1,0 +1,265 @@
+//! The kernel: sessions, the event and timer queue, I/O watchers, and the
+//! run loop that dispatches them one at a time.
+//!
+//! # A round
+//!
+//! [`Kernel::run`] repeats rounds until no session is left. Each round, as
+//! in POE's select loop:
+//!
+//! 1. if nothing but aliases keeps any session alive, every session is
+//!    stopped (POE's unhandled IDLE signal);
+//! 2. the OS is polled: without waiting if an event is due, else until the
+//!    next timer (or indefinitely);
+//! 3. ready handles are dispatched — all reads, then all writes — and
+//!    re-armed, so watchers are level-triggered;
+//! 4. queued events and timers due by now, and queued before this step
+//!    began, are dispatched in due order, FIFO among equals; anything
+//!    queued meanwhile waits for the next round, so a handler that yields
+//!    forever cannot starve I/O or timers;
+//! 5. sessions that nothing can wake any more are stopped, most recently
+//!    idle first, and freed.
+
+mod clock;
+mod ctx;
+mod dispatch;
+mod engine;
+mod error;
+mod events;
+mod handles;
+mod ids;
+mod names;
+mod payload;
+mod queue;
+mod sessions;
+
+use std::any::Any;
+use std::time::Duration;
+
+use mio::Events;
+
+pub use clock::{ManualClock, Time};
+pub use ctx::{Ctx, RemovedTimer};
+pub use dispatch::{ObjectStates, Session};
+pub use error::Error;
+pub use events::{ChildEvent, ParentChange};
+pub use handles::IoSource;
+pub use ids::{Dest, HandleId, Sender, SessionId, TimerId};
+pub use names::{EventId, EventRef, IntoEvent};
+pub use payload::{IoMode, Value};
+
+pub(crate) use engine::Core;
+
+use dispatch::Delivery;
+use payload::Payload;
+
+/// Most readiness events taken from the OS in one poll.
+const EVENTS_PER_POLL: usize = 1024;
+
+/// The event kernel. One per thread; it is not `Send`.
+///
+/// ```
+/// use rpoe::{Kernel, Session};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// kernel.spawn(
+///     Session::new(Vec::<&str>::new())
+///         .on("_start", |ctx| {
+///             ctx.delay("later", Duration::from_millis(1), ());
+///             ctx.yield_event("sooner", ());
+///         })
+///         .on("sooner", |ctx| ctx.heap().push("sooner"))
+///         .on("later", |ctx| ctx.heap().push("later"))
+///         .on("_stop", |ctx| assert_eq!(ctx.heap(), &["sooner", "later"])),
+///     (),
+/// );
+/// kernel.run().unwrap();
+/// ```
+pub struct Kernel {
+    core: Core,
+    events: Events,
+    reads: Vec<u32>,
+    writes: Vec<u32>,
+}
+
+impl Kernel {
+    /// A kernel on the system's monotonic clock.
+    pub fn new() -> Result<Kernel, Error> {
+        Self::with_clock(clock::Clock::System(std::time::Instant::now()))
+    }
+
+    /// A kernel on a clock that moves only when told (for tests). Keep a
+    /// clone of the clock to advance it. If the kernel would have to wait
+    /// for a timer and nothing else can wake it, `run` returns
+    /// [`Error::ClockStalled`] instead of hanging.
+    pub fn with_manual_clock(clock: ManualClock) -> Result<Kernel, Error> {
+        Self::with_clock(clock::Clock::Manual(clock))
+    }
+
+    fn with_clock(clock: clock::Clock) -> Result<Kernel, Error> {
+        Ok(Kernel {
+            core: Core::new(clock)?,
+            events: Events::with_capacity(EVENTS_PER_POLL),
+            reads: Vec::new(),
+            writes: Vec::new(),
+        })
+    }
+
+    /// Create a top-level session; its `_start` runs now with `args`
+    /// (sender: the kernel).
+    pub fn spawn<H: 'static>(&mut self, session: Session<H>, args: impl Any) -> SessionId {
+        let built = session.build(&mut self.core.names);
+        self.core.spawn(None, None, built, Payload::new(args))
+    }
+
+    /// Queue an event from outside any handler (sender: the kernel).
+    pub fn post<'d>(
+        &mut self,
+        dest: impl Into<Dest<'d>>,
+        event: impl IntoEvent,
+        args: impl Any,
+    ) -> Result<(), Error> {
+        let key = self.core.resolve_or_err(&dest.into())?;
+        let ev = self.core.names.resolve(&event);
+        self.core.post_key(key, None, ev, Payload::new(args));
+        Ok(())
+    }
+
+    /// Run a handler now from outside any handler and return its value.
+    pub fn call<'d>(
+        &mut self,
+        dest: impl Into<Dest<'d>>,
+        event: impl IntoEvent,
+        args: impl Any,
+    ) -> Result<Value, Error> {
+        let key = self.core.resolve_or_err(&dest.into())?;
+        let ev = self.core.names.resolve(&event);
+        let r = self.core.deliver(
+            None,
+            key,
+            Delivery {
+                event: ev,
+                sender: Sender::Kernel,
+                payload: Payload::new(args),
+            },
+        );
+        self.core.gc_sweep();
+        r
+    }
+
+    /// Intern an event name.
+    pub fn event_id(&mut self, name: &str) -> EventId {
+        self.core.names.intern(name)
+    }
+
+    /// The session an alias (or a session number) names, if any.
+    pub fn alias_resolve(&self, alias: &str) -> Option<SessionId> {
+        self.core
+            .resolve(&Dest::Alias(alias))
+            .and_then(|k| self.core.sessions.id_of(k))
+    }
+
+    /// Number of live sessions.
+    pub fn session_count(&self) -> usize {
+        self.core.sessions.len()
+    }
+
+    /// Number of queued events and pending timers.
+    pub fn pending_count(&self) -> usize {
+        self.core.queue.event_count() + self.core.queue.timer_count()
+    }
+
+    /// The kernel clock's current reading.
+    pub fn now(&self) -> Time {
+        self.core.clock.now()
+    }
+
+    /// Stop every session now, deepest first (their `_stop` handlers run
+    /// before this returns) and discard all queued work.
+    pub fn stop(&mut self) {
+        self.core.stop_requested = true;
+        self.core.stop_all(None);
+    }
+
+    /// Dispatch until no session is left, then return. Returns at once if
+    /// there are no sessions; may be called again afterwards.
+    pub fn run(&mut self) -> Result<(), Error> {
+        self.core.stop_requested = false;
+        while self.round(true)? {}
+        Ok(())
+    }
+
+    /// Run exactly one round without blocking on the OS longer than needed
+    /// for due work; returns whether sessions remain.
+    pub fn run_one_timeslice(&mut self) -> Result<bool, Error> {
+        self.core.stop_requested = false;
+        self.round(false)
+    }
+
+    /// Run rounds while `keep_going()` is true and sessions remain.
+    pub fn run_while(&mut self, mut keep_going: impl FnMut() -> bool) -> Result<(), Error> {
+        self.core.stop_requested = false;
+        while keep_going() && self.round(true)? {}
+        Ok(())
+    }
+
+    fn round(&mut self, may_block: bool) -> Result<bool, Error> {
+        let core = &mut self.core;
+        if core.sessions.len() == 0 || core.stop_requested {
+            return Ok(false);
+        }
+        if core.is_idle() {
+            tracing::debug!(target: "rpoe::kernel", "idle: only aliases keep sessions alive; stopping them");
+            core.stop_all(None);
+            return Ok(core.sessions.len() > 0);
+        }
+
+        let timeout = if may_block {
+            core.poll_timeout()?
+        } else {
+            Some(Duration::ZERO)
+        };
+        if let Err(e) = core.poll.poll(&mut self.events, timeout) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e.into());
+            }
+        }
+        self.reads.clear();
+        self.writes.clear();
+        for ev in self.events.iter() {
+            let key = ev.token().0 as u32;
+            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                self.reads.push(key);
+            }
+            if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+                self.writes.push(key);
+            }
+        }
+        if !self.reads.is_empty() || !self.writes.is_empty() {
+            for &key in &self.reads {
+                core.dispatch_io(key, IoMode::Read);
+                if core.stop_requested {
+                    return Ok(false);
+                }
+            }
+            for &key in &self.writes {
+                core.dispatch_io(key, IoMode::Write);
+                if core.stop_requested {
+                    return Ok(false);
+                }
+            }
+            core.handles.rearm_all(core.poll.registry());
+            core.gc_sweep();
+        }
+
+        let now = core.clock.now();
+        let mark = core.queue.seq_mark();
+        while core.dispatch_next(now, mark) {
+            if core.stop_requested {
+                return Ok(false);
+            }
+        }
+        core.gc_sweep();
+        Ok(core.sessions.len() > 0)
+    }
+}

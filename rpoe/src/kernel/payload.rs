@@ -1,0 +1,137 @@
+//! Event arguments and handler return values: any `'static` value, checked
+//! at the point of use.
+//!
+//! A unit value is stored without boxing, and I/O readiness events carry
+//! their handle inline, so the common events allocate nothing.
+
+use std::any::{type_name, Any, TypeId};
+use std::fmt;
+
+use super::ids::HandleId;
+
+/// Which readiness an I/O event reports (POE's `ARG1` of a select event).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum IoMode {
+    /// The handle is readable (or at EOF, or in error: a read will tell).
+    Read,
+    /// The handle is writable (or in error: a write will tell).
+    Write,
+}
+
+pub(crate) enum Payload {
+    Empty,
+    Io(HandleId, IoMode),
+    Boxed(Box<dyn Any>),
+}
+
+impl Payload {
+    pub(crate) fn new<T: Any>(value: T) -> Payload {
+        if TypeId::of::<T>() == TypeId::of::<()>() {
+            Payload::Empty
+        } else {
+            Payload::Boxed(Box::new(value))
+        }
+    }
+
+    pub(crate) fn get<T: Any>(&self) -> Option<&T> {
+        match self {
+            Payload::Empty => (&() as &dyn Any).downcast_ref(),
+            Payload::Io(h, _) => (h as &dyn Any).downcast_ref(),
+            Payload::Boxed(b) => b.downcast_ref(),
+        }
+    }
+
+    pub(crate) fn take<T: Any>(&mut self) -> Option<T> {
+        match std::mem::replace(self, Payload::Empty) {
+            Payload::Empty => {
+                let mut unit = Some(());
+                (&mut unit as &mut dyn Any)
+                    .downcast_mut::<Option<T>>()
+                    .and_then(Option::take)
+            }
+            Payload::Io(h, mode) => {
+                let mut slot = Some(h);
+                let got = (&mut slot as &mut dyn Any)
+                    .downcast_mut::<Option<T>>()
+                    .and_then(Option::take);
+                if got.is_none() {
+                    *self = Payload::Io(h, mode);
+                }
+                got
+            }
+            Payload::Boxed(b) => match b.downcast::<T>() {
+                Ok(v) => Some(*v),
+                Err(b) => {
+                    *self = Payload::Boxed(b);
+                    None
+                }
+            },
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        matches!(self, Payload::Empty)
+    }
+
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            Payload::Empty => "()",
+            Payload::Io(..) => "HandleId (I/O event)",
+            Payload::Boxed(_) => "a value of another type",
+        }
+    }
+}
+
+/// A handler's return value, as [`crate::Ctx::call`] hands it back.
+///
+/// Handlers return any `'static` value (`()` when they return nothing);
+/// the caller takes it out with the type it expects.
+pub struct Value(pub(crate) Payload);
+
+impl Value {
+    pub(crate) fn new<T: Any>(value: T) -> Value {
+        Value(Payload::new(value))
+    }
+
+    /// The unit value: what a handler that returns nothing gives.
+    pub fn unit() -> Value {
+        Value(Payload::Empty)
+    }
+
+    /// True if the handler returned `()`.
+    pub fn is_unit(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Borrow the value as a `T`, if it is one.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.get()
+    }
+
+    /// Take the value as a `T`; on a type mismatch the value comes back.
+    pub fn take<T: Any>(mut self) -> Result<T, Value> {
+        match self.0.take::<T>() {
+            Some(v) => Ok(v),
+            None => Err(self),
+        }
+    }
+
+    /// True if the value is a `T`.
+    pub fn is<T: Any>(&self) -> bool {
+        self.get::<T>().is_some()
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Payload::Empty => f.write_str("Value(())"),
+            Payload::Io(h, m) => write!(f, "Value({h}, {m:?})"),
+            Payload::Boxed(_) => f.write_str("Value(..)"),
+        }
+    }
+}
+
+pub(crate) fn type_of<T>() -> &'static str {
+    type_name::<T>()
+}

@@ -1,0 +1,269 @@
+//! The kernel's one queue of events and timers, ordered by due time, FIFO
+//! among equal times.
+//!
+//! POE keeps posts and timers in a single priority queue. Posts always get
+//! a due time strictly after the previous post's, so they are already
+//! sorted: they live in a `VecDeque` (O(1) post), and timers in a binary
+//! heap keyed by `(due, seq)` with a slab beside it for O(1) cancel by id.
+//! The two are merged at the head. A cancelled timer leaves a stale heap
+//! entry that is skipped when it surfaces; the heap is rebuilt when stale
+//! entries outnumber live ones, so memory stays proportional to live timers.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use slab::Slab;
+
+use super::clock::Time;
+use super::ids::{Sender, TimerId};
+use super::names::EventId;
+use super::payload::Payload;
+
+pub(crate) type SessionKey = u32;
+
+/// What a queued entry is for.
+pub(crate) enum Kind {
+    /// An ordinary event for the target's handler.
+    Event,
+    /// The kernel's check, queued after a session's creation, that lets a
+    /// session with nothing to do be collected in the next round.
+    GcCheck,
+}
+
+pub(crate) struct Queued {
+    pub target: SessionKey,
+    pub sender: Sender,
+    pub sender_key: Option<SessionKey>,
+    pub event: EventId,
+    pub payload: Payload,
+    pub kind: Kind,
+}
+
+struct FifoItem {
+    due: Time,
+    seq: u64,
+    item: Queued,
+}
+
+pub(crate) struct Timer {
+    pub num: u64,
+    pub due: Time,
+    pub seq: u64,
+    pub session: SessionKey,
+    pub event: EventId,
+    pub payload: Payload,
+}
+
+/// The next entry to dispatch.
+pub(crate) enum Next {
+    Event(Queued),
+    Timer(Timer),
+}
+
+#[derive(Default)]
+pub(crate) struct Queue {
+    fifo: VecDeque<FifoItem>,
+    last_fifo_due: Time,
+    heap: BinaryHeap<Reverse<(Time, u64, u32)>>,
+    timers: Slab<Timer>,
+    stale: usize,
+    next_seq: u64,
+    next_timer_num: u64,
+}
+
+impl Queue {
+    pub(crate) fn new() -> Self {
+        Queue {
+            next_timer_num: 1,
+            ..Default::default()
+        }
+    }
+
+    /// The sequence number the next entry will get: entries below it were
+    /// queued before now. A round dispatches only those.
+    pub(crate) fn seq_mark(&self) -> u64 {
+        self.next_seq
+    }
+
+    fn seq(&mut self) -> u64 {
+        let s = self.next_seq;
+        self.next_seq += 1;
+        s
+    }
+
+    pub(crate) fn push(&mut self, now: Time, item: Queued) {
+        let due = if now > self.last_fifo_due {
+            now
+        } else {
+            Time(self.last_fifo_due.0 + 1)
+        };
+        self.last_fifo_due = due;
+        let seq = self.seq();
+        self.fifo.push_back(FifoItem { due, seq, item });
+    }
+
+    pub(crate) fn set_timer(
+        &mut self,
+        session: SessionKey,
+        event: EventId,
+        due: Time,
+        payload: Payload,
+    ) -> TimerId {
+        let seq = self.seq();
+        let num = self.next_timer_num;
+        self.next_timer_num += 1;
+        let key = self.timers.insert(Timer {
+            num,
+            due,
+            seq,
+            session,
+            event,
+            payload,
+        }) as u32;
+        self.heap.push(Reverse((due, seq, key)));
+        TimerId { num, key }
+    }
+
+    pub(crate) fn timer(&self, id: TimerId) -> Option<&Timer> {
+        self.timers.get(id.key as usize).filter(|t| t.num == id.num)
+    }
+
+    pub(crate) fn remove_timer(&mut self, id: TimerId) -> Option<Timer> {
+        self.timer(id)?;
+        self.stale += 1;
+        let t = self.timers.remove(id.key as usize);
+        self.maybe_compact();
+        Some(t)
+    }
+
+    /// Move a timer to a new due time; it goes behind timers already due then.
+    pub(crate) fn reschedule(&mut self, id: TimerId, due: Time) -> Option<Time> {
+        self.timer(id)?;
+        let seq = self.seq();
+        let t = &mut self.timers[id.key as usize];
+        t.due = due;
+        t.seq = seq;
+        self.heap.push(Reverse((due, seq, id.key)));
+        self.stale += 1;
+        self.maybe_compact();
+        Some(due)
+    }
+
+    /// Ids of a session's timers, optionally only those with one name, in
+    /// due order.
+    pub(crate) fn timers_of(&self, session: SessionKey, event: Option<EventId>) -> Vec<TimerId> {
+        let mut v: Vec<(Time, u64, TimerId)> = self
+            .timers
+            .iter()
+            .filter(|(_, t)| t.session == session && event.is_none_or(|e| e == t.event))
+            .map(|(k, t)| {
+                (
+                    t.due,
+                    t.seq,
+                    TimerId {
+                        num: t.num,
+                        key: k as u32,
+                    },
+                )
+            })
+            .collect();
+        v.sort_unstable_by_key(|(d, s, _)| (*d, *s));
+        v.into_iter().map(|(_, _, id)| id).collect()
+    }
+
+    pub(crate) fn timer_count(&self) -> usize {
+        self.timers.len()
+    }
+
+    pub(crate) fn event_count(&self) -> usize {
+        self.fifo.len()
+    }
+
+    fn maybe_compact(&mut self) {
+        if self.stale > 1024 && self.stale > self.timers.len() {
+            let timers = &self.timers;
+            self.heap = timers
+                .iter()
+                .map(|(k, t)| Reverse((t.due, t.seq, k as u32)))
+                .collect();
+            self.stale = 0;
+        }
+    }
+
+    /// Drop heap entries for cancelled or moved timers from the top.
+    fn clean_top(&mut self) -> Option<(Time, u64, u32)> {
+        while let Some(Reverse((due, seq, key))) = self.heap.peek().copied() {
+            match self.timers.get(key as usize) {
+                Some(t) if t.seq == seq => return Some((due, seq, key)),
+                _ => {
+                    self.heap.pop();
+                    self.stale = self.stale.saturating_sub(1);
+                }
+            }
+        }
+        None
+    }
+
+    /// Due time of the earliest entry.
+    pub(crate) fn next_due(&mut self) -> Option<Time> {
+        let t = self.clean_top().map(|(d, _, _)| d);
+        let f = self.fifo.front().map(|f| f.due);
+        match (t, f) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Take the earliest entry if it is due by `now` and was queued before
+    /// `seq_limit`.
+    pub(crate) fn pop_due(&mut self, now: Time, seq_limit: u64) -> Option<Next> {
+        let top = self.clean_top();
+        let front = self.fifo.front().map(|f| (f.due, f.seq));
+        let take_timer = match (top, front) {
+            (Some((td, ts, _)), Some((fd, fs))) => (td, ts) < (fd, fs),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        if take_timer {
+            let (due, seq, key) = top?;
+            if due > now || seq >= seq_limit {
+                return None;
+            }
+            self.heap.pop();
+            Some(Next::Timer(self.timers.remove(key as usize)))
+        } else {
+            let (due, seq) = front?;
+            if due > now || seq >= seq_limit {
+                return None;
+            }
+            self.fifo.pop_front().map(|f| Next::Event(f.item))
+        }
+    }
+
+    /// Remove every queued event matching `pred`, returning them.
+    pub(crate) fn drain_events(&mut self, mut pred: impl FnMut(&Queued) -> bool) -> Vec<Queued> {
+        let mut out = Vec::new();
+        if !self.fifo.iter().any(|f| pred(&f.item)) {
+            return out;
+        }
+        let old = std::mem::take(&mut self.fifo);
+        for f in old {
+            if pred(&f.item) {
+                out.push(f.item);
+            } else {
+                self.fifo.push_back(f);
+            }
+        }
+        out
+    }
+
+    /// Remove every timer and event, returning what was queued.
+    pub(crate) fn clear(&mut self) -> (Vec<Queued>, Vec<Timer>) {
+        let events = self.fifo.drain(..).map(|f| f.item).collect();
+        let timers = self.timers.drain().collect();
+        self.heap.clear();
+        self.stale = 0;
+        (events, timers)
+    }
+}

@@ -1,0 +1,38 @@
+//! # rpoe — POE's event kernel, in Rust
+//!
+//! A single-threaded, deterministic event kernel with the semantics of
+//! Perl's POE 1.37: *sessions* own named handlers and a private heap; the
+//! [`Kernel`] owns one queue of events and timers and the I/O watchers, and
+//! runs one handler at a time. No async colouring: handlers are plain
+//! functions of a [`Ctx`].
+//!
+//! ```
+//! use rpoe::{Kernel, Session};
+//!
+//! let mut kernel = Kernel::new().unwrap();
+//! kernel.spawn(
+//!     Session::new(String::new())
+//!         .on("_start", |ctx| {
+//!             let who: &str = ctx.arg::<&str>().copied().unwrap_or("nobody");
+//!             ctx.heap().push_str(who);
+//!             ctx.yield_event("greet", ());
+//!         })
+//!         .on("greet", |ctx| format!("hello, {}", ctx.heap())),
+//!     "world",
+//! );
+//! kernel.run().unwrap();
+//! ```
+//!
+//! The layers, lower never importing higher: [`kernel`] (this release);
+//! filters, wheels and components build on it.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod kernel;
+
+pub use kernel::{
+    ChildEvent, Ctx, Dest, Error, EventId, HandleId, IntoEvent, IoMode, IoSource, Kernel,
+    ManualClock, ObjectStates, ParentChange, RemovedTimer, Sender, Session, SessionId, Time,
+    TimerId, Value,
+};
