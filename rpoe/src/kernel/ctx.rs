@@ -38,6 +38,7 @@ pub struct Ctx<'a, H: 'static> {
     pub(crate) sender: Sender,
     pub(crate) event: EventId,
     pub(crate) original: Option<EventId>,
+    pub(crate) active: EventId,
     pub(crate) payload: Payload,
 }
 
@@ -71,6 +72,13 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// The name of the handler being run (POE's `STATE`).
     pub fn event_name(&self) -> &str {
         self.core.names.name(self.event)
+    }
+
+    /// The event the kernel is dispatching (POE's `get_active_event`): the
+    /// name it was sent as, before any `_default` redirect, and during a
+    /// call into this same session still the outer event.
+    pub fn active_event_name(&self) -> &str {
+        self.core.names.name(self.active)
     }
 
     /// In `_default`: the name the event was sent as (POE's `ARG0` there).
@@ -158,6 +166,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         let ev = self.core.names.resolve(&event);
         let sender = Sender::Session(self.frame.id);
         let payload = Payload::new(args);
+        let active = (key == self.frame.key).then_some(self.active);
         let core: &mut Core = self.core;
         core.deliver(
             Some(&mut self.frame),
@@ -166,6 +175,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
                 event: ev,
                 sender,
                 payload,
+                active,
             },
         )
     }

@@ -134,6 +134,9 @@ pub(crate) struct Delivery {
     pub event: EventId,
     pub sender: Sender,
     pub payload: Payload,
+    /// The kernel's active event, when it is not `event`: a call into the
+    /// running session keeps the outer event active, as in POE.
+    pub active: Option<EventId>,
 }
 
 /// A session with its heap type erased, as the kernel's table holds it.
@@ -242,6 +245,7 @@ impl<H: 'static> AnySession for SessionImpl<H> {
             sender: d.sender,
             event,
             original,
+            active: d.active.unwrap_or(d.event),
             payload: d.payload,
         };
         let value = handler(&mut ctx);

@@ -166,6 +166,7 @@ impl Core {
                     event: EventId::START,
                     sender,
                     payload: args,
+                    active: None,
                 },
             )
             .unwrap_or_else(|_| Value::unit());
@@ -182,6 +183,7 @@ impl Core {
                         event: EventId::CHILD,
                         sender: Sender::Kernel,
                         payload: Payload::new(ChildEvent::Create(id, ret)),
+                        active: None,
                     },
                 );
             }
@@ -217,6 +219,7 @@ impl Core {
                     event: EventId::STOP,
                     sender: Sender::Kernel,
                     payload: Payload::Empty,
+                    active: None,
                 },
             )
             .unwrap_or_else(|_| Value::unit());
@@ -228,6 +231,7 @@ impl Core {
                     event: EventId::CHILD,
                     sender: Sender::Kernel,
                     payload: Payload::new(ChildEvent::Lose(id, ret)),
+                    active: None,
                 },
             );
         }
@@ -268,6 +272,7 @@ impl Core {
                     event: EventId::CHILD,
                     sender: Sender::Kernel,
                     payload: Payload::new(ChildEvent::Gain(cid)),
+                    active: None,
                 },
             );
         }
@@ -286,6 +291,7 @@ impl Core {
                     old: old_party,
                     new: new_party,
                 }),
+                active: None,
             },
         );
     }
@@ -379,6 +385,7 @@ impl Core {
                             event: q.event,
                             sender: q.sender,
                             payload: q.payload,
+                            active: None,
                         },
                     );
                 }
@@ -398,6 +405,7 @@ impl Core {
                     event: t.event,
                     sender: Sender::Session(id),
                     payload: t.payload,
+                    active: None,
                 },
             );
         }
@@ -589,6 +597,7 @@ impl Core {
                 event: w.event,
                 sender: Sender::Session(sid),
                 payload: Payload::Io(id, mode),
+                active: None,
             },
         );
     }
@@ -608,6 +617,9 @@ impl Core {
 
     /// How long the poll may block.
     pub(crate) fn poll_timeout(&mut self) -> Result<Option<Duration>, Error> {
+        if self.queue.event_count() > 0 {
+            return Ok(Some(Duration::ZERO));
+        }
         let now = self.clock.now();
         match self.queue.next_due() {
             Some(due) if due <= now => Ok(Some(Duration::ZERO)),

@@ -141,6 +141,7 @@ impl Kernel {
                 event: ev,
                 sender: Sender::Kernel,
                 payload: Payload::new(args),
+                active: None,
             },
         );
         self.core.gc_sweep();
@@ -189,11 +190,13 @@ impl Kernel {
         Ok(())
     }
 
-    /// Run exactly one round without blocking on the OS longer than needed
-    /// for due work; returns whether sessions remain.
+    /// Run exactly one round; returns whether sessions remain. Like POE's,
+    /// the round may wait for I/O or the next timer; on a manual clock it
+    /// never waits.
     pub fn run_one_timeslice(&mut self) -> Result<bool, Error> {
         self.core.stop_requested = false;
-        self.round(false)
+        let may_block = !self.core.clock.is_manual();
+        self.round(may_block)
     }
 
     /// Run rounds while `keep_going()` is true and sessions remain.

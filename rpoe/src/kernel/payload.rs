@@ -135,3 +135,29 @@ impl fmt::Debug for Value {
 pub(crate) fn type_of<T>() -> &'static str {
     type_name::<T>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_and_io_payloads_are_not_boxed() {
+        assert!(matches!(Payload::new(()), Payload::Empty));
+        assert!(matches!(Payload::new(5u8), Payload::Boxed(_)));
+        let h = HandleId { num: 1, key: 0 };
+        let p = Payload::Io(h, IoMode::Read);
+        assert_eq!(p.get::<HandleId>(), Some(&h));
+        assert_eq!(p.get::<()>(), None);
+    }
+
+    #[test]
+    fn take_gives_the_value_back_on_a_type_mismatch() {
+        let mut p = Payload::new(String::from("x"));
+        assert_eq!(p.take::<u32>(), None);
+        assert_eq!(p.take::<String>().as_deref(), Some("x"));
+        assert!(p.is_empty());
+        let mut io = Payload::Io(HandleId { num: 2, key: 1 }, IoMode::Write);
+        assert_eq!(io.take::<u32>(), None);
+        assert_eq!(io.take::<HandleId>().map(|h| h.num), Some(2));
+    }
+}

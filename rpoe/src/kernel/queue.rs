@@ -214,29 +214,29 @@ impl Queue {
         }
     }
 
-    /// Take the earliest entry if it is due by `now` and was queued before
-    /// `seq_limit`.
+    /// Take the earliest entry that may run now: queued before
+    /// `seq_limit`, and for timers due by `now`. Posted events are always
+    /// due (their forced-forward due time only orders them among timers).
     pub(crate) fn pop_due(&mut self, now: Time, seq_limit: u64) -> Option<Next> {
-        let top = self.clean_top();
-        let front = self.fifo.front().map(|f| (f.due, f.seq));
-        let take_timer = match (top, front) {
+        let timer = self
+            .clean_top()
+            .filter(|(due, seq, _)| *due <= now && *seq < seq_limit);
+        let event = self
+            .fifo
+            .front()
+            .map(|f| (f.due, f.seq))
+            .filter(|(_, seq)| *seq < seq_limit);
+        let take_timer = match (timer, event) {
             (Some((td, ts, _)), Some((fd, fs))) => (td, ts) < (fd, fs),
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => return None,
         };
         if take_timer {
-            let (due, seq, key) = top?;
-            if due > now || seq >= seq_limit {
-                return None;
-            }
+            let (_, _, key) = timer?;
             self.heap.pop();
             Some(Next::Timer(self.timers.remove(key as usize)))
         } else {
-            let (due, seq) = front?;
-            if due > now || seq >= seq_limit {
-                return None;
-            }
             self.fifo.pop_front().map(|f| Next::Event(f.item))
         }
     }

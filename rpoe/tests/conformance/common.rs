@@ -1,0 +1,149 @@
+//! Shared plumbing for the conformance twins: a per-thread trace the
+//! handlers print into, and the comparison with the recorded POE output.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+use rpoe::{Ctx, Error, Sender, Value};
+
+thread_local! {
+    static TRACE: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Append one line to this thread's trace (each `#[test]` runs on its own
+/// thread; [`check`] also clears the trace before the twin runs).
+pub fn say(line: String) {
+    TRACE.with(|t| t.borrow_mut().push(line));
+}
+
+/// `println!` into the trace.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::common::say(format!($($arg)*))
+    };
+}
+
+/// Run a twin and compare its trace, line by line, with
+/// `conformance/perl/<name>.expected`; panic with a diff on mismatch.
+pub fn check(name: &str, twin: impl FnOnce()) {
+    TRACE.with(|t| t.borrow_mut().clear());
+    twin();
+    let got = TRACE.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    let path = expected_path(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let expected: Vec<&str> = text.lines().collect();
+    let got: Vec<&str> = got.iter().map(String::as_str).collect();
+    if expected != got {
+        panic!(
+            "\n{name}: rpoe's trace differs from POE 1.37's ({})\n\
+             --- expected (POE)  +++ got (rpoe)\n{}",
+            path.display(),
+            diff(&expected, &got)
+        );
+    }
+}
+
+fn expected_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("rpoe sits in the workspace")
+        .join("conformance/perl")
+        .join(format!("{name}.expected"))
+}
+
+/// A line diff (longest common subsequence), every line shown with its
+/// marker: `  ` same, `- ` only expected, `+ ` only got.
+fn diff(a: &[&str], b: &[&str]) -> String {
+    let (n, m) = (a.len(), b.len());
+    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut out = String::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            out += &format!("  {}\n", a[i]);
+            i += 1;
+            j += 1;
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out += &format!("- {}\n", a[i]);
+            i += 1;
+        } else {
+            out += &format!("+ {}\n", b[j]);
+            j += 1;
+        }
+    }
+    out
+}
+
+// ----- how POE would print a few things -----
+
+/// `$_[SENDER]` as the scripts print it: `kernel` or the session's ID.
+pub fn sender(s: Sender) -> String {
+    match s {
+        Sender::Kernel => "kernel".to_string(),
+        Sender::Session(id) => id.number().to_string(),
+    }
+}
+
+/// Perl's `defined $x ? $x : 'undef'` for a handler's return value: `()`
+/// is undef; strings print as themselves.
+pub fn value(v: &Value) -> String {
+    if v.is_unit() {
+        "undef".to_string()
+    } else if let Some(s) = v.get::<&str>() {
+        s.to_string()
+    } else if let Some(s) = v.get::<String>() {
+        s.clone()
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// An event's argument list joined with commas, as `join(',', @args)`:
+/// `()` is the empty list, a `&str` one element, tuples of `&str` several.
+pub fn args(v: &Value) -> String {
+    if v.is_unit() {
+        String::new()
+    } else if let Some(s) = v.get::<&str>() {
+        s.to_string()
+    } else if let Some((a, b)) = v.get::<(&str, &str)>() {
+        format!("{a},{b}")
+    } else if let Some(v) = v.get::<Vec<&str>>() {
+        v.join(",")
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// An event's arguments as `join(',', @_[ARG0..$#_])`, with the same
+/// layout rules as [`args`].
+pub fn ctx_args<H>(ctx: &Ctx<'_, H>) -> String {
+    if ctx.arg::<()>().is_ok() {
+        String::new()
+    } else if let Ok(s) = ctx.arg::<&str>() {
+        s.to_string()
+    } else if let Ok((a, b)) = ctx.arg::<(&str, &str)>() {
+        format!("{a},{b}")
+    } else if let Ok(v) = ctx.arg::<Vec<&str>>() {
+        v.join(",")
+    } else {
+        "?".to_string()
+    }
+}
+
+/// `$! == ESRCH ? 1 : 0` and friends.
+pub fn errno_is<T>(r: &Result<T, Error>, name: &str) -> u8 {
+    match r {
+        Err(e) if e.errno_name() == name => 1,
+        _ => 0,
+    }
+}
