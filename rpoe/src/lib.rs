@@ -32,7 +32,7 @@
 pub mod kernel;
 
 pub use kernel::{
-    ChildEvent, Ctx, Dest, Error, EventId, HandleId, IntoEvent, IoMode, IoSource, Kernel,
-    ManualClock, ObjectStates, ParentChange, RemovedTimer, Sender, Session, SessionId, Time,
-    TimerId, Value,
+    Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, HandleId, IntoEvent,
+    IoMode, IoSource, Kernel, KernelHandle, ManualClock, ObjectStates, ParentChange, Postback,
+    Postbacked, RemoteDest, RemovedTimer, Sender, Session, SessionId, Signal, Time, TimerId, Value,
 };

@@ -12,6 +12,8 @@ use super::handles::IoSource;
 use super::ids::{Dest, HandleId, Sender, SessionId, TimerId};
 use super::names::{EventId, IntoEvent};
 use super::payload::{type_of, IoMode, Payload, Value};
+use super::postback::{Callback, Postback};
+use super::queue::KERNEL_KEY;
 use super::Core;
 
 /// A timer taken off the queue by [`Ctx::alarm_remove`] and friends.
@@ -40,6 +42,8 @@ pub struct Ctx<'a, H: 'static> {
     pub(crate) original: Option<EventId>,
     pub(crate) active: EventId,
     pub(crate) payload: Payload,
+    /// Set by an `on_try` handler that returned an error.
+    pub(crate) failed: Option<String>,
 }
 
 impl<'a, H: 'static> Ctx<'a, H> {
@@ -476,7 +480,175 @@ impl<'a, H: 'static> Ctx<'a, H> {
         }
     }
 
+    // ----- signals ----------------------------------------------------------
+
+    /// Watch signal `name` (an OS signal such as `"INT"`, or any name
+    /// sessions send): `event` gets a [`crate::Signal`]. One watcher per
+    /// signal per session; a later call replaces it. A watcher does not
+    /// keep the session alive. Watching an OS signal replaces its default
+    /// action for as long as some session watches it.
+    pub fn sig(&mut self, name: &str, event: impl IntoEvent) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        self.core.set_sig(self.frame.key, name, Some((ev, None)))
+    }
+
+    /// Like [`Ctx::sig`], with an argument the handler finds in
+    /// [`crate::Signal::extra`] (POE's extra `sig` arguments).
+    pub fn sig_with(
+        &mut self,
+        name: &str,
+        event: impl IntoEvent,
+        extra: impl Any,
+    ) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        self.core
+            .set_sig(self.frame.key, name, Some((ev, Some(Rc::new(extra)))))
+    }
+
+    /// Stop watching signal `name` (POE's `sig($name)`).
+    pub fn sig_remove(&mut self, name: &str) {
+        let _ = self.core.set_sig(self.frame.key, name, None);
+    }
+
+    /// Mark the signal being delivered as handled: a terminal signal then
+    /// stops none of the sessions it reached.
+    pub fn sig_handled(&mut self) {
+        self.core.signals.handled = true;
+    }
+
+    /// Send signal `name` to `dest` and its descendants (POE's `signal`).
+    /// It is queued like an event.
+    pub fn signal<'d>(
+        &mut self,
+        dest: impl Into<Dest<'d>>,
+        name: &str,
+        args: impl Any,
+    ) -> Result<(), Error> {
+        let key = self.core.resolve_or_err(&dest.into())?;
+        self.core.queue_signal(key, name, Rc::new(args));
+        Ok(())
+    }
+
+    /// Send signal `name` to every session (POE's `signal($kernel, ...)`).
+    pub fn signal_all(&mut self, name: &str, args: impl Any) {
+        self.core.queue_signal(KERNEL_KEY, name, Rc::new(args));
+    }
+
+    /// Watch child process `pid`: when it exits it is reaped and `event`
+    /// gets a [`crate::Signal`] named CHLD carrying a [`crate::ChildExit`].
+    /// One-shot; keeps the session alive until then.
+    pub fn sig_child(&mut self, pid: u32, event: impl IntoEvent) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        let pid = i32::try_from(pid).map_err(|_| Error::NoSuchSession(format!("pid {pid}")))?;
+        self.core.set_sig_child(self.frame.key, pid, Some(ev))
+    }
+
+    /// Stop watching child process `pid` (harmless if not watched).
+    pub fn sig_child_remove(&mut self, pid: u32) {
+        if let Ok(pid) = i32::try_from(pid) {
+            let _ = self.core.set_sig_child(self.frame.key, pid, None);
+        }
+    }
+
+    // ----- postbacks and references ---------------------------------------------
+
+    /// A [`Postback`] that posts `event` to this session with `context` and
+    /// the value it is called with; the session stays alive while it exists.
+    pub fn postback(&mut self, event: impl IntoEvent, context: impl Any) -> Postback {
+        let ev = self.core.names.resolve(&event);
+        let _ = self.core.refcount_add(self.frame.key, "postback", 1);
+        Postback::new(self.frame.id, ev, Rc::new(context), self.core.local.clone())
+    }
+
+    /// A [`Callback`] that runs this session's `event` handler synchronously.
+    pub fn callback(&mut self, event: impl IntoEvent, context: impl Any) -> Callback {
+        let ev = self.core.names.resolve(&event);
+        let _ = self.core.refcount_add(self.frame.key, "postback", 1);
+        Callback::new(self.frame.id, ev, Rc::new(context), self.core.local.clone())
+    }
+
+    /// Add one to `session`'s public refcount `tag`; any non-zero tag keeps
+    /// it alive (and the kernel from going idle). Returns the new count.
+    pub fn refcount_increment(&mut self, session: SessionId, tag: &str) -> Result<i64, Error> {
+        let key = self.core.resolve_or_err(&Dest::Id(session))?;
+        self.core.refcount_add(key, tag, 1)
+    }
+
+    /// Subtract one from `session`'s public refcount `tag`.
+    pub fn refcount_decrement(&mut self, session: SessionId, tag: &str) -> Result<i64, Error> {
+        let key = self.core.resolve_or_err(&Dest::Id(session))?;
+        self.core.refcount_add(key, tag, -1)
+    }
+
+    // ----- the session tree ----------------------------------------------------
+
+    /// Become a child of the kernel: the parent gets `_child` (lose) —
+    /// except inside `_start`, where it never saw the child — then this
+    /// session gets `_parent`. Fails (EPERM) if already a kernel child.
+    pub fn detach_myself(&mut self) -> Result<(), Error> {
+        let key = self.frame.key;
+        if self.core.sessions.get(key).and_then(|e| e.parent).is_none() {
+            return Err(Error::NotPermitted("already a child of the kernel".into()));
+        }
+        let quiet = self.active == EventId::START;
+        let core: &mut Core = self.core;
+        core.detach(Some(&mut self.frame), key, quiet);
+        Ok(())
+    }
+
+    /// Make one of this session's children a child of the kernel: this
+    /// session gets `_child` (lose), then the child `_parent`.
+    pub fn detach_child(&mut self, child: SessionId) -> Result<(), Error> {
+        let ck = self.core.resolve_or_err(&Dest::Id(child))?;
+        if self.core.sessions.get(ck).and_then(|e| e.parent) != Some(self.frame.key) {
+            return Err(Error::NotPermitted(format!(
+                "session {child} is not a child of session {}",
+                self.frame.id
+            )));
+        }
+        let core: &mut Core = self.core;
+        core.detach(Some(&mut self.frame), ck, false);
+        Ok(())
+    }
+
+    /// This session's children, in creation order.
+    pub fn children(&self) -> Vec<SessionId> {
+        self.core
+            .sessions
+            .get(self.frame.key)
+            .map(|e| {
+                e.children
+                    .iter()
+                    .filter_map(|k| self.core.sessions.id_of(*k))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     // ----- introspection ------------------------------------------------------
+
+    /// The live session with this public number (POE's `ID_id_to_session`).
+    pub fn session_by_number(&self, number: u64) -> Option<SessionId> {
+        self.core
+            .sessions
+            .by_number(number)
+            .and_then(|k| self.core.sessions.id_of(k))
+    }
+
+    /// The aliases of another session.
+    pub fn aliases_of(&self, session: SessionId) -> Vec<String> {
+        self.core
+            .sessions
+            .key_of(session)
+            .and_then(|k| self.core.sessions.get(k))
+            .map(|e| e.aliases.iter().map(|a| a.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of queued events and pending timers (POE's `get_event_count`).
+    pub fn pending_count(&self) -> usize {
+        self.core.queue.event_count() + self.core.queue.timer_count()
+    }
 
     /// Number of live sessions.
     pub fn session_count(&self) -> usize {

@@ -11,6 +11,8 @@
 //! both go through `&mut Ctx`.
 
 use std::any::Any;
+use std::fmt::Display;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use super::ctx::Ctx;
@@ -85,6 +87,27 @@ impl<H: 'static> Session<H> {
         self
     }
 
+    /// Add a handler that can fail: an `Err` is turned into a DIE signal to
+    /// this session (as a `die` in a POE handler is), carrying the error's
+    /// text. A panic in any handler is treated the same way.
+    pub fn on_try<R: Any, E: Display>(
+        mut self,
+        event: &str,
+        handler: impl Fn(&mut Ctx<'_, H>) -> Result<R, E> + 'static,
+    ) -> Self {
+        self.states.push((
+            event.to_string(),
+            Rc::new(move |ctx| match handler(ctx) {
+                Ok(v) => Value::new(v),
+                Err(e) => {
+                    ctx.failed = Some(e.to_string());
+                    Value::unit()
+                }
+            }),
+        ));
+        self
+    }
+
     pub(crate) fn build(self, names: &mut Names) -> Box<dyn AnySession> {
         let mut handlers: Vec<Option<Handler<H>>> = Vec::new();
         for (name, h) in self.states {
@@ -139,6 +162,35 @@ pub(crate) struct Delivery {
     pub active: Option<EventId>,
 }
 
+/// How a handler invocation can fail.
+pub(crate) enum Fail {
+    /// Neither the handler nor `_default` exists.
+    NoHandler(Error),
+    /// The handler panicked; the payload, to re-raise through a call into
+    /// the running session (POE does not trap those).
+    Panicked(Box<dyn Any + Send>),
+    /// An [`Session::on_try`] handler returned an error.
+    Failed(String),
+}
+
+impl Fail {
+    pub(crate) fn message(&self) -> String {
+        match self {
+            Fail::NoHandler(e) => e.to_string(),
+            Fail::Failed(m) => m.clone(),
+            Fail::Panicked(p) => {
+                if let Some(s) = p.downcast_ref::<&str>() {
+                    (*s).to_string()
+                } else if let Some(s) = p.downcast_ref::<String>() {
+                    s.clone()
+                } else {
+                    "handler panicked".to_string()
+                }
+            }
+        }
+    }
+}
+
 /// A session with its heap type erased, as the kernel's table holds it.
 pub(crate) trait AnySession {
     /// Run the handler for `d` (or `_default`), giving the session back.
@@ -149,7 +201,7 @@ pub(crate) trait AnySession {
         key: SessionKey,
         id: SessionId,
         d: Delivery,
-    ) -> (Box<dyn AnySession>, Result<Value, Error>);
+    ) -> (Box<dyn AnySession>, Result<Value, Fail>);
 
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
@@ -217,7 +269,7 @@ impl<H: 'static> AnySession for SessionImpl<H> {
         key: SessionKey,
         id: SessionId,
         d: Delivery,
-    ) -> (Box<dyn AnySession>, Result<Value, Error>) {
+    ) -> (Box<dyn AnySession>, Result<Value, Fail>) {
         let (event, original, handler) = match self.handler(d.event) {
             Some(h) => (d.event, None, h.clone()),
             None => match self.handler(EventId::DEFAULT) {
@@ -227,7 +279,7 @@ impl<H: 'static> AnySession for SessionImpl<H> {
                         session: id.num,
                         event: core.names.name(d.event).to_string(),
                     };
-                    return (self, Err(err));
+                    return (self, Err(Fail::NoHandler(err)));
                 }
             },
         };
@@ -247,11 +299,17 @@ impl<H: 'static> AnySession for SessionImpl<H> {
             original,
             active: d.active.unwrap_or(d.event),
             payload: d.payload,
+            failed: None,
         };
-        let value = handler(&mut ctx);
-        match ctx.frame.session.take() {
-            Some(s) => (s, Ok(value)),
-            None => unreachable!("nested dispatch always restores the session"),
+        let result = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx)));
+        let failed = ctx.failed.take();
+        let Some(me) = ctx.frame.session.take() else {
+            unreachable!("nested dispatch always restores the session")
+        };
+        match (result, failed) {
+            (Err(payload), _) => (me, Err(Fail::Panicked(payload))),
+            (Ok(_), Some(msg)) => (me, Err(Fail::Failed(msg))),
+            (Ok(v), None) => (me, Ok(v)),
         }
     }
 

@@ -2,20 +2,26 @@
 //! handlers use: posting, delivering, spawning, stopping and collecting
 //! sessions, timers and watchers.
 
+use std::any::Any;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use mio::Poll;
+use mio::{Poll, Token, Waker};
 
 use super::clock::{Clock, Time};
-use super::dispatch::{reborrow, AnySession, Delivery, Stack};
+use super::dispatch::{reborrow, AnySession, Delivery, Fail, Stack};
 use super::error::Error;
 use super::events::{ChildEvent, ParentChange};
 use super::handles::{Handles, IoSource, Watcher};
 use super::ids::{Dest, HandleId, Sender, SessionId, TimerId};
 use super::names::{EventId, Names};
 use super::payload::{IoMode, Payload, Value};
+use super::postback::{Local, LocalOp, RemoteDest, RemoteQueue};
 use super::queue::{Kind, Next, Queue, Queued, SessionKey, Timer};
 use super::sessions::Sessions;
+use super::signals::{DieInfo, Signals};
 
 pub(crate) struct Core {
     pub names: Names,
@@ -26,18 +32,44 @@ pub(crate) struct Core {
     pub clock: Clock,
     /// Set by `stop()`: the run loop returns after the current handler.
     pub stop_requested: bool,
+    pub signals: Signals,
+    /// A failure nobody handled: `run` stops everything and returns it.
+    pub exception: Option<Error>,
+    /// Work from postbacks, drained between dispatches.
+    pub local: Rc<Local>,
+    /// Posts from other threads.
+    pub remote: Arc<RemoteQueue>,
+    pub waker: Arc<Waker>,
+    /// Public refcount tags that are non-zero, across all sessions.
+    pub extrefs_live: usize,
+    /// IDLE was sent and nothing happened since: next comes ZOMBIE.
+    pub idle_sent: bool,
 }
+
+/// Token of the cross-thread waker.
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+/// Token of the OS-signal pipe.
+pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 
 impl Core {
     pub(crate) fn new(clock: Clock) -> Result<Core, Error> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
         Ok(Core {
             names: Names::new(),
             sessions: Sessions::new(),
             queue: Queue::new(),
             handles: Handles::new(),
-            poll: Poll::new()?,
+            poll,
             clock,
             stop_requested: false,
+            signals: Signals::default(),
+            exception: None,
+            local: Rc::new(Local::default()),
+            remote: Arc::new(RemoteQueue::default()),
+            waker,
+            extrefs_live: 0,
+            idle_sent: false,
         })
     }
 
@@ -67,6 +99,9 @@ impl Core {
         event: EventId,
         payload: Payload,
     ) {
+        if !self.local.is_empty() {
+            self.drain_local();
+        }
         let sender = match sender_key {
             Some(k) => match self.sessions.get(k) {
                 Some(e) if e.stopping => return,
@@ -109,7 +144,11 @@ impl Core {
         );
     }
 
-    /// Run a handler now, on the caller's stack.
+    /// Run a handler now, on the caller's stack. A handler that panics or
+    /// fails becomes a DIE signal to its session (a failure in `_stop`, or
+    /// after `stop()`, is kept for `run` to return instead); a panic in a
+    /// call into the running session unwinds into the caller, as a `die`
+    /// does in POE.
     pub(crate) fn deliver(
         &mut self,
         mut stack: Option<&mut dyn Stack>,
@@ -129,7 +168,10 @@ impl Core {
             },
         };
         tracing::trace!(target: "rpoe::dispatch", session = id.num, event = self.names.name(d.event), sender = %d.sender, "dispatch");
+        let (event, sender, self_call) = (d.event, d.sender, d.active.is_some());
+        let outer = self.local.active.replace(Some(id));
         let (session, result) = session.dispatch(self, reborrow(&mut stack), key, id, d);
+        self.local.active.set(outer);
         if from_stack {
             if let Some(s) = stack {
                 s.restore(key, session);
@@ -139,7 +181,169 @@ impl Core {
                 e.session = Some(session);
             }
         }
-        result
+        if !self.local.is_empty() {
+            self.drain_local();
+        }
+        match result {
+            Ok(v) => Ok(v),
+            Err(Fail::NoHandler(e)) => Err(e),
+            Err(Fail::Panicked(p)) if self_call => std::panic::resume_unwind(p),
+            Err(f) => Err(self.handler_failed(key, id, event, sender, f.message())),
+        }
+    }
+
+    /// A handler failed: queue DIE to its session, or keep the error for
+    /// `run` when the session is stopping (POE rethrows those at once).
+    fn handler_failed(
+        &mut self,
+        key: SessionKey,
+        id: SessionId,
+        event: EventId,
+        source: Sender,
+        message: String,
+    ) -> Error {
+        let name = self.names.name(event).to_string();
+        tracing::warn!(target: "rpoe::kernel", session = id.num, event = %name, error = %message, "handler failed");
+        let err = Error::HandlerFailed {
+            session: id.num,
+            event: name.clone(),
+            message: message.clone(),
+        };
+        let stopping = self.sessions.get(key).is_none_or(|e| e.stopping);
+        if event == EventId::STOP || stopping || self.stop_requested {
+            self.exception.get_or_insert(err);
+            return Error::HandlerFailed {
+                session: id.num,
+                event: name,
+                message,
+            };
+        }
+        let info = DieInfo {
+            session: id,
+            event: name,
+            source,
+            message,
+        };
+        self.queue_signal(key, "DIE", Rc::new(info));
+        err
+    }
+
+    /// Queue a signal for `target` and its descendants (all sessions for
+    /// [`super::queue::KERNEL_KEY`]).
+    pub(crate) fn queue_signal(&mut self, target: SessionKey, name: &str, args: Rc<dyn Any>) {
+        self.sessions.inc(target);
+        let now = self.clock.now();
+        self.queue.push(
+            now,
+            Queued {
+                target,
+                sender: Sender::Kernel,
+                sender_key: None,
+                event: EventId::STOP,
+                payload: Payload::Empty,
+                kind: Kind::Signal(Rc::from(name), args),
+            },
+        );
+    }
+
+    /// Turn postback work into queue entries and refcount releases.
+    pub(crate) fn drain_local(&mut self) {
+        let local = self.local.clone();
+        while let Some(op) = local.take() {
+            match op {
+                LocalOp::Post {
+                    target,
+                    sender,
+                    event,
+                    args,
+                } => {
+                    let Some(tk) = self.sessions.key_of(target) else {
+                        continue;
+                    };
+                    let sk = sender.session().and_then(|s| self.sessions.key_of(s));
+                    if sk.is_some_and(|k| self.sessions.get(k).is_some_and(|e| e.stopping)) {
+                        continue;
+                    }
+                    self.sessions.inc(tk);
+                    if let Some(k) = sk {
+                        self.sessions.inc(k);
+                    }
+                    let now = self.clock.now();
+                    self.queue.push(
+                        now,
+                        Queued {
+                            target: tk,
+                            sender,
+                            sender_key: sk,
+                            event,
+                            payload: Payload::new(args),
+                            kind: Kind::Event,
+                        },
+                    );
+                }
+                LocalOp::Release(id) => {
+                    if let Some(k) = self.sessions.key_of(id) {
+                        let _ = self.refcount_add(k, "postback", -1);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Take posts made from other threads.
+    pub(crate) fn drain_remote(&mut self) {
+        if !self.remote.pending.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let posts = match self.remote.posts.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for p in posts {
+            let key = match &p.dest {
+                RemoteDest::Id(id) => self.sessions.key_of(*id),
+                RemoteDest::Alias(a) => self.resolve(&Dest::Alias(a)),
+            };
+            let Some(key) = key else {
+                tracing::debug!(target: "rpoe::kernel", dest = ?p.dest, event = %p.event, "cross-thread post to a session that is gone");
+                continue;
+            };
+            let ev = self.names.intern(&p.event);
+            let args: Box<dyn Any> = p.args;
+            self.post_key(key, None, ev, Payload::Boxed(args));
+        }
+    }
+
+    /// Change a public refcount tag by `delta`; returns the new value.
+    pub(crate) fn refcount_add(
+        &mut self,
+        key: SessionKey,
+        tag: &str,
+        delta: i64,
+    ) -> Result<i64, Error> {
+        let e = self
+            .sessions
+            .get_mut(key)
+            .ok_or_else(|| Error::NoSuchSession(format!("slot {key}")))?;
+        let v = e.extrefs.entry(tag.to_string()).or_insert(0);
+        let old = *v;
+        *v += delta;
+        let new = *v;
+        if new == 0 {
+            e.extrefs.remove(tag);
+        }
+        match (old == 0, new == 0) {
+            (true, false) => {
+                self.extrefs_live += 1;
+                self.sessions.inc(key);
+            }
+            (false, true) => {
+                self.extrefs_live -= 1;
+                self.sessions.dec(key);
+            }
+            _ => {}
+        }
+        Ok(new)
     }
 
     /// Create a session: `_start` runs now, then the parent's `_child`
@@ -296,6 +500,55 @@ impl Core {
         );
     }
 
+    /// Make `child` a child of the kernel: its old parent gets `_child`
+    /// (lose) unless `quiet` (a detach inside `_start`), then the child
+    /// gets `_parent`.
+    pub(crate) fn detach(
+        &mut self,
+        mut stack: Option<&mut dyn Stack>,
+        child: SessionKey,
+        quiet: bool,
+    ) {
+        let Some(old) = self.sessions.get(child).and_then(|e| e.parent) else {
+            return;
+        };
+        let (Some(cid), Some(oid)) = (self.sessions.id_of(child), self.sessions.id_of(old)) else {
+            return;
+        };
+        if let Some(o) = self.sessions.get_mut(old) {
+            o.children.retain(|c| *c != child);
+        }
+        if let Some(c) = self.sessions.get_mut(child) {
+            c.parent = None;
+        }
+        self.sessions.dec(old);
+        if !quiet {
+            let _ = self.deliver(
+                reborrow(&mut stack),
+                old,
+                Delivery {
+                    event: EventId::CHILD,
+                    sender: Sender::Kernel,
+                    payload: Payload::new(ChildEvent::Lose(cid, Value::unit())),
+                    active: None,
+                },
+            );
+        }
+        let _ = self.deliver(
+            stack,
+            child,
+            Delivery {
+                event: EventId::PARENT,
+                sender: Sender::Kernel,
+                payload: Payload::new(ParentChange {
+                    old: Sender::Session(oid),
+                    new: Sender::Kernel,
+                }),
+                active: None,
+            },
+        );
+    }
+
     /// Release what a dequeued (or purged) event held.
     fn release(&mut self, target: SessionKey, sender_key: Option<SessionKey>) {
         self.sessions.dec(target);
@@ -317,6 +570,12 @@ impl Core {
                 self.sessions.dec(key);
             }
         }
+        self.signals.forget_session(key);
+        let live = self
+            .sessions
+            .get(key)
+            .map_or(0, |e| e.extrefs.values().filter(|v| **v != 0).count());
+        self.extrefs_live -= live;
         let handles = self
             .sessions
             .get_mut(key)
@@ -377,17 +636,21 @@ impl Core {
         match next {
             Next::Event(q) => {
                 self.release(q.target, q.sender_key);
-                if let Kind::Event = q.kind {
-                    let _ = self.deliver(
-                        None,
-                        q.target,
-                        Delivery {
-                            event: q.event,
-                            sender: q.sender,
-                            payload: q.payload,
-                            active: None,
-                        },
-                    );
+                match q.kind {
+                    Kind::Event => {
+                        let _ = self.deliver(
+                            None,
+                            q.target,
+                            Delivery {
+                                event: q.event,
+                                sender: q.sender,
+                                payload: q.payload,
+                                active: None,
+                            },
+                        );
+                    }
+                    Kind::GcCheck => {}
+                    Kind::Signal(name, args) => self.dispatch_signal(q.target, name, args),
                 }
             }
             Next::Timer(t) => self.fire_timer(t),
@@ -608,11 +871,8 @@ impl Core {
             && self.queue.event_count() == 0
             && self.queue.timer_count() == 0
             && self.handles.watched_count() == 0
-            && !self
-                .sessions
-                .slab
-                .iter()
-                .any(|(_, e)| e.extrefs.values().any(|v| *v != 0))
+            && self.extrefs_live == 0
+            && self.signals.children.is_empty()
     }
 
     /// How long the poll may block.

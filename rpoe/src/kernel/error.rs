@@ -58,6 +58,18 @@ pub enum Error {
     /// A manual clock would have to advance for anything to happen.
     #[error("manual clock: nothing is due until {0:?} and nothing else can wake the kernel; advance the clock")]
     ClockStalled(std::time::Duration),
+    /// A handler panicked or returned an error (POE: a `die` in a handler).
+    /// From `call`: the callee failed (a DIE signal was queued to it).
+    /// From `run`: nobody handled the DIE, so everything was stopped.
+    #[error("handler for {event:?} in session {session} failed: {message}")]
+    HandlerFailed {
+        /// The failing session's number.
+        session: u64,
+        /// The event it was handling.
+        event: String,
+        /// The panic message or error text.
+        message: String,
+    },
     /// An operating-system error from polling or registering a handle.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
@@ -76,6 +88,7 @@ impl Error {
             Error::NoSuchHandle(_) => "EBADF",
             Error::NoActiveSession => "ESRCH",
             Error::ClockStalled(_) => "EDEADLK",
+            Error::HandlerFailed { .. } => "EFAULT",
             Error::Io(_) => "EIO",
         }
     }

@@ -29,8 +29,11 @@ mod handles;
 mod ids;
 mod names;
 mod payload;
+mod postback;
 mod queue;
 mod sessions;
+mod signaling;
+mod signals;
 
 use std::any::Any;
 use std::time::Duration;
@@ -46,6 +49,8 @@ pub use handles::IoSource;
 pub use ids::{Dest, HandleId, Sender, SessionId, TimerId};
 pub use names::{EventId, EventRef, IntoEvent};
 pub use payload::{IoMode, Value};
+pub use postback::{Callback, KernelHandle, Postback, Postbacked, RemoteDest};
+pub use signals::{ChildExit, DieInfo, Signal};
 
 pub(crate) use engine::Core;
 
@@ -76,6 +81,7 @@ const EVENTS_PER_POLL: usize = 1024;
 /// kernel.run().unwrap();
 /// ```
 pub struct Kernel {
+    id: String,
     core: Core,
     events: Events,
     reads: Vec<u32>,
@@ -97,7 +103,10 @@ impl Kernel {
     }
 
     fn with_clock(clock: clock::Clock) -> Result<Kernel, Error> {
+        static KERNELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = KERNELS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Kernel {
+            id: format!("{:x}-{n:x}", std::process::id()),
             core: Core::new(clock)?,
             events: Events::with_capacity(EVENTS_PER_POLL),
             reads: Vec::new(),
@@ -146,6 +155,52 @@ impl Kernel {
         );
         self.core.gc_sweep();
         r
+    }
+
+    /// A `Send + Clone` handle that posts into this kernel from any thread
+    /// and wakes it.
+    pub fn handle(&self) -> KernelHandle {
+        KernelHandle {
+            queue: self.core.remote.clone(),
+            waker: self.core.waker.clone(),
+        }
+    }
+
+    /// Send a signal to a session and its descendants, from outside any
+    /// handler (POE's `signal`).
+    pub fn signal<'d>(
+        &mut self,
+        dest: impl Into<Dest<'d>>,
+        name: &str,
+        args: impl Any,
+    ) -> Result<(), Error> {
+        let key = self.core.resolve_or_err(&dest.into())?;
+        self.core.queue_signal(key, name, std::rc::Rc::new(args));
+        Ok(())
+    }
+
+    /// Send a signal to every session (POE's `signal($poe_kernel, ...)`).
+    pub fn signal_all(&mut self, name: &str, args: impl Any) {
+        self.core
+            .queue_signal(queue::KERNEL_KEY, name, std::rc::Rc::new(args));
+    }
+
+    /// The ids of all live sessions, in creation order.
+    pub fn session_ids(&self) -> Vec<SessionId> {
+        let mut v: Vec<SessionId> = self.core.sessions.slab.iter().map(|(_, e)| e.id).collect();
+        v.sort_unstable_by_key(|id| id.number());
+        v
+    }
+
+    /// Number of handles the kernel holds.
+    pub fn handle_count(&self) -> usize {
+        self.core.handles.slab.len()
+    }
+
+    /// This kernel's id (POE's `ID`): the process id and a per-process
+    /// counter, in hex.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// Intern an event name.
@@ -211,11 +266,8 @@ impl Kernel {
         if core.sessions.len() == 0 || core.stop_requested {
             return Ok(false);
         }
-        if core.is_idle() {
-            tracing::debug!(target: "rpoe::kernel", "idle: only aliases keep sessions alive; stopping them");
-            core.stop_all(None);
-            return Ok(core.sessions.len() > 0);
-        }
+        core.drain_remote();
+        core.idle_check();
 
         let timeout = if may_block {
             core.poll_timeout()?
@@ -229,7 +281,16 @@ impl Kernel {
         }
         self.reads.clear();
         self.writes.clear();
+        let mut signalled = false;
         for ev in self.events.iter() {
+            match ev.token() {
+                engine::WAKER_TOKEN => continue,
+                engine::SIGNAL_TOKEN => {
+                    signalled = true;
+                    continue;
+                }
+                _ => {}
+            }
             let key = ev.token().0 as u32;
             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                 self.reads.push(key);
@@ -238,6 +299,11 @@ impl Kernel {
                 self.writes.push(key);
             }
         }
+        core.drain_remote();
+        if signalled {
+            core.pump_os_signals();
+        }
+        core.reap_children();
         if !self.reads.is_empty() || !self.writes.is_empty() {
             for &key in &self.reads {
                 core.dispatch_io(key, IoMode::Read);
@@ -258,11 +324,18 @@ impl Kernel {
         let now = core.clock.now();
         let mark = core.queue.seq_mark();
         while core.dispatch_next(now, mark) {
-            if core.stop_requested {
-                return Ok(false);
+            if core.stop_requested || core.exception.is_some() {
+                break;
             }
         }
         core.gc_sweep();
-        Ok(core.sessions.len() > 0)
+        if let Some(e) = core.exception.take() {
+            // A failure nobody handled: stop everything, as POE does
+            // before run() rethrows.
+            core.stop_all(None);
+            core.exception = None;
+            return Err(e);
+        }
+        Ok(core.sessions.len() > 0 && !core.stop_requested)
     }
 }

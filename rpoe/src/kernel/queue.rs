@@ -21,6 +21,9 @@ use super::payload::Payload;
 
 pub(crate) type SessionKey = u32;
 
+/// The target of a signal sent to the kernel: every session.
+pub(crate) const KERNEL_KEY: SessionKey = u32::MAX;
+
 /// What a queued entry is for.
 pub(crate) enum Kind {
     /// An ordinary event for the target's handler.
@@ -28,6 +31,8 @@ pub(crate) enum Kind {
     /// The kernel's check, queued after a session's creation, that lets a
     /// session with nothing to do be collected in the next round.
     GcCheck,
+    /// A signal for the target and its descendants ([`KERNEL_KEY`]: all).
+    Signal(std::rc::Rc<str>, std::rc::Rc<dyn std::any::Any>),
 }
 
 pub(crate) struct Queued {

@@ -1,0 +1,282 @@
+//! Postbacks and callbacks (closures that send an event to a session and
+//! keep it alive while they exist), and the `Send` handle that posts into a
+//! kernel from other threads.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use mio::Waker;
+
+use super::ctx::Ctx;
+use super::error::Error;
+use super::ids::{Sender, SessionId};
+use super::names::EventId;
+use super::payload::Value;
+
+/// The argument of an event sent through a [`Postback`] or [`Callback`]:
+/// the context given when it was made (POE's `ARG0`) and the value it was
+/// called with (POE's `ARG1`).
+pub struct Postbacked {
+    /// What [`Ctx::postback`] / [`Ctx::callback`] was given.
+    pub context: Rc<dyn Any>,
+    /// What the postback was called with.
+    pub args: Value,
+}
+
+impl Postbacked {
+    /// The creation-time context as a `T`.
+    pub fn context<T: Any>(&self) -> Option<&T> {
+        self.context.downcast_ref()
+    }
+}
+
+pub(crate) enum LocalOp {
+    Post {
+        target: SessionId,
+        sender: Sender,
+        event: EventId,
+        args: Postbacked,
+    },
+    Release(SessionId),
+}
+
+/// Work handed to the kernel by objects that cannot reach it directly
+/// (postbacks and their drops). Drained by the kernel between dispatches;
+/// borrowed only inside those short push/drain calls, never across user
+/// code, so the `RefCell` cannot be found already borrowed.
+#[derive(Default)]
+pub(crate) struct Local {
+    pub ops: RefCell<VecDeque<LocalOp>>,
+    /// The session whose handler is running, for a postback's sender.
+    pub active: Cell<Option<SessionId>>,
+}
+
+impl Local {
+    pub(crate) fn take(&self) -> Option<LocalOp> {
+        self.ops.borrow_mut().pop_front()
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ops.borrow().is_empty()
+    }
+}
+
+struct Hold {
+    target: SessionId,
+    event: EventId,
+    context: Rc<dyn Any>,
+    local: Rc<Local>,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.local
+            .ops
+            .borrow_mut()
+            .push_back(LocalOp::Release(self.target));
+    }
+}
+
+/// Posts an event to the session that made it (POE's `postback`). Clones
+/// share one hold on the session: it stays alive until the last clone is
+/// dropped. Calling it from any handler (or from outside the kernel, on
+/// the kernel's thread) queues the event; the sender is the session whose
+/// handler is running.
+///
+/// ```
+/// use rpoe::{Kernel, Postback, Postbacked, Session};
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// kernel.spawn(
+///     Session::new(None::<Postback>)
+///         .on("_start", |ctx| {
+///             let pb = ctx.postback("done", "job-1");
+///             pb.post(42u32);
+///         })
+///         .on("done", |ctx| {
+///             let p = ctx.arg::<Postbacked>().unwrap();
+///             assert_eq!(p.context::<&str>(), Some(&"job-1"));
+///             assert_eq!(p.args.get::<u32>(), Some(&42));
+///         }),
+///     (),
+/// );
+/// kernel.run().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Postback(Rc<Hold>);
+
+impl Postback {
+    pub(crate) fn new(
+        target: SessionId,
+        event: EventId,
+        context: Rc<dyn Any>,
+        local: Rc<Local>,
+    ) -> Self {
+        Postback(Rc::new(Hold {
+            target,
+            event,
+            context,
+            local,
+        }))
+    }
+
+    /// Queue the event with `args`. Like POE's, it returns nothing useful:
+    /// a postback to a session that has gone away is dropped.
+    pub fn post(&self, args: impl Any) {
+        let h = &self.0;
+        let sender = h.local.active.get().map_or(Sender::Kernel, Sender::Session);
+        h.local.ops.borrow_mut().push_back(LocalOp::Post {
+            target: h.target,
+            sender,
+            event: h.event,
+            args: Postbacked {
+                context: h.context.clone(),
+                args: Value::new(args),
+            },
+        });
+    }
+
+    /// The session it posts to.
+    pub fn session(&self) -> SessionId {
+        self.0.target
+    }
+}
+
+/// Runs a handler of the session that made it, synchronously, returning
+/// its value (POE's `callback`). Holds the session like a [`Postback`].
+#[derive(Clone)]
+pub struct Callback(Rc<Hold>);
+
+impl Callback {
+    pub(crate) fn new(
+        target: SessionId,
+        event: EventId,
+        context: Rc<dyn Any>,
+        local: Rc<Local>,
+    ) -> Self {
+        Callback(Rc::new(Hold {
+            target,
+            event,
+            context,
+            local,
+        }))
+    }
+
+    /// Run the handler now, from inside another handler.
+    pub fn call<H: 'static>(&self, ctx: &mut Ctx<'_, H>, args: impl Any) -> Result<Value, Error> {
+        let h = &self.0;
+        ctx.call(
+            h.target,
+            h.event,
+            Postbacked {
+                context: h.context.clone(),
+                args: Value::new(args),
+            },
+        )
+    }
+
+    /// The session it calls.
+    pub fn session(&self) -> SessionId {
+        self.0.target
+    }
+}
+
+/// Where a [`KernelHandle`] posts.
+#[derive(Clone, Debug)]
+pub enum RemoteDest {
+    /// A session by id.
+    Id(SessionId),
+    /// A session by alias.
+    Alias(String),
+}
+
+impl From<SessionId> for RemoteDest {
+    fn from(id: SessionId) -> Self {
+        RemoteDest::Id(id)
+    }
+}
+
+impl From<&str> for RemoteDest {
+    fn from(a: &str) -> Self {
+        RemoteDest::Alias(a.to_string())
+    }
+}
+
+pub(crate) struct RemotePost {
+    pub dest: RemoteDest,
+    pub event: String,
+    pub args: Box<dyn Any + Send>,
+}
+
+#[derive(Default)]
+pub(crate) struct RemoteQueue {
+    pub posts: Mutex<Vec<RemotePost>>,
+    pub pending: AtomicBool,
+    pub closed: AtomicBool,
+}
+
+/// Posts into a kernel from any thread and wakes it (what POE cannot do).
+/// `Send + Sync + Clone`. Events arrive with the kernel as sender, in the
+/// order each thread posted them. A handle does not keep any session
+/// alive; hold a refcount ([`Ctx::refcount_increment`]) while replies are
+/// expected.
+///
+/// ```
+/// use rpoe::{Kernel, Session};
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// let remote = kernel.handle();
+/// kernel.spawn(
+///     Session::new(())
+///         .on("_start", |ctx| {
+///             ctx.alias_set("sink").unwrap();
+///             let me = ctx.id();
+///             ctx.refcount_increment(me, "waiting").unwrap();
+///         })
+///         .on("from_thread", |ctx| {
+///             assert_eq!(ctx.take_arg::<String>().unwrap(), "hi");
+///             let me = ctx.id();
+///             ctx.refcount_decrement(me, "waiting").unwrap();
+///         }),
+///     (),
+/// );
+/// let t = std::thread::spawn(move || remote.post("sink", "from_thread", String::from("hi")).unwrap());
+/// kernel.run().unwrap();
+/// t.join().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct KernelHandle {
+    pub(crate) queue: Arc<RemoteQueue>,
+    pub(crate) waker: Arc<Waker>,
+}
+
+impl KernelHandle {
+    /// Queue `event` with `args` for `dest` and wake the kernel. Fails only
+    /// if the kernel has been dropped; an unknown destination is dropped
+    /// by the kernel (logged at debug level).
+    pub fn post(
+        &self,
+        dest: impl Into<RemoteDest>,
+        event: &str,
+        args: impl Any + Send,
+    ) -> Result<(), Error> {
+        if self.queue.closed.load(Ordering::Acquire) {
+            return Err(Error::NoSuchSession("the kernel is gone".into()));
+        }
+        let mut posts = match self.queue.posts.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        posts.push(RemotePost {
+            dest: dest.into(),
+            event: event.to_string(),
+            args: Box::new(args),
+        });
+        drop(posts);
+        self.queue.pending.store(true, Ordering::Release);
+        self.waker.wake().map_err(Error::Io)
+    }
+}

@@ -1,0 +1,274 @@
+//! Signal delivery, watchers, OS signals, child reaping and POE's
+//! IDLE/ZOMBIE pseudo-signals: the kernel operations behind
+//! [`crate::Ctx::sig`] and friends.
+
+use std::any::Any;
+use std::rc::Rc;
+
+use mio::Interest;
+use rustix::process::{Pid, WaitOptions};
+
+use super::dispatch::Delivery;
+use super::engine::{Core, SIGNAL_TOKEN};
+use super::error::Error;
+use super::ids::Sender;
+use super::names::EventId;
+use super::payload::Payload;
+use super::queue::{SessionKey, KERNEL_KEY};
+use super::signals::{
+    class, kills_by_default, os_name, os_number, ChildExit, Class, SigWatch, Signal,
+};
+
+/// A watcher found for a signal: session, event, watcher argument.
+type Watching = (SessionKey, EventId, Option<Rc<dyn Any>>);
+
+impl Core {
+    /// Deliver a dequeued signal: collect the target and its descendants
+    /// breadth first (DIE: also its ancestors, in front), hand it to the
+    /// explicit watchers deepest first, then stop every touched session if
+    /// it was non-maskable, or terminal and nobody called `sig_handled`.
+    pub(crate) fn dispatch_signal(&mut self, target: SessionKey, name: Rc<str>, args: Rc<dyn Any>) {
+        let mut touched: Vec<SessionKey> = if target == KERNEL_KEY {
+            let mut roots: Vec<(u64, SessionKey)> = self
+                .sessions
+                .slab
+                .iter()
+                .filter(|(_, e)| e.parent.is_none())
+                .map(|(k, e)| (e.id.num, k as SessionKey))
+                .collect();
+            roots.sort_unstable();
+            roots.into_iter().map(|(_, k)| k).collect()
+        } else if self.sessions.get(target).is_some() {
+            vec![target]
+        } else {
+            return;
+        };
+        let mut i = 0;
+        while i < touched.len() {
+            if let Some(e) = self.sessions.get(touched[i]) {
+                touched.extend(e.children.iter().copied());
+            }
+            i += 1;
+        }
+        if &*name == "DIE" && target != KERNEL_KEY {
+            let mut up = self.sessions.get(target).and_then(|e| e.parent);
+            while let Some(p) = up {
+                touched.insert(0, p);
+                up = self.sessions.get(p).and_then(|e| e.parent);
+            }
+        }
+        tracing::debug!(target: "rpoe::signal", signal = %name, sessions = touched.len(), "dispatch signal");
+
+        let outer_handled = std::mem::replace(&mut self.signals.handled, false);
+        let watchers: Vec<Watching> = self
+            .signals
+            .watchers
+            .get(&name)
+            .map(|m| {
+                touched
+                    .iter()
+                    .rev()
+                    .filter_map(|k| m.get(k).map(|w| (*k, w.event, w.extra.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (key, event, extra) in watchers {
+            if self.sessions.get(key).is_none_or(|e| e.stopping) {
+                continue;
+            }
+            let payload = Payload::new(Signal {
+                name: name.clone(),
+                args: args.clone(),
+                extra,
+            });
+            let _ = self.deliver(
+                None,
+                key,
+                Delivery {
+                    event,
+                    sender: Sender::Kernel,
+                    payload,
+                    active: None,
+                },
+            );
+        }
+        let handled = std::mem::replace(&mut self.signals.handled, outer_handled);
+
+        let stop = match class(&name) {
+            Class::Benign => false,
+            Class::Terminal => !handled,
+            Class::NonMaskable => true,
+        };
+        if stop {
+            for key in touched.iter().rev() {
+                if self.sessions.get(*key).is_some() {
+                    self.stop_session(None, *key);
+                }
+            }
+        }
+        if &*name == "DIE" && !handled {
+            if let Some(info) = args.downcast_ref::<super::signals::DieInfo>() {
+                self.exception.get_or_insert(Error::HandlerFailed {
+                    session: info.session.num,
+                    event: info.event.clone(),
+                    message: info.message.clone(),
+                });
+            }
+        }
+    }
+
+    /// Watch (`Some`) or stop watching (`None`) a signal for a session.
+    pub(crate) fn set_sig(
+        &mut self,
+        key: SessionKey,
+        name: &str,
+        watch: Option<(EventId, Option<Rc<dyn Any>>)>,
+    ) -> Result<(), Error> {
+        match watch {
+            Some((event, extra)) => {
+                if let Some(num) = os_number(name) {
+                    self.ensure_os_signal(num)?;
+                }
+                self.signals
+                    .watchers
+                    .entry(Rc::from(name))
+                    .or_default()
+                    .insert(key, SigWatch { event, extra });
+            }
+            None => {
+                if let Some(m) = self.signals.watchers.get_mut(name) {
+                    m.remove(&key);
+                    if m.is_empty() {
+                        self.signals.watchers.remove(name);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Make sure the OS signal is caught and turned into an event.
+    pub(crate) fn ensure_os_signal(&mut self, num: i32) -> Result<(), Error> {
+        if self.signals.os_registered.contains(&num) {
+            return Ok(());
+        }
+        match &self.signals.os {
+            Some(sigs) => sigs.add_signal(num)?,
+            None => {
+                let mut sigs = signal_hook_mio::v1_0::Signals::new([num])?;
+                self.poll
+                    .registry()
+                    .register(&mut sigs, SIGNAL_TOKEN, Interest::READABLE)?;
+                self.signals.os = Some(sigs);
+            }
+        }
+        self.signals.os_registered.push(num);
+        Ok(())
+    }
+
+    /// Turn OS signals that arrived into kernel-wide signal events.
+    pub(crate) fn pump_os_signals(&mut self) {
+        let Some(sigs) = self.signals.os.as_mut() else {
+            return;
+        };
+        let arrived: Vec<i32> = sigs.pending().collect();
+        for num in arrived {
+            let name = os_name(num);
+            if num == signal_hook::consts::SIGCHLD {
+                self.signals.reap_due = true;
+            }
+            if self.signals.watchers.contains_key(name) {
+                if name != "CHLD" {
+                    self.queue_signal(KERNEL_KEY, name, Rc::new(()));
+                }
+            } else if kills_by_default(num) {
+                // Nobody watches it any more: act as if we had never
+                // caught it.
+                tracing::debug!(target: "rpoe::signal", signal = name, "unwatched; default action");
+                let _ = signal_hook::low_level::emulate_default_handler(num);
+            }
+        }
+    }
+
+    /// Watch (`Some`) or stop watching (`None`) a child process.
+    pub(crate) fn set_sig_child(
+        &mut self,
+        key: SessionKey,
+        pid: i32,
+        event: Option<EventId>,
+    ) -> Result<(), Error> {
+        match event {
+            Some(ev) => {
+                self.ensure_os_signal(signal_hook::consts::SIGCHLD)?;
+                if self.signals.children.insert((pid, key), ev).is_none() {
+                    self.sessions.inc(key);
+                }
+                // It may have exited before we caught SIGCHLD.
+                self.signals.reap_due = true;
+            }
+            None => {
+                if self.signals.children.remove(&(pid, key)).is_some() {
+                    self.sessions.dec(key);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reap watched children that have exited: each watcher gets its event
+    /// (a [`Signal`] named CHLD with a [`ChildExit`]), then CHLD goes to
+    /// every `sig("CHLD")` watcher.
+    pub(crate) fn reap_children(&mut self) {
+        if !std::mem::take(&mut self.signals.reap_due) {
+            return;
+        }
+        let mut pids: Vec<i32> = self.signals.children.keys().map(|(p, _)| *p).collect();
+        pids.dedup();
+        for pid in pids {
+            let Some(p) = Pid::from_raw(pid) else {
+                continue;
+            };
+            let status = match rustix::process::waitpid(Some(p), WaitOptions::NOHANG) {
+                Ok(Some((_, st))) => st.as_raw(),
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::debug!(target: "rpoe::signal", pid, error = %e, "waitpid failed; dropping its watchers");
+                    -1
+                }
+            };
+            let exit = ChildExit { pid, status };
+            let watchers: Vec<(SessionKey, EventId)> = self
+                .signals
+                .children
+                .range((pid, 0)..=(pid, SessionKey::MAX))
+                .map(|((_, k), ev)| (*k, *ev))
+                .collect();
+            for (key, ev) in watchers {
+                self.signals.children.remove(&(pid, key));
+                let payload = Payload::new(Signal {
+                    name: Rc::from("CHLD"),
+                    args: Rc::new(exit),
+                    extra: None,
+                });
+                self.post_key(key, Some(key), ev, payload);
+                self.sessions.dec(key);
+            }
+            if self.signals.watchers.contains_key("CHLD") {
+                self.queue_signal(KERNEL_KEY, "CHLD", Rc::new(exit));
+            }
+        }
+    }
+
+    /// At the start of a round: if only aliases keep sessions alive, send
+    /// IDLE to everyone; if still idle a round later, ZOMBIE.
+    pub(crate) fn idle_check(&mut self) {
+        if !self.is_idle() {
+            self.idle_sent = false;
+            return;
+        }
+        let name = if self.idle_sent { "ZOMBIE" } else { "IDLE" };
+        tracing::debug!(target: "rpoe::kernel", signal = name, "only aliases keep sessions alive");
+        self.idle_sent = !self.idle_sent;
+        self.queue_signal(KERNEL_KEY, name, Rc::new(()));
+    }
+}
