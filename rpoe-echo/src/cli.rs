@@ -13,7 +13,10 @@ use clap::Parser;
 /// at EOF every complete line is echoed, then the connection is closed (an
 /// unterminated trailing fragment is dropped); beyond --max-connections new
 /// connections are closed at once; out of file descriptors, accepting
-/// pauses briefly instead of spinning. Logging: RUST_LOG (default "info").
+/// pauses briefly instead of spinning. SIGINT/SIGTERM shut down gracefully
+/// (stop accepting, echo the complete lines already received, close; exit
+/// 0), a second signal stops at once (exit 1); SIGHUP is ignored.
+/// Logging: RUST_LOG (default "info").
 #[derive(Parser, Debug, Clone)]
 #[command(name = "rpoe-echo", version, about, long_about)]
 pub struct Options {
@@ -56,6 +59,18 @@ pub struct Options {
     /// (EMFILE/ENFILE), in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub emfile_pause_ms: u64,
+
+    /// On SIGINT/SIGTERM, how long to keep finishing the lines already
+    /// received before cutting connections, in milliseconds. A second
+    /// signal stops at once.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub shutdown_timeout_ms: u64,
+
+    /// Kernels to run, one per thread, sharing the listening port
+    /// (SO_REUSEPORT lets the OS spread connections). 1 is the seed's
+    /// single-threaded server.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub workers: u64,
 }
 
 impl Options {

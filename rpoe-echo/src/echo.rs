@@ -4,10 +4,12 @@
 //! handle's dense index instead of hash maps.
 
 use std::io::{ErrorKind, Read};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
-use rpoe::{Ctx, EventId, HandleId, Kernel, Session};
+use rpoe::{Ctx, EventId, HandleId, Kernel, Session, Signal};
 
 use crate::conn::{Conn, Fed};
 
@@ -26,6 +28,12 @@ pub struct Config {
     pub accept_batch: usize,
     /// Accept pause when out of descriptors.
     pub emfile_pause: Duration,
+    /// Longest graceful shutdown before connections are cut.
+    pub shutdown_timeout: Duration,
+    /// Clients connected, across all workers.
+    pub clients: Arc<AtomicUsize>,
+    /// Set when a second signal cut the shutdown short.
+    pub forced: Arc<AtomicBool>,
 }
 
 /// Size of the one read buffer all connections share.
@@ -57,12 +65,20 @@ impl RateLimit {
     }
 }
 
+/// A connected client: its handle and its buffers.
+struct Client {
+    h: HandleId,
+    conn: Conn,
+}
+
 /// The session's heap.
 pub struct Echo {
     cfg: Config,
     listeners: Vec<TcpListener>,
-    conns: Vec<Option<Conn>>,
+    listener_handles: Vec<HandleId>,
+    conns: Vec<Option<Client>>,
     count: usize,
+    shutting_down: bool,
     rbuf: Box<[u8]>,
     ev_read: EventId,
     ev_write: EventId,
@@ -75,8 +91,10 @@ pub fn session(kernel: &mut Kernel, cfg: Config, listeners: Vec<TcpListener>) ->
     let heap = Echo {
         cfg,
         listeners,
+        listener_handles: Vec::new(),
         conns: Vec::new(),
         count: 0,
+        shutting_down: false,
         rbuf: vec![0; READ_BUF].into_boxed_slice(),
         ev_read: kernel.event_id("read"),
         ev_write: kernel.event_id("write"),
@@ -89,15 +107,78 @@ pub fn session(kernel: &mut Kernel, cfg: Config, listeners: Vec<TcpListener>) ->
         .on("resume_accept", resume_accept)
         .on("read", read)
         .on("write", write)
+        .on("shutdown", shutdown)
+        .on("shutdown_deadline", shutdown_deadline)
+        .on("hup", hup)
 }
 
 fn start(ctx: &mut Ctx<'_, Echo>) {
     for listener in std::mem::take(&mut ctx.heap().listeners) {
         let h = ctx.add_handle(listener);
+        ctx.heap().listener_handles.push(h);
         if let Err(e) = ctx.select_read(h, "accept") {
             tracing::error!(error = %e, "cannot watch a listener");
         }
     }
+    for (sig, event) in [("INT", "shutdown"), ("TERM", "shutdown"), ("HUP", "hup")] {
+        if let Err(e) = ctx.sig(sig, event) {
+            tracing::warn!(signal = sig, error = %e, "cannot watch signal");
+        }
+    }
+}
+
+/// SIGINT/SIGTERM: stop accepting, read what clients already sent, echo
+/// its complete lines, then close each connection once its output is
+/// written — within `shutdown_timeout`. A second signal stops at once.
+fn shutdown(ctx: &mut Ctx<'_, Echo>) {
+    ctx.sig_handled();
+    let sig = ctx
+        .arg::<Signal>()
+        .map(|s| s.name().to_string())
+        .unwrap_or_default();
+    if ctx.heap().shutting_down {
+        tracing::warn!(signal = %sig, clients = ctx.heap().count, "second signal: stopping now");
+        ctx.heap().cfg.forced.store(true, Ordering::Relaxed);
+        ctx.stop_kernel();
+        return;
+    }
+    ctx.heap().shutting_down = true;
+    let timeout = ctx.heap().cfg.shutdown_timeout;
+    tracing::info!(signal = %sig, clients = ctx.heap().count, timeout_ms = timeout.as_millis() as u64, "shutting down: no new connections; finishing lines already received");
+    for l in std::mem::take(&mut ctx.heap().listener_handles) {
+        let _ = ctx.close_handle(l);
+    }
+    ctx.alarm_clear("resume_accept");
+    let clients: Vec<HandleId> = ctx.heap().conns.iter().flatten().map(|c| c.h).collect();
+    if clients.is_empty() {
+        return;
+    }
+    ctx.delay("shutdown_deadline", timeout, ());
+    for h in clients {
+        let next = read_some(ctx, h);
+        if let Some(Some(c)) = ctx.heap().conns.get_mut(h.index()) {
+            c.conn.drop_partial();
+            c.conn.draining = true;
+        }
+        settle(ctx, h, next);
+    }
+}
+
+fn shutdown_deadline(ctx: &mut Ctx<'_, Echo>) {
+    tracing::warn!(
+        clients = ctx.heap().count,
+        "shutdown timeout: closing connections with output still pending"
+    );
+    let clients: Vec<HandleId> = ctx.heap().conns.iter().flatten().map(|c| c.h).collect();
+    for h in clients {
+        close(ctx, h, "shutdown timeout");
+    }
+}
+
+/// SIGHUP: nothing to reopen (logs go to stderr), so it is ignored.
+fn hup(ctx: &mut Ctx<'_, Echo>) {
+    ctx.sig_handled();
+    tracing::info!("SIGHUP ignored: logs go to stderr, there is nothing to reopen");
 }
 
 fn accept(ctx: &mut Ctx<'_, Echo>) {
@@ -112,7 +193,8 @@ fn accept(ctx: &mut Ctx<'_, Echo>) {
         match accepted {
             Ok((stream, peer)) => {
                 let echo = ctx.heap();
-                if echo.count >= echo.cfg.max_connections {
+                let clients = echo.cfg.clients.load(Ordering::Relaxed);
+                if clients >= echo.cfg.max_connections {
                     if let Some(quiet) = echo.full_log.due() {
                         tracing::warn!(%peer, max = echo.cfg.max_connections, suppressed = quiet, "connection limit reached; closing new connections");
                     }
@@ -131,8 +213,12 @@ fn accept(ctx: &mut Ctx<'_, Echo>) {
                 if echo.conns.len() <= h.index() {
                     echo.conns.resize_with(h.index() + 1, || None);
                 }
-                echo.conns[h.index()] = Some(Conn::default());
+                echo.conns[h.index()] = Some(Client {
+                    h,
+                    conn: Conn::default(),
+                });
                 echo.count += 1;
+                echo.cfg.clients.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%peer, handle = %h, clients = echo.count, "connected");
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return,
@@ -182,7 +268,7 @@ fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId) -> Next {
     let Echo {
         cfg, conns, rbuf, ..
     } = echo;
-    let Some(Some(conn)) = conns.get_mut(h.index()) else {
+    let Some(Some(Client { conn, .. })) = conns.get_mut(h.index()) else {
         return Next::Continue;
     };
     for _ in 0..READS_PER_EVENT {
@@ -219,7 +305,7 @@ fn write(ctx: &mut Ctx<'_, Echo>) {
     };
     let next = match ctx.heap_and_handle::<TcpStream>(h) {
         Ok((echo, stream)) => match echo.conns.get_mut(h.index()) {
-            Some(Some(conn)) => match conn.flush(stream) {
+            Some(Some(Client { conn, .. })) => match conn.flush(stream) {
                 Ok(_) => Next::Continue,
                 Err(_) => Next::Close("write error"),
             },
@@ -239,13 +325,13 @@ fn settle(ctx: &mut Ctx<'_, Echo>, h: HandleId, next: Next) {
     }
     let echo = ctx.heap();
     let (high, low, ev_write) = (echo.cfg.high_water, echo.cfg.low_water, echo.ev_write);
-    let Some(Some(conn)) = echo.conns.get(h.index()) else {
+    let Some(Some(Client { conn, .. })) = echo.conns.get(h.index()) else {
         return;
     };
     if conn.draining && conn.pending() == 0 {
         return close(ctx, h, "input finished and output flushed");
     }
-    let Some(Some(conn)) = ctx.heap().conns.get_mut(h.index()) else {
+    let Some(Some(Client { conn, .. })) = ctx.heap().conns.get_mut(h.index()) else {
         return;
     };
     let pending = conn.pending();
@@ -297,9 +383,15 @@ fn close(ctx: &mut Ctx<'_, Echo>, h: HandleId, why: &str) {
     if let Some(slot) = echo.conns.get_mut(h.index()) {
         if slot.take().is_some() {
             echo.count -= 1;
+            echo.cfg.clients.fetch_sub(1, Ordering::Relaxed);
         }
     }
     let clients = echo.count;
+    let done = echo.shutting_down && clients == 0;
     let _ = ctx.close_handle(h);
     tracing::debug!(handle = %h, clients, why, "closed");
+    if done {
+        ctx.alarm_clear("shutdown_deadline");
+        tracing::info!("shutdown complete");
+    }
 }

@@ -9,10 +9,14 @@ mod limits;
 mod listen;
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use mio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -38,22 +42,28 @@ fn main() -> ExitCode {
         max_connections: max_connections as usize,
         accept_batch: opts.accept_batch as usize,
         emfile_pause: Duration::from_millis(opts.emfile_pause_ms),
+        shutdown_timeout: Duration::from_millis(opts.shutdown_timeout_ms),
+        clients: Arc::new(AtomicUsize::new(0)),
+        forced: Arc::new(AtomicBool::new(false)),
     };
+    let workers = opts.workers as usize;
 
-    let listeners = match listen::bind_all(&opts.bind, opts.port) {
+    let first = match listen::bind_all(&opts.bind, opts.port, workers > 1) {
         Ok(l) => l,
-        Err(e) => {
-            tracing::error!("cannot listen: {e}");
-            eprintln!("rpoe-echo: cannot listen: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(&format!("cannot listen: {e}")),
     };
-    let mut stdout = std::io::stdout().lock();
-    for l in &listeners {
-        if let Ok(addr) = l.local_addr() {
-            let _ = writeln!(stdout, "listening on {addr}");
-            tracing::info!(%addr, "listening");
+    let addrs: Vec<SocketAddr> = first.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let mut sets = vec![first];
+    for _ in 1..workers {
+        match listen::bind_again(&addrs) {
+            Ok(l) => sets.push(l),
+            Err(e) => return fail(&format!("cannot listen for another worker: {e}")),
         }
+    }
+    let mut stdout = std::io::stdout().lock();
+    for addr in &addrs {
+        let _ = writeln!(stdout, "listening on {addr}");
+        tracing::info!(%addr, "listening");
     }
     let _ = stdout.flush();
     drop(stdout);
@@ -62,24 +72,63 @@ fn main() -> ExitCode {
         high_water = cfg.high_water,
         low_water = cfg.low_water,
         max_connections = cfg.max_connections,
+        workers,
         "serving"
     );
 
+    let mut sets = sets.into_iter();
+    let mine = sets.next().unwrap_or_default();
+    let threads: Vec<_> = sets
+        .enumerate()
+        .map(|(i, listeners)| {
+            let cfg = cfg.clone();
+            std::thread::Builder::new()
+                .name(format!("worker-{}", i + 1))
+                .spawn(move || serve(cfg, listeners))
+        })
+        .collect();
+    let mut ok = serve(cfg.clone(), mine);
+    for t in threads {
+        ok &= match t {
+            Ok(handle) => handle.join().unwrap_or(false),
+            Err(e) => {
+                tracing::error!("cannot start a worker thread: {e}");
+                false
+            }
+        };
+    }
+    if cfg.forced.load(Ordering::Relaxed) {
+        return ExitCode::FAILURE;
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Run one kernel serving `listeners` until it has nothing left to do.
+fn serve(cfg: echo::Config, listeners: Vec<TcpListener>) -> bool {
     let mut kernel = match rpoe::Kernel::new() {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("rpoe-echo: {e}");
-            return ExitCode::FAILURE;
+            tracing::error!("cannot create a kernel: {e}");
+            return false;
         }
     };
     let session = echo::session(&mut kernel, cfg, listeners);
     kernel.spawn(session, ());
     match kernel.run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => true,
         Err(e) => {
             tracing::error!("kernel failed: {e}");
-            eprintln!("rpoe-echo: {e}");
-            ExitCode::FAILURE
+            false
         }
     }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    tracing::error!("{msg}");
+    eprintln!("rpoe-echo: {msg}");
+    ExitCode::FAILURE
 }

@@ -425,6 +425,33 @@ impl Server {
         lock(&self.child).try_wait().ok().flatten()
     }
 
+    /// Wait up to `within` for the process to exit; its status if it did.
+    /// (Polls `try_wait` every few milliseconds: a bounded wait for an
+    /// event the OS offers no portable way to await with a timeout.)
+    pub fn wait_exit(&self, within: Duration) -> Option<ExitStatus> {
+        let give_up = Instant::now() + within;
+        loop {
+            if let Some(st) = self.exit_status() {
+                return Some(st);
+            }
+            if Instant::now() >= give_up {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Send the process a signal by name (`"TERM"`, `"INT"`, `"HUP"`...).
+    pub fn signal(&self, name: &str) {
+        let ok = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid.to_string())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill -{name} {} failed", self.pid);
+    }
+
     /// Whether the process is still running.
     pub fn is_alive(&self) -> bool {
         self.exit_status().is_none()
