@@ -155,7 +155,7 @@ fn shutdown(ctx: &mut Ctx<'_, Echo>) {
     }
     ctx.delay("shutdown_deadline", timeout, ());
     for h in clients {
-        let next = read_some(ctx, h);
+        let (next, _) = read_some(ctx, h);
         if let Some(Some(c)) = ctx.heap().conns.get_mut(h.index()) {
             c.conn.drop_partial();
             c.conn.draining = true;
@@ -257,46 +257,55 @@ fn read(ctx: &mut Ctx<'_, Echo>) {
     let Some((h, _)) = ctx.io() else {
         return;
     };
-    let next = read_some(ctx, h);
+    let (next, drained) = read_some(ctx, h);
+    if drained {
+        // Read until WouldBlock: the OS will report new data by itself, so
+        // the kernel need not re-arm the socket.
+        ctx.io_drained();
+    }
     settle(ctx, h, next);
 }
 
-fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId) -> Next {
+/// Read and echo what the client sent, up to [`READS_PER_EVENT`] reads.
+/// Also says whether the socket was drained.
+fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId) -> (Next, bool) {
     let Ok((echo, stream)) = ctx.heap_and_handle::<TcpStream>(h) else {
-        return Next::Continue;
+        return (Next::Continue, false);
     };
     let Echo {
         cfg, conns, rbuf, ..
     } = echo;
     let Some(Some(Client { conn, .. })) = conns.get_mut(h.index()) else {
-        return Next::Continue;
+        return (Next::Continue, false);
     };
     for _ in 0..READS_PER_EVENT {
         let n = match stream.read(rbuf) {
             Ok(0) => {
                 conn.drop_partial();
                 conn.draining = true;
-                return Next::Continue;
+                return (Next::Continue, true);
             }
             Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return (Next::Continue, true),
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => return Next::Close("read error"),
+            Err(_) => return (Next::Close("read error"), false),
         };
         match conn.feed(&rbuf[..n], cfg.max_line, stream) {
             Ok(Fed::Ok) => {}
             Ok(Fed::TooLong) => {
                 tracing::info!(handle = %h, max_line = cfg.max_line, "line too long; closing after the lines before it");
                 conn.draining = true;
-                return Next::Continue;
+                return (Next::Continue, false);
             }
-            Err(_) => return Next::Close("write error"),
+            Err(_) => return (Next::Close("write error"), false),
         }
-        if conn.pending() > cfg.high_water || n < rbuf.len() {
+        // A short read does not prove the socket drained: a FIN that came
+        // with the data raises no new edge. Only WouldBlock does.
+        if conn.pending() > cfg.high_water {
             break;
         }
     }
-    Next::Continue
+    (Next::Continue, false)
 }
 
 fn write(ctx: &mut Ctx<'_, Echo>) {
@@ -313,6 +322,9 @@ fn write(ctx: &mut Ctx<'_, Echo>) {
         },
         Err(_) => Next::Continue,
     };
+    // flush writes until WouldBlock or nothing is left (then the watcher
+    // goes off): either way no re-arm is needed.
+    ctx.io_drained();
     settle(ctx, h, next);
 }
 

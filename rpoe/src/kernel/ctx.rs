@@ -121,6 +121,19 @@ impl<'a, H: 'static> Ctx<'a, H> {
         }
     }
 
+    /// In an I/O event handler: tell the kernel the handle is drained for
+    /// this event's mode — the handler read or wrote until `WouldBlock`.
+    /// (A short read is not enough: an end of file that arrived with the
+    /// data raises no new readiness.) The kernel then skips re-arming the handle
+    /// this round; the OS reports it again when new readiness arrives.
+    /// Without this hint watchers are level-triggered, as in POE, at the
+    /// cost of one re-arm per dispatched handle per round.
+    pub fn io_drained(&mut self) {
+        if let Payload::Io(h, mode) = self.payload {
+            self.core.handles.drained(h, mode);
+        }
+    }
+
     /// Intern an event name, to post on a hot path without hashing it.
     pub fn event_id(&mut self, name: &str) -> EventId {
         self.core.names.intern(name)

@@ -849,7 +849,7 @@ impl Core {
         if w.paused {
             return;
         }
-        self.handles.mark_rearm(id);
+        self.handles.mark_rearm(id, mode);
         let Some(sid) = self.sessions.id_of(w.session) else {
             return;
         };

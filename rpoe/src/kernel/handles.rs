@@ -52,7 +52,11 @@ pub(crate) struct Handle {
     pub read: Option<Watcher>,
     pub write: Option<Watcher>,
     registered: Option<Interest>,
-    rearm: bool,
+    /// Dispatched this round for reading / writing and not reported
+    /// drained: re-arm so the OS reports it again if still ready.
+    rearm_read: bool,
+    rearm_write: bool,
+    queued: bool,
 }
 
 impl Handle {
@@ -110,7 +114,9 @@ impl Handles {
             read: None,
             write: None,
             registered: None,
-            rearm: false,
+            rearm_read: false,
+            rearm_write: false,
+            queued: false,
         }) as u32;
         HandleId { num, key }
     }
@@ -150,22 +156,46 @@ impl Handles {
 
     /// Note that the handle's events were dispatched this round, so its
     /// registration is re-armed once the batch is done.
-    pub(crate) fn mark_rearm(&mut self, id: HandleId) {
+    pub(crate) fn mark_rearm(&mut self, id: HandleId, mode: IoMode) {
         if let Some(h) = self.get_mut(id) {
-            if !h.rearm {
-                h.rearm = true;
+            match mode {
+                IoMode::Read => h.rearm_read = true,
+                IoMode::Write => h.rearm_write = true,
+            }
+            if !h.queued {
+                h.queued = true;
                 self.rearm.push(id.key);
             }
         }
     }
 
-    /// Re-arm every handle dispatched in this batch (level-triggering).
+    /// The handler reported the handle drained for `mode` (it saw
+    /// `WouldBlock`): the OS will report new readiness by itself, so no
+    /// re-arm is needed for it.
+    pub(crate) fn drained(&mut self, id: HandleId, mode: IoMode) {
+        if let Some(h) = self.get_mut(id) {
+            match mode {
+                IoMode::Read => h.rearm_read = false,
+                IoMode::Write => h.rearm_write = false,
+            }
+        }
+    }
+
+    /// Re-arm every handle dispatched in this batch (level-triggering),
+    /// skipping those whose handlers drained them.
     pub(crate) fn rearm_all(&mut self, registry: &Registry) {
         let keys = std::mem::take(&mut self.rearm);
         for key in &keys {
             if let Some(id) = self.id_at(*key) {
-                if let Some(h) = self.get_mut(id) {
-                    h.rearm = false;
+                let Some(h) = self.get_mut(id) else {
+                    continue;
+                };
+                let needed = h.rearm_read || h.rearm_write;
+                h.rearm_read = false;
+                h.rearm_write = false;
+                h.queued = false;
+                if !needed {
+                    continue;
                 }
                 if let Err(e) = self.sync(registry, id) {
                     tracing::debug!(target: "rpoe::kernel", handle = %id, error = %e, "re-arming handle failed");
