@@ -32,7 +32,8 @@
 pub mod kernel;
 
 pub use kernel::{
-    Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, HandleId, IntoEvent,
-    IoMode, IoSource, Kernel, KernelHandle, ManualClock, ObjectStates, ParentChange, Postback,
-    Postbacked, RemoteDest, RemovedTimer, Sender, Session, SessionId, Signal, Time, TimerId, Value,
+    Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef, HandleId,
+    IntoEvent, IoMode, IoSource, Kernel, KernelHandle, ManualClock, ObjectStates, ParentChange,
+    Postback, Postbacked, RemoteDest, RemovedTimer, Sender, Session, SessionId, Signal, Time,
+    TimerId, Value,
 };

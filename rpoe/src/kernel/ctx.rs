@@ -12,6 +12,7 @@ use super::handles::IoSource;
 use super::ids::{Dest, HandleId, Sender, SessionId, TimerId};
 use super::names::{EventId, IntoEvent};
 use super::payload::{type_of, IoMode, Payload, Value};
+use super::postback::POSTBACK_TAG;
 use super::postback::{Callback, Postback};
 use super::queue::KERNEL_KEY;
 use super::Core;
@@ -284,7 +285,8 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Shift a timer by `delta_secs` (may be negative); returns its new due
     /// time (POE's `alarm_adjust`).
     pub fn alarm_adjust(&mut self, id: TimerId, delta_secs: f64) -> Result<Time, Error> {
-        let delta = Duration::from_secs_f64(delta_secs.abs());
+        let delta = Duration::try_from_secs_f64(delta_secs.abs())
+            .map_err(|e| Error::Invalid(format!("alarm_adjust by {delta_secs}: {e}")))?;
         self.core.move_timer(self.frame.key, id, |due| {
             if delta_secs >= 0.0 {
                 due + delta
@@ -500,9 +502,14 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// signal per session; a later call replaces it. A watcher does not
     /// keep the session alive. Watching an OS signal replaces its default
     /// action for as long as some session watches it.
+    ///
+    /// `"CHLD"` (or `"CLD"`) watchers hear of the children reaped for
+    /// [`Ctx::sig_child`] watchers; rpoe does not reap children nobody
+    /// asked it to watch (they may belong to `std::process::Child`).
     pub fn sig(&mut self, name: &str, event: impl IntoEvent) -> Result<(), Error> {
         let ev = self.core.names.resolve(&event);
-        self.core.set_sig(self.frame.key, name, Some((ev, None)))
+        self.core
+            .set_sig(self.frame.key, canonical(name), Some((ev, None)))
     }
 
     /// Like [`Ctx::sig`], with an argument the handler finds in
@@ -514,13 +521,16 @@ impl<'a, H: 'static> Ctx<'a, H> {
         extra: impl Any,
     ) -> Result<(), Error> {
         let ev = self.core.names.resolve(&event);
-        self.core
-            .set_sig(self.frame.key, name, Some((ev, Some(Rc::new(extra)))))
+        self.core.set_sig(
+            self.frame.key,
+            canonical(name),
+            Some((ev, Some(Rc::new(extra)))),
+        )
     }
 
     /// Stop watching signal `name` (POE's `sig($name)`).
     pub fn sig_remove(&mut self, name: &str) {
-        let _ = self.core.set_sig(self.frame.key, name, None);
+        let _ = self.core.set_sig(self.frame.key, canonical(name), None);
     }
 
     /// Mark the signal being delivered as handled: a terminal signal then
@@ -538,13 +548,15 @@ impl<'a, H: 'static> Ctx<'a, H> {
         args: impl Any,
     ) -> Result<(), Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
-        self.core.queue_signal(key, name, Rc::new(args));
+        let me = Some(self.frame.key);
+        self.core.queue_signal(key, me, name, Rc::new(args));
         Ok(())
     }
 
     /// Send signal `name` to every session (POE's `signal($kernel, ...)`).
     pub fn signal_all(&mut self, name: &str, args: impl Any) {
-        self.core.queue_signal(KERNEL_KEY, name, Rc::new(args));
+        let me = Some(self.frame.key);
+        self.core.queue_signal(KERNEL_KEY, me, name, Rc::new(args));
     }
 
     /// Watch child process `pid`: when it exits it is reaped and `event`
@@ -569,14 +581,14 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// the value it is called with; the session stays alive while it exists.
     pub fn postback(&mut self, event: impl IntoEvent, context: impl Any) -> Postback {
         let ev = self.core.names.resolve(&event);
-        let _ = self.core.refcount_add(self.frame.key, "postback", 1);
+        let _ = self.core.refcount_add(self.frame.key, POSTBACK_TAG, 1);
         Postback::new(self.frame.id, ev, Rc::new(context), self.core.local.clone())
     }
 
     /// A [`Callback`] that runs this session's `event` handler synchronously.
     pub fn callback(&mut self, event: impl IntoEvent, context: impl Any) -> Callback {
         let ev = self.core.names.resolve(&event);
-        let _ = self.core.refcount_add(self.frame.key, "postback", 1);
+        let _ = self.core.refcount_add(self.frame.key, POSTBACK_TAG, 1);
         Callback::new(self.frame.id, ev, Rc::new(context), self.core.local.clone())
     }
 
@@ -640,6 +652,17 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     // ----- introspection ------------------------------------------------------
 
+    /// What keeps a session alive, and what it holds (POE's TRACE_REFCNT
+    /// and POE::API::Peek in one call). `None` if it is gone.
+    pub fn session_info(&self, session: SessionId) -> Option<crate::kernel::SessionInfo> {
+        self.core.session_info(session)
+    }
+
+    /// This kernel's id (POE's `$kernel->ID`).
+    pub fn kernel_id(&self) -> &str {
+        &self.core.kernel_id
+    }
+
     /// The live session with this public number (POE's `ID_id_to_session`).
     pub fn session_by_number(&self, number: u64) -> Option<SessionId> {
         self.core
@@ -676,5 +699,14 @@ impl<'a, H: 'static> Ctx<'a, H> {
             .and_then(|e| e.parent)
             .and_then(|p| self.core.sessions.id_of(p))
             .map_or(Sender::Kernel, Sender::Session)
+    }
+}
+
+/// POE accepts CLD for CHLD; rpoe delivers it as CHLD either way.
+fn canonical(name: &str) -> &str {
+    if name == "CLD" {
+        "CHLD"
+    } else {
+        name
     }
 }

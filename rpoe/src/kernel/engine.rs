@@ -44,6 +44,8 @@ pub(crate) struct Core {
     pub extrefs_live: usize,
     /// IDLE was sent and nothing happened since: next comes ZOMBIE.
     pub idle_sent: bool,
+    /// The owning kernel's id.
+    pub kernel_id: String,
 }
 
 /// Token of the cross-thread waker.
@@ -70,6 +72,7 @@ impl Core {
             waker,
             extrefs_live: 0,
             idle_sent: false,
+            kernel_id: String::new(),
         })
     }
 
@@ -224,21 +227,35 @@ impl Core {
             source,
             message,
         };
-        self.queue_signal(key, "DIE", Rc::new(info));
+        self.queue_signal(key, None, "DIE", Rc::new(info));
         err
     }
 
     /// Queue a signal for `target` and its descendants (all sessions for
     /// [`super::queue::KERNEL_KEY`]).
-    pub(crate) fn queue_signal(&mut self, target: SessionKey, name: &str, args: Rc<dyn Any>) {
+    /// Like a post, it holds the sending session until it is dequeued.
+    pub(crate) fn queue_signal(
+        &mut self,
+        target: SessionKey,
+        sender_key: Option<SessionKey>,
+        name: &str,
+        args: Rc<dyn Any>,
+    ) {
+        let sender = match sender_key.and_then(|k| self.sessions.get(k)) {
+            Some(e) => Sender::Session(e.id),
+            None => Sender::Kernel,
+        };
         self.sessions.inc(target);
+        if let Some(k) = sender_key {
+            self.sessions.inc(k);
+        }
         let now = self.clock.now();
         self.queue.push(
             now,
             Queued {
                 target,
-                sender: Sender::Kernel,
-                sender_key: None,
+                sender,
+                sender_key,
                 event: EventId::STOP,
                 payload: Payload::Empty,
                 kind: Kind::Signal(Rc::from(name), args),
@@ -283,7 +300,7 @@ impl Core {
                 }
                 LocalOp::Release(id) => {
                     if let Some(k) = self.sessions.key_of(id) {
-                        let _ = self.refcount_add(k, "postback", -1);
+                        let _ = self.refcount_add(k, super::postback::POSTBACK_TAG, -1);
                     }
                 }
             }
@@ -602,13 +619,20 @@ impl Core {
     }
 
     /// Stop every session whose count reached zero, most recent first;
-    /// parents freed by that are collected in the same sweep.
+    /// parents freed by that are collected in the same sweep, after the
+    /// sessions that were already collectable (POE's order).
     pub(crate) fn gc_sweep(&mut self) {
-        while let Some(key) = self.sessions.gc.pop() {
-            let idle = self.sessions.collectable(key)
-                && self.sessions.get(key).is_some_and(|e| e.session.is_some());
-            if idle {
-                self.stop_session(None, key);
+        loop {
+            let batch = std::mem::take(&mut self.sessions.gc);
+            if batch.is_empty() {
+                return;
+            }
+            for key in batch.into_iter().rev() {
+                let idle = self.sessions.collectable(key)
+                    && self.sessions.get(key).is_some_and(|e| e.session.is_some());
+                if idle {
+                    self.stop_session(None, key);
+                }
             }
         }
     }
@@ -638,7 +662,7 @@ impl Core {
                 self.release(q.target, q.sender_key);
                 match q.kind {
                     Kind::Event => {
-                        let _ = self.deliver(
+                        let r = self.deliver(
                             None,
                             q.target,
                             Delivery {
@@ -648,6 +672,10 @@ impl Core {
                                 active: None,
                             },
                         );
+                        if let Err(e @ Error::NoHandler { .. }) = r {
+                            // POE drops these silently; say so at debug.
+                            tracing::debug!(target: "rpoe::dispatch", "event dropped: {e}");
+                        }
                     }
                     Kind::GcCheck => {}
                     Kind::Signal(name, args) => self.dispatch_signal(q.target, name, args),
@@ -877,7 +905,7 @@ impl Core {
 
     /// How long the poll may block.
     pub(crate) fn poll_timeout(&mut self) -> Result<Option<Duration>, Error> {
-        if self.queue.event_count() > 0 {
+        if self.queue.event_count() > 0 || !self.local.is_empty() {
             return Ok(Some(Duration::ZERO));
         }
         let now = self.clock.now();

@@ -52,9 +52,10 @@ pub enum Error {
     /// The alias is taken by another session (POE: EEXIST).
     #[error("alias {0:?} is already taken by another session")]
     AliasTaken(String),
-    /// The operation needs a running session but none is active.
-    #[error("no session is active")]
-    NoActiveSession,
+    /// An argument is out of range (POE: EINVAL), e.g. a non-finite
+    /// time adjustment.
+    #[error("invalid argument: {0}")]
+    Invalid(String),
     /// A manual clock would have to advance for anything to happen.
     #[error("manual clock: nothing is due until {0:?} and nothing else can wake the kernel; advance the clock")]
     ClockStalled(std::time::Duration),
@@ -86,8 +87,8 @@ impl Error {
             Error::AliasTaken(_) => "EEXIST",
             Error::ArgType { .. } | Error::HandleType { .. } => "EINVAL",
             Error::NoSuchHandle(_) => "EBADF",
-            Error::NoActiveSession => "ESRCH",
             Error::ClockStalled(_) => "EDEADLK",
+            Error::Invalid(_) => "EINVAL",
             Error::HandlerFailed { .. } => "EFAULT",
             Error::Io(_) => "EIO",
         }

@@ -27,6 +27,7 @@ mod error;
 mod events;
 mod handles;
 mod ids;
+mod introspect;
 mod names;
 mod payload;
 mod postback;
@@ -47,6 +48,7 @@ pub use error::Error;
 pub use events::{ChildEvent, ParentChange};
 pub use handles::IoSource;
 pub use ids::{Dest, HandleId, Sender, SessionId, TimerId};
+pub use introspect::SessionInfo;
 pub use names::{EventId, EventRef, IntoEvent};
 pub use payload::{IoMode, Value};
 pub use postback::{Callback, KernelHandle, Postback, Postbacked, RemoteDest};
@@ -82,6 +84,9 @@ const EVENTS_PER_POLL: usize = 1024;
 /// ```
 pub struct Kernel {
     id: String,
+    /// POE's kernel is itself a session: it outlives the last user session
+    /// by one round (see `run_one_timeslice`).
+    alive: bool,
     core: Core,
     events: Events,
     reads: Vec<u32>,
@@ -105,9 +110,13 @@ impl Kernel {
     fn with_clock(clock: clock::Clock) -> Result<Kernel, Error> {
         static KERNELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = KERNELS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{:x}-{n:x}", std::process::id());
+        let mut core = Core::new(clock)?;
+        core.kernel_id = id.clone();
         Ok(Kernel {
-            id: format!("{:x}-{n:x}", std::process::id()),
-            core: Core::new(clock)?,
+            id,
+            alive: false,
+            core,
             events: Events::with_capacity(EVENTS_PER_POLL),
             reads: Vec::new(),
             writes: Vec::new(),
@@ -117,6 +126,7 @@ impl Kernel {
     /// Create a top-level session; its `_start` runs now with `args`
     /// (sender: the kernel).
     pub fn spawn<H: 'static>(&mut self, session: Session<H>, args: impl Any) -> SessionId {
+        self.alive = true;
         let built = session.build(&mut self.core.names);
         self.core.spawn(None, None, built, Payload::new(args))
     }
@@ -175,14 +185,15 @@ impl Kernel {
         args: impl Any,
     ) -> Result<(), Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
-        self.core.queue_signal(key, name, std::rc::Rc::new(args));
+        self.core
+            .queue_signal(key, None, name, std::rc::Rc::new(args));
         Ok(())
     }
 
     /// Send a signal to every session (POE's `signal($poe_kernel, ...)`).
     pub fn signal_all(&mut self, name: &str, args: impl Any) {
         self.core
-            .queue_signal(queue::KERNEL_KEY, name, std::rc::Rc::new(args));
+            .queue_signal(queue::KERNEL_KEY, None, name, std::rc::Rc::new(args));
     }
 
     /// The ids of all live sessions, in creation order.
@@ -190,6 +201,19 @@ impl Kernel {
         let mut v: Vec<SessionId> = self.core.sessions.slab.iter().map(|(_, e)| e.id).collect();
         v.sort_unstable_by_key(|id| id.number());
         v
+    }
+
+    /// The live session with this public number.
+    pub fn session_by_number(&self, number: u64) -> Option<SessionId> {
+        self.core
+            .sessions
+            .by_number(number)
+            .and_then(|k| self.core.sessions.id_of(k))
+    }
+
+    /// What keeps a session alive, and what it holds.
+    pub fn session_info(&self, session: SessionId) -> Option<SessionInfo> {
+        self.core.session_info(session)
     }
 
     /// Number of handles the kernel holds.
@@ -242,22 +266,39 @@ impl Kernel {
     pub fn run(&mut self) -> Result<(), Error> {
         self.core.stop_requested = false;
         while self.round(true)? {}
-        Ok(())
+        self.alive = false;
+        self.finish()
     }
 
-    /// Run exactly one round; returns whether sessions remain. Like POE's,
-    /// the round may wait for I/O or the next timer; on a manual clock it
-    /// never waits.
+    /// A failure recorded after the last dispatch (e.g. a `_stop` that
+    /// panicked during the final sweep) is still reported.
+    fn finish(&mut self) -> Result<(), Error> {
+        match self.core.exception.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Run exactly one round. Like POE's, the round may wait for I/O or
+    /// the next timer (on a manual clock it never waits), and it returns
+    /// true while the kernel is alive: POE's kernel is itself a session,
+    /// so the call after the last session stopped still returns true (it
+    /// retires the kernel) and only the one after that returns false.
     pub fn run_one_timeslice(&mut self) -> Result<bool, Error> {
         self.core.stop_requested = false;
+        if self.core.sessions.len() == 0 {
+            let was = std::mem::replace(&mut self.alive, false);
+            self.finish()?;
+            return Ok(was);
+        }
         let may_block = !self.core.clock.is_manual();
-        self.round(may_block)
+        self.round(may_block)?;
+        Ok(true)
     }
 
     /// Run rounds while `keep_going()` is true and sessions remain.
     pub fn run_while(&mut self, mut keep_going: impl FnMut() -> bool) -> Result<(), Error> {
-        self.core.stop_requested = false;
-        while keep_going() && self.round(true)? {}
+        while keep_going() && self.run_one_timeslice()? {}
         Ok(())
     }
 
@@ -267,6 +308,7 @@ impl Kernel {
             return Ok(false);
         }
         core.drain_remote();
+        core.drain_local();
         core.idle_check();
 
         let timeout = if may_block {
@@ -324,18 +366,35 @@ impl Kernel {
         let now = core.clock.now();
         let mark = core.queue.seq_mark();
         while core.dispatch_next(now, mark) {
-            if core.stop_requested || core.exception.is_some() {
+            if let Some(e) = core.exception.take() {
+                // A failure nobody handled (checked, as POE does, after
+                // each dispatched event): stop everything, then report it.
+                core.stop_all(None);
+                core.exception = None;
+                return Err(e);
+            }
+            if core.stop_requested {
                 break;
             }
         }
         core.gc_sweep();
-        if let Some(e) = core.exception.take() {
-            // A failure nobody handled: stop everything, as POE does
-            // before run() rethrows.
-            core.stop_all(None);
-            core.exception = None;
-            return Err(e);
-        }
+        // Heaps freed by the sweep may have dropped postbacks.
+        core.drain_local();
         Ok(core.sessions.len() > 0 && !core.stop_requested)
+    }
+}
+
+impl Drop for Kernel {
+    /// Handles held by other threads fail from now on; sessions still alive
+    /// are dropped without `_stop` (with a warning), like a POE program
+    /// that exits without running its kernel to the end.
+    fn drop(&mut self) {
+        self.core
+            .remote
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        if self.core.sessions.len() > 0 {
+            tracing::warn!(target: "rpoe::kernel", sessions = self.core.sessions.len(), "kernel dropped with live sessions; their _stop handlers will not run");
+        }
     }
 }

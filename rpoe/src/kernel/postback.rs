@@ -34,6 +34,10 @@ impl Postbacked {
     }
 }
 
+/// The public-refcount tag under which postbacks and callbacks hold their
+/// session (not a name user code would pick by accident).
+pub(crate) const POSTBACK_TAG: &str = "rpoe::postback";
+
 pub(crate) enum LocalOp {
     Post {
         target: SessionId,

@@ -176,6 +176,17 @@ impl Queue {
         v.into_iter().map(|(_, _, id)| id).collect()
     }
 
+    /// Queued events (not timers) to and from a session.
+    pub(crate) fn events_involving(&self, key: SessionKey) -> (usize, usize) {
+        let to = self.fifo.iter().filter(|f| f.item.target == key).count();
+        let from = self
+            .fifo
+            .iter()
+            .filter(|f| f.item.sender_key == Some(key))
+            .count();
+        (to, from)
+    }
+
     pub(crate) fn timer_count(&self) -> usize {
         self.timers.len()
     }

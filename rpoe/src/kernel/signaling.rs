@@ -179,7 +179,7 @@ impl Core {
             }
             if self.signals.watchers.contains_key(name) {
                 if name != "CHLD" {
-                    self.queue_signal(KERNEL_KEY, name, Rc::new(()));
+                    self.queue_signal(KERNEL_KEY, None, name, Rc::new(()));
                 }
             } else if kills_by_default(num) {
                 // Nobody watches it any more: act as if we had never
@@ -236,7 +236,10 @@ impl Core {
                     -1
                 }
             };
-            let exit = ChildExit { pid, status };
+            let exit = ChildExit {
+                pid: pid.unsigned_abs(),
+                status,
+            };
             let watchers: Vec<(SessionKey, EventId)> = self
                 .signals
                 .children
@@ -254,7 +257,7 @@ impl Core {
                 self.sessions.dec(key);
             }
             if self.signals.watchers.contains_key("CHLD") {
-                self.queue_signal(KERNEL_KEY, "CHLD", Rc::new(exit));
+                self.queue_signal(KERNEL_KEY, None, "CHLD", Rc::new(exit));
             }
         }
     }
@@ -269,6 +272,6 @@ impl Core {
         let name = if self.idle_sent { "ZOMBIE" } else { "IDLE" };
         tracing::debug!(target: "rpoe::kernel", signal = name, "only aliases keep sessions alive");
         self.idle_sent = !self.idle_sent;
-        self.queue_signal(KERNEL_KEY, name, Rc::new(()));
+        self.queue_signal(KERNEL_KEY, None, name, Rc::new(()));
     }
 }

@@ -52,7 +52,7 @@ impl std::fmt::Debug for Signal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChildExit {
     /// The child's process id.
-    pub pid: i32,
+    pub pid: u32,
     /// The raw wait status, like Perl's `$?`.
     pub status: i32,
 }

@@ -1,0 +1,79 @@
+//! Filters: turn a byte stream into records and records back into bytes
+//! (POE's `POE::Filter::*`). Usable on their own, and by the wheels.
+//!
+//! A filter is streaming: [`Filter::get`] takes bytes as they arrive, in
+//! chunks of any size, and yields every record completed so far; the
+//! records are the same however the input was split. [`Filter::put`]
+//! encodes one record. Every filter bounds what it buffers and fails with a
+//! [`FilterError`] past its limit instead of growing without end.
+
+use std::fmt;
+
+/// Why a filter refused input or output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// A record (line, block, frame) is longer than the filter's limit.
+    #[error("record of {len} bytes exceeds the limit of {max}")]
+    TooLong {
+        /// How long it is (at least).
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More bytes are buffered than the filter's limit.
+    #[error("{len} bytes buffered, over the limit of {max}")]
+    BufferFull {
+        /// Bytes that would be buffered.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The input is not valid for this filter (bad length prefix, bad
+    /// serialized value, ...).
+    #[error("malformed input: {0}")]
+    Malformed(String),
+}
+
+/// A streaming framer between bytes and records of type `Record`.
+pub trait Filter {
+    /// What one record is.
+    type Record;
+
+    /// Feed `chunk` (any size, including empty) and append every record it
+    /// completes to `out`. After an error the filter's state is unspecified
+    /// except that it holds no more than its limits; callers normally close
+    /// the stream.
+    fn get(&mut self, chunk: &[u8], out: &mut Vec<Self::Record>) -> Result<(), FilterError>;
+
+    /// Append the encoding of `record` to `out`.
+    fn put(&mut self, record: &Self::Record, out: &mut Vec<u8>) -> Result<(), FilterError>;
+
+    /// Bytes received but not yet part of a record (POE's `get_pending`).
+    fn pending(&self) -> &[u8];
+
+    /// Take the pending bytes out, leaving the filter empty: to hand them
+    /// to another filter when switching mid-stream.
+    fn take_pending(&mut self) -> Vec<u8>;
+}
+
+impl<F: Filter + ?Sized> Filter for Box<F> {
+    type Record = F::Record;
+    fn get(&mut self, chunk: &[u8], out: &mut Vec<Self::Record>) -> Result<(), FilterError> {
+        (**self).get(chunk, out)
+    }
+    fn put(&mut self, record: &Self::Record, out: &mut Vec<u8>) -> Result<(), FilterError> {
+        (**self).put(record, out)
+    }
+    fn pending(&self) -> &[u8] {
+        (**self).pending()
+    }
+    fn take_pending(&mut self) -> Vec<u8> {
+        (**self).take_pending()
+    }
+}
+
+impl fmt::Debug for dyn Filter<Record = Vec<u8>> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Filter({} bytes pending)", self.pending().len())
+    }
+}
