@@ -29,7 +29,9 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod filter;
 pub mod kernel;
+pub mod wheel;
 
 pub use kernel::{
     Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef, HandleId,

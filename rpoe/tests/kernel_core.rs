@@ -609,40 +609,47 @@ fn a_drained_handle_fires_again_only_on_new_data() {
     let l = log();
     let mut k = Kernel::with_manual_clock(ManualClock::new()).unwrap();
     let id = k.spawn(
-        Session::new(Io { log: l.clone(), h: None })
-            .on("_start", |ctx| {
-                let sock = ctx.take_arg::<UnixStream>().unwrap();
-                let h = ctx.add_handle(sock);
-                ctx.heap().h = Some(h);
-                ctx.select_read(h, "readable").unwrap();
-            })
-            .on("readable", |ctx| {
-                let h = *ctx.arg::<HandleId>().unwrap();
-                let mut got = Vec::new();
-                let mut buf = [0u8; 64];
-                loop {
-                    match ctx.handle::<UnixStream>(h).unwrap().read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                        Err(_) => {
-                            ctx.io_drained();
-                            break;
-                        }
+        Session::new(Io {
+            log: l.clone(),
+            h: None,
+        })
+        .on("_start", |ctx| {
+            let sock = ctx.take_arg::<UnixStream>().unwrap();
+            let h = ctx.add_handle(sock);
+            ctx.heap().h = Some(h);
+            ctx.select_read(h, "readable").unwrap();
+        })
+        .on("readable", |ctx| {
+            let h = *ctx.arg::<HandleId>().unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 64];
+            loop {
+                match ctx.handle::<UnixStream>(h).unwrap().read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(_) => {
+                        ctx.io_drained();
+                        break;
                     }
                 }
-                let s = String::from_utf8_lossy(&got).to_string();
-                ctx.heap().log.borrow_mut().push(s);
-            })
-            .on("done", |ctx| {
-                let h = ctx.heap().h.unwrap();
-                ctx.close_handle(h).unwrap();
-            }),
+            }
+            let s = String::from_utf8_lossy(&got).to_string();
+            ctx.heap().log.borrow_mut().push(s);
+        })
+        .on("done", |ctx| {
+            let h = ctx.heap().h.unwrap();
+            ctx.close_handle(h).unwrap();
+        }),
         ours,
     );
     for _ in 0..5 {
         k.run_one_timeslice().unwrap();
     }
-    assert_eq!(lines(&l), ["first"], "no event after the handler drained it");
+    assert_eq!(
+        lines(&l),
+        ["first"],
+        "no event after the handler drained it"
+    );
     theirs.write_all(b"second").unwrap();
     for _ in 0..5 {
         k.run_one_timeslice().unwrap();

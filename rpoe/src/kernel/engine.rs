@@ -14,7 +14,7 @@ use super::clock::{Clock, Time};
 use super::dispatch::{reborrow, AnySession, Delivery, Fail, Stack};
 use super::error::Error;
 use super::events::{ChildEvent, ParentChange};
-use super::handles::{Handles, IoSource, Watcher};
+use super::handles::{Handles, IoSource, Target, Watcher};
 use super::ids::{Dest, HandleId, Sender, SessionId, TimerId};
 use super::names::{EventId, Names};
 use super::payload::{IoMode, Payload, Value};
@@ -298,6 +298,7 @@ impl Core {
                         },
                     );
                 }
+                LocalOp::Wheel(task) => task(self),
                 LocalOp::Release(id) => {
                     if let Some(k) = self.sessions.key_of(id) {
                         let _ = self.refcount_add(k, super::postback::POSTBACK_TAG, -1);
@@ -797,18 +798,30 @@ impl Core {
         mode: IoMode,
         event: Option<EventId>,
     ) -> Result<(), Error> {
+        self.set_target(owner, id, mode, event.map(Target::Event))
+    }
+
+    /// Set (`Some`) or clear (`None`) a watcher of any kind.
+    pub(crate) fn set_target(
+        &mut self,
+        owner: SessionKey,
+        id: HandleId,
+        mode: IoMode,
+        target: Option<Target>,
+    ) -> Result<(), Error> {
         self.owned(owner, id)?;
         let Some(h) = self.handles.get_mut(id) else {
             return Err(Error::NoSuchHandle(id));
         };
         let slot = h.watcher_mut(mode);
         let had = slot.is_some();
-        *slot = event.map(|event| Watcher {
+        let has = target.is_some();
+        *slot = target.map(|target| Watcher {
             session: owner,
-            event,
+            target,
             paused: false,
         });
-        match (had, event.is_some()) {
+        match (had, has) {
             (false, true) => {
                 self.handles.watchers += 1;
                 self.sessions.inc(owner);
@@ -877,20 +890,26 @@ impl Core {
         if w.paused {
             return;
         }
+        let (session, target) = (w.session, w.target.clone());
         self.handles.mark_rearm(id, mode);
-        let Some(sid) = self.sessions.id_of(w.session) else {
+        let Some(sid) = self.sessions.id_of(session) else {
             return;
         };
-        let _ = self.deliver(
-            None,
-            w.session,
-            Delivery {
-                event: w.event,
-                sender: Sender::Session(sid),
-                payload: Payload::Io(id, mode),
-                active: None,
-            },
-        );
+        match target {
+            Target::Event(event) => {
+                let _ = self.deliver(
+                    None,
+                    session,
+                    Delivery {
+                        event,
+                        sender: Sender::Session(sid),
+                        payload: Payload::Io(id, mode),
+                        active: None,
+                    },
+                );
+            }
+            Target::Wheel(wheel) => wheel.ready(self, id, mode),
+        }
     }
 
     /// True when nothing but aliases keeps any session alive: POE's IDLE.

@@ -38,10 +38,25 @@ impl<T: Source + Any> IoSource for T {
     }
 }
 
-#[derive(Clone, Copy)]
+/// What a readiness event goes to.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// A handler of the watching session.
+    Event(EventId),
+    /// A wheel's own code, which runs at kernel level and sends the
+    /// session the wheel's events.
+    Wheel(std::rc::Rc<dyn WheelIo>),
+}
+
+/// A wheel's reaction to readiness of its handle.
+pub(crate) trait WheelIo {
+    fn ready(&self, core: &mut super::Core, handle: HandleId, mode: IoMode);
+}
+
+#[derive(Clone)]
 pub(crate) struct Watcher {
     pub session: SessionKey,
-    pub event: EventId,
+    pub target: Target,
     pub paused: bool,
 }
 
@@ -60,10 +75,10 @@ pub(crate) struct Handle {
 }
 
 impl Handle {
-    pub(crate) fn watcher(&self, mode: IoMode) -> Option<Watcher> {
+    pub(crate) fn watcher(&self, mode: IoMode) -> Option<&Watcher> {
         match mode {
-            IoMode::Read => self.read,
-            IoMode::Write => self.write,
+            IoMode::Read => self.read.as_ref(),
+            IoMode::Write => self.write.as_ref(),
         }
     }
 
@@ -75,8 +90,8 @@ impl Handle {
     }
 
     fn wanted(&self) -> Option<Interest> {
-        let r = self.read.is_some_and(|w| !w.paused);
-        let w = self.write.is_some_and(|w| !w.paused);
+        let r = self.read.as_ref().is_some_and(|w| !w.paused);
+        let w = self.write.as_ref().is_some_and(|w| !w.paused);
         match (r, w) {
             (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
             (true, false) => Some(Interest::READABLE),

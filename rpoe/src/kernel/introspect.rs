@@ -47,8 +47,8 @@ impl Core {
             .slab
             .iter()
             .filter(|(_, h)| {
-                h.read.is_some_and(|w| w.session == key)
-                    || h.write.is_some_and(|w| w.session == key)
+                h.read.as_ref().is_some_and(|w| w.session == key)
+                    || h.write.as_ref().is_some_and(|w| w.session == key)
             })
             .count();
         let mut refcounts: Vec<(String, i64)> =

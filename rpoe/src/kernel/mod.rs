@@ -54,7 +54,12 @@ pub use payload::{IoMode, Value};
 pub use postback::{Callback, KernelHandle, Postback, Postbacked, RemoteDest};
 pub use signals::{ChildExit, DieInfo, Signal};
 
+pub(crate) use dispatch::Delivery as KDelivery;
 pub(crate) use engine::Core;
+pub(crate) use handles::{Target, WheelIo};
+pub(crate) use payload::Payload as KPayload;
+pub(crate) use postback::{Local as LocalQueue, LocalOp};
+pub(crate) use queue::SessionKey;
 
 use dispatch::Delivery;
 use payload::Payload;

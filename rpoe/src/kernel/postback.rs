@@ -46,6 +46,9 @@ pub(crate) enum LocalOp {
         args: Postbacked,
     },
     Release(SessionId),
+    /// Work a wheel queued from user code (a `put`, a pause, its drop),
+    /// run by the kernel with access to its tables.
+    Wheel(Box<dyn FnOnce(&mut super::Core)>),
 }
 
 /// Work handed to the kernel by objects that cannot reach it directly

@@ -2,12 +2,15 @@
 //! handlers print into, and the comparison with the recorded POE output.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
-use rpoe::{Ctx, Error, Sender, Value};
+use rpoe::{Ctx, Error, Sender, SessionId, Value};
 
 thread_local! {
     static TRACE: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    static NAMES: RefCell<Option<HashMap<u64, String>>> = const { RefCell::new(None) };
 }
 
 /// Append one line to this thread's trace (each `#[test]` runs on its own
@@ -23,10 +26,17 @@ macro_rules! say {
     };
 }
 
+/// Twins run one at a time: OS signals (a twin that `kill`s its own
+/// process, a kernel that watches INT or TERM) and child processes are
+/// process-wide, and one twin's must not reach another's kernel.
+static SERIAL: Mutex<()> = Mutex::new(());
+
 /// Run a twin and compare its trace, line by line, with
 /// `conformance/perl/<name>.expected`; panic with a diff on mismatch.
 pub fn check(name: &str, twin: impl FnOnce()) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     TRACE.with(|t| t.borrow_mut().clear());
+    NAMES.with(|n| *n.borrow_mut() = None);
     twin();
     let got = TRACE.with(|t| std::mem::take(&mut *t.borrow_mut()));
     let path = expected_path(name);
@@ -103,6 +113,12 @@ pub fn value(v: &Value) -> String {
         s.to_string()
     } else if let Some(s) = v.get::<String>() {
         s.clone()
+    } else if let Some(n) = v.get::<i32>() {
+        n.to_string()
+    } else if let Some(n) = v.get::<i64>() {
+        n.to_string()
+    } else if let Some(n) = v.get::<u32>() {
+        n.to_string()
     } else {
         format!("{v:?}")
     }
@@ -140,10 +156,58 @@ pub fn ctx_args<H>(ctx: &Ctx<'_, H>) -> String {
     }
 }
 
+/// Remember a session's name for [`nm`] (the scripts' `%name`).
+pub fn set_name(id: SessionId, name: &str) {
+    NAMES.with(|n| {
+        n.borrow_mut()
+            .get_or_insert_with(HashMap::new)
+            .insert(id.number(), name.to_string());
+    });
+}
+
+/// The scripts' `nm($session)`: `kernel`, the session's name, or its ID.
+pub fn nm(s: Sender) -> String {
+    match s {
+        Sender::Kernel => "kernel".to_string(),
+        Sender::Session(id) => nm_id(id),
+    }
+}
+
+/// [`nm`] for a session id.
+pub fn nm_id(id: SessionId) -> String {
+    NAMES
+        .with(|n| {
+            n.borrow()
+                .as_ref()
+                .and_then(|m| m.get(&id.number()).cloned())
+        })
+        .unwrap_or_else(|| id.number().to_string())
+}
+
+/// The scripts' `errname()`: the errno name of a failure, `0` for success.
+pub fn errname<T>(r: &Result<T, Error>) -> String {
+    match r {
+        Ok(_) => "0".to_string(),
+        Err(e) => e.errno_name().to_string(),
+    }
+}
+
 /// `$! == ESRCH ? 1 : 0` and friends.
 pub fn errno_is<T>(r: &Result<T, Error>, name: &str) -> u8 {
     match r {
         Err(e) if e.errno_name() == name => 1,
         _ => 0,
     }
+}
+
+/// The scripts' `fork` of a child that sleeps `secs` and exits `code`:
+/// a `sh` child, returning its pid. It is deliberately not waited for
+/// here — the kernel's `sig_child` reaps it, which is what is tested.
+#[allow(clippy::zombie_processes)]
+pub fn fork_exit(secs: &str, code: i32) -> u32 {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("sleep {secs}; exit {code}")])
+        .spawn()
+        .expect("spawn sh")
+        .id()
 }

@@ -18,6 +18,24 @@ mod s04_delay_order;
 mod s06_timer_api_returns;
 #[path = "07_child_create_lose.rs"]
 mod s07_child_create_lose;
+#[path = "09_detach.rs"]
+mod s09_detach;
+#[path = "10_alias.rs"]
+mod s10_alias;
+#[path = "11_refcount.rs"]
+mod s11_refcount;
+#[path = "13_default.rs"]
+mod s13_default;
+#[path = "14_signal_tree.rs"]
+mod s14_signal_tree;
+#[path = "15_os_signals.rs"]
+mod s15_os_signals;
+#[path = "16_die_exceptions.rs"]
+mod s16_die_exceptions;
+#[path = "17_sig_child.rs"]
+mod s17_sig_child;
+#[path = "18_postback_callback.rs"]
+mod s18_postback_callback;
 #[path = "19_select_read_write.rs"]
 mod s19_select_read_write;
 #[path = "20_select_pause_resume.rs"]
@@ -30,3 +48,49 @@ mod s26_call_reentrancy;
 mod s27_dynamic_states;
 #[path = "28_kernel_stop.rs"]
 mod s28_kernel_stop;
+#[path = "41_queue_priority.rs"]
+mod s41_queue_priority;
+#[path = "42_timer_ids_adjust.rs"]
+mod s42_timer_ids_adjust;
+#[path = "43_remove_all_then_stop.rs"]
+mod s43_remove_all_then_stop;
+#[path = "44_stop_hands_children_up.rs"]
+mod s44_stop_hands_children_up;
+#[path = "45_detach_myself_later.rs"]
+mod s45_detach_myself_later;
+#[path = "46_gc_sweep_order.rs"]
+mod s46_gc_sweep_order;
+#[path = "47_stop_cannot_post.rs"]
+mod s47_stop_cannot_post;
+#[path = "48_post_holds_sender.rs"]
+mod s48_post_holds_sender;
+#[path = "49_watcher_holds_session.rs"]
+mod s49_watcher_holds_session;
+#[path = "50_sig_vs_sig_child_lifetime.rs"]
+mod s50_sig_vs_sig_child_lifetime;
+#[path = "51_signal_to_kernel.rs"]
+mod s51_signal_to_kernel;
+#[path = "52_sig_replace_remove.rs"]
+mod s52_sig_replace_remove;
+#[path = "53_sig_handled_saves_all.rs"]
+mod s53_sig_handled_saves_all;
+#[path = "54_idle_zombie_refcount.rs"]
+mod s54_idle_zombie_refcount;
+#[path = "55_die_in_call.rs"]
+mod s55_die_in_call;
+#[path = "56_die_in_stop.rs"]
+mod s56_die_in_stop;
+#[path = "57_callback_postback_release.rs"]
+mod s57_callback_postback_release;
+#[path = "58_sig_child_two.rs"]
+mod s58_sig_child_two;
+#[path = "59_run_one_timeslice_end.rs"]
+mod s59_run_one_timeslice_end;
+#[path = "60_state_late_binding.rs"]
+mod s60_state_late_binding;
+#[path = "61_call_missing_handler.rs"]
+mod s61_call_missing_handler;
+#[path = "62_yield_interleave_rounds.rs"]
+mod s62_yield_interleave_rounds;
+#[path = "63_id_lookups.rs"]
+mod s63_id_lookups;

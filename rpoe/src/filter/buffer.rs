@@ -1,0 +1,92 @@
+//! The framing buffer the byte-level filters share.
+//!
+//! Bytes are appended at the back and records are cut from the front by
+//! moving a `head` index, so cutting many small records out of one big
+//! chunk costs no copying; the consumed prefix is dropped once per
+//! [`Filter::get`](super::Filter::get) call by [`Framing::settle`]. A
+//! byte is therefore moved a bounded number of times however the input
+//! was split, and a long record arriving in many small chunks is never
+//! copied around quadratically.
+
+use super::FilterError;
+
+/// Above this capacity a mostly empty buffer gives memory back, so one
+/// huge record does not pin its allocation for the rest of the stream.
+const SHRINK_ABOVE: usize = 256 * 1024;
+
+/// Received bytes not yet part of a record: `data[head..]`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Framing {
+    /// Backing storage; `data[..head]` is already consumed.
+    pub(crate) data: Vec<u8>,
+    /// Start of the unconsumed bytes.
+    pub(crate) head: usize,
+}
+
+impl Framing {
+    /// The unconsumed bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.data[self.head..]
+    }
+
+    /// How many bytes are held.
+    pub(crate) fn held(&self) -> usize {
+        self.data.len() - self.head
+    }
+
+    /// Refuse `incoming` more bytes if holding them would exceed `max`
+    /// (POE's "Framing buffer exceeds the limit"): checked before anything
+    /// is copied, so the buffer never grows past the limit. On refusal the
+    /// buffer is emptied: the stream cannot be resynchronised anyway.
+    pub(crate) fn check_room(&mut self, incoming: usize, max: usize) -> Result<(), FilterError> {
+        let len = self.held().saturating_add(incoming);
+        if len > max {
+            self.clear();
+            return Err(FilterError::BufferFull { len, max });
+        }
+        Ok(())
+    }
+
+    /// Mark `n` more bytes at the front as consumed.
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.held());
+        self.head += n;
+    }
+
+    /// Drop the consumed prefix; returns by how much indexes into `data`
+    /// moved down. Gives memory back when a large buffer is mostly empty.
+    pub(crate) fn settle(&mut self) -> usize {
+        let shift = self.head;
+        if self.head == self.data.len() {
+            self.data.clear();
+        } else if self.head > 0 {
+            self.data.drain(..self.head);
+        }
+        self.head = 0;
+        let cap = self.data.capacity();
+        if cap > SHRINK_ABOVE && self.data.len() <= cap / 4 {
+            self.data.shrink_to(self.data.len().max(SHRINK_ABOVE / 4));
+        }
+        shift
+    }
+
+    /// Take the unconsumed bytes out, leaving the buffer empty.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        let out = if self.head == 0 {
+            std::mem::take(&mut self.data)
+        } else {
+            self.data[self.head..].to_vec()
+        };
+        self.clear();
+        out
+    }
+
+    /// Forget everything held.
+    pub(crate) fn clear(&mut self) {
+        self.data.clear();
+        self.head = 0;
+        if self.data.capacity() > SHRINK_ABOVE {
+            self.data = Vec::new();
+        }
+    }
+}

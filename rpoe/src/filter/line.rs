@@ -1,0 +1,469 @@
+//! [`Line`]: records separated by a terminator, POE's default filter.
+//!
+//! Text protocols (SMTP, IRC, most chat and log streams) are lines, and
+//! peers disagree about what ends one: Unix tools send `LF`, network
+//! protocols `CRLF`, old Macs `CR`, and a few broken clients `LFCR`. So the
+//! default [`Line`] accepts all four on input and writes `CRLF`, the
+//! network newline. Its matching rule is POE's `\x0D\x0A?|\x0A\x0D?`
+//! applied to whatever has arrived *so far*: a `CR` that ends a read
+//! counts as a complete newline at once, so a `CRLF` split across two
+//! reads yields an extra empty line. That is POE's documented behaviour,
+//! and rpoe keeps it so that programs ported from POE see the same
+//! records; protocols that need byte-exact framing use a literal
+//! terminator ([`Line::literal`]), which is unaffected by how the input
+//! was split.
+//!
+//! Memory is bounded twice over: a line longer than
+//! [`max_length`](Line::max_length) and a framing buffer larger than
+//! [`max_buffer`](Line::max_buffer) are refused with
+//! [`FilterError::TooLong`] and [`FilterError::BufferFull`]. Both are
+//! checked *before* the bytes are kept, so a peer that never sends a
+//! newline costs at most the limit plus one read. The filter also
+//! remembers where its search for a terminator stopped, so a long line
+//! that trickles in one byte at a time is scanned once, not once per
+//! byte.
+
+use memchr::{memchr, memchr2, memchr3, memmem};
+
+use super::buffer::Framing;
+use super::{Filter, FilterError};
+
+const CR: u8 = b'\r';
+const LF: u8 = b'\n';
+
+/// POE's default `MaxLength`: 64 MiB.
+pub const DEFAULT_MAX_LENGTH: usize = 64 * 1024 * 1024;
+/// POE's default `MaxBuffer`: 512 MiB.
+pub const DEFAULT_MAX_BUFFER: usize = 512 * 1024 * 1024;
+
+/// Splits a byte stream into lines and writes lines with a terminator
+/// (POE's `POE::Filter::Line`). Records are `Vec<u8>`: lines need not be
+/// UTF-8.
+///
+/// | constructor / option | input terminator | output terminator |
+/// |---|---|---|
+/// | [`Line::new`] | any of `CRLF`, `LF`, `CR`, `LFCR` | `CRLF` |
+/// | [`Line::literal`]`(t)` | exactly `t` | `t` |
+/// | [`.input_literal(t)`](Line::input_literal) | exactly `t` | unchanged |
+/// | [`.input_any_of(set)`](Line::input_any_of) | any one byte of `set` | unchanged |
+/// | [`.autodetect()`](Line::autodetect) | whichever newline the first line used | unchanged |
+/// | [`.output_literal(t)`](Line::output_literal) | unchanged | `t` |
+///
+/// Records come out without their terminator unless
+/// [`keep_terminator(true)`](Line::keep_terminator) is set; [`put`]
+/// always appends the output terminator, so set
+/// [`output_literal("")`](Line::output_literal) to write records that
+/// already carry one verbatim.
+///
+/// [`put`]: Filter::put
+///
+/// ```
+/// use rpoe::filter::{Filter, Line};
+///
+/// let mut lines = Line::new();
+/// let mut out = Vec::new();
+/// lines.get(b"HELO example.org\r\nMAIL FR", &mut out).unwrap();
+/// lines.get(b"OM:<a@b>\n", &mut out).unwrap();
+/// assert_eq!(out, [b"HELO example.org".to_vec(), b"MAIL FROM:<a@b>".to_vec()]);
+///
+/// let mut wire = Vec::new();
+/// lines.put(&b"250 OK".to_vec(), &mut wire).unwrap();
+/// assert_eq!(wire, b"250 OK\r\n");
+/// ```
+///
+/// A byte-exact terminator, kept on the records:
+///
+/// ```
+/// use rpoe::filter::{Filter, Line};
+///
+/// let mut lines = Line::literal("\n").keep_terminator(true);
+/// let mut out = Vec::new();
+/// lines.get(b"one\r\ntwo\nthr", &mut out).unwrap();
+/// assert_eq!(out, [b"one\r\n".to_vec(), b"two\n".to_vec()]);
+/// assert_eq!(lines.pending(), b"thr");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Line {
+    framing: Framing,
+    /// Index into `framing.data` where the next terminator search starts:
+    /// no terminator begins in `framing.data[head..scan]`.
+    scan: usize,
+    rules: Rules,
+    output: Vec<u8>,
+    max_buffer: usize,
+}
+
+/// How lines are recognised; kept apart from the buffer so that the same
+/// code can cut lines straight out of a fresh chunk.
+#[derive(Debug, Clone)]
+struct Rules {
+    input: Input,
+    keep: bool,
+    max_length: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Input {
+    /// POE's default regex `\x0D\x0A?|\x0A\x0D?`.
+    Newline,
+    /// A byte-exact terminator.
+    Literal(memmem::Finder<'static>),
+    /// Any single byte from a set (a regex character class).
+    AnyOf(ByteSet),
+    /// Autodetect, nothing seen yet: the first newline of any kind wins.
+    DetectFirst,
+    /// Autodetect: the first line ended with this lone byte at the very
+    /// end of the input so far; the next byte may complete a two-byte
+    /// newline.
+    DetectSecond(u8),
+}
+
+/// A set of terminator bytes.
+#[derive(Clone)]
+struct ByteSet {
+    bytes: Vec<u8>,
+    table: [bool; 256],
+}
+
+impl ByteSet {
+    fn new(bytes: &[u8]) -> Self {
+        let mut table = [false; 256];
+        let mut uniq = Vec::new();
+        for &b in bytes {
+            if !table[usize::from(b)] {
+                table[usize::from(b)] = true;
+                uniq.push(b);
+            }
+        }
+        ByteSet { bytes: uniq, table }
+    }
+
+    fn find(&self, hay: &[u8]) -> Option<usize> {
+        match *self.bytes.as_slice() {
+            [a] => memchr(a, hay),
+            [a, b] => memchr2(a, b, hay),
+            [a, b, c] => memchr3(a, b, c, hay),
+            _ => hay.iter().position(|&b| self.table[usize::from(b)]),
+        }
+    }
+}
+
+impl std::fmt::Debug for ByteSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ByteSet({:?})", self.bytes.escape_ascii().to_string())
+    }
+}
+
+/// The other half of a two-byte newline starting with `b`.
+fn partner(b: u8) -> u8 {
+    if b == CR {
+        LF
+    } else {
+        CR
+    }
+}
+
+fn finder(terminator: &[u8]) -> memmem::Finder<'static> {
+    memmem::Finder::new(terminator).into_owned()
+}
+
+impl Rules {
+    /// Emit the line `data[head..term]` whose terminator is
+    /// `data[term..term + term_len]`.
+    fn emit(
+        &self,
+        data: &[u8],
+        head: usize,
+        term: usize,
+        term_len: usize,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<(), FilterError> {
+        let len = term - head;
+        if len > self.max_length {
+            return Err(FilterError::TooLong {
+                len,
+                max: self.max_length,
+            });
+        }
+        let end = if self.keep { term + term_len } else { term };
+        out.push(data[head..end].to_vec());
+        Ok(())
+    }
+
+    /// Cut every complete line out of `data[head..]`, searching from
+    /// `scan`. Returns the new `(head, scan)`.
+    fn cut(
+        &mut self,
+        data: &[u8],
+        mut head: usize,
+        mut scan: usize,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<(usize, usize), FilterError> {
+        loop {
+            match &self.input {
+                Input::Newline => {
+                    let Some(i) = memchr2(CR, LF, &data[scan..]) else {
+                        scan = data.len();
+                        break;
+                    };
+                    let term = scan + i;
+                    // Matched as soon as the first byte is there, like
+                    // POE's regex: a CR ending the input is a newline.
+                    let term_len = if data.get(term + 1) == Some(&partner(data[term])) {
+                        2
+                    } else {
+                        1
+                    };
+                    self.emit(data, head, term, term_len, out)?;
+                    head = term + term_len;
+                    scan = head;
+                }
+                Input::Literal(f) => {
+                    let Some(i) = f.find(&data[scan..]) else {
+                        // A terminator may still start in the last
+                        // `len - 1` bytes; everything before is line.
+                        let tail = f.needle().len() - 1;
+                        scan = scan.max(data.len().saturating_sub(tail));
+                        break;
+                    };
+                    let term = scan + i;
+                    let term_len = f.needle().len();
+                    self.emit(data, head, term, term_len, out)?;
+                    head = term + term_len;
+                    scan = head;
+                }
+                Input::AnyOf(set) => {
+                    let Some(i) = set.find(&data[scan..]) else {
+                        scan = data.len();
+                        break;
+                    };
+                    let term = scan + i;
+                    self.emit(data, head, term, 1, out)?;
+                    head = term + 1;
+                    scan = head;
+                }
+                Input::DetectFirst => {
+                    let Some(i) = memchr2(CR, LF, &data[scan..]) else {
+                        scan = data.len();
+                        break;
+                    };
+                    let term = scan + i;
+                    let first = data[term];
+                    match data.get(term + 1) {
+                        // More input follows: the newline is decided now.
+                        Some(&next) => {
+                            let term_len = if next == partner(first) { 2 } else { 1 };
+                            self.emit(data, head, term, term_len, out)?;
+                            self.input = Input::Literal(finder(&data[term..term + term_len]));
+                            head = term + term_len;
+                        }
+                        // A lone CR or LF at the end: the line is complete
+                        // but the newline may be the first half of a pair.
+                        None => {
+                            self.emit(data, head, term, 1, out)?;
+                            self.input = Input::DetectSecond(first);
+                            head = term + 1;
+                        }
+                    }
+                    scan = head;
+                }
+                &Input::DetectSecond(first) => {
+                    let Some(&next) = data.get(head) else {
+                        break;
+                    };
+                    if next == partner(first) {
+                        self.input = Input::Literal(finder(&[first, next]));
+                        head += 1;
+                    } else {
+                        self.input = Input::Literal(finder(&[first]));
+                    }
+                    scan = head;
+                }
+            }
+        }
+        Ok((head, scan))
+    }
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Line::new()
+    }
+}
+
+impl Line {
+    /// POE's defaults: input lines end with any of `CRLF`, `LF`, `CR` or
+    /// `LFCR`; output lines get `CRLF`; terminators are stripped; lines up
+    /// to 64 MiB, buffer up to 512 MiB.
+    pub fn new() -> Self {
+        Line {
+            framing: Framing::default(),
+            scan: 0,
+            rules: Rules {
+                input: Input::Newline,
+                keep: false,
+                max_length: DEFAULT_MAX_LENGTH,
+            },
+            output: b"\r\n".to_vec(),
+            max_buffer: DEFAULT_MAX_BUFFER,
+        }
+    }
+
+    /// Lines ended by exactly `terminator`, on input and output (POE's
+    /// `Literal`). Byte-exact: `Line::literal("\n")` leaves a `CR` before
+    /// the `LF` in the record.
+    ///
+    /// # Panics
+    ///
+    /// If `terminator` is empty.
+    pub fn literal(terminator: impl AsRef<[u8]>) -> Self {
+        let t = terminator.as_ref();
+        Line::new().input_literal(t).output_literal(t)
+    }
+
+    /// Input lines end with exactly `terminator` (POE's `InputLiteral`).
+    ///
+    /// # Panics
+    ///
+    /// If `terminator` is empty (use [`autodetect`](Line::autodetect)
+    /// for POE's "InputLiteral is empty or undef").
+    pub fn input_literal(self, terminator: impl AsRef<[u8]>) -> Self {
+        let t = terminator.as_ref();
+        assert!(!t.is_empty(), "Line: an input terminator must not be empty");
+        self.with_input(Input::Literal(finder(t)))
+    }
+
+    /// Input lines end with any single byte of `terminators`: the
+    /// character-class case of POE's `InputRegexp` (`qr/[;,]/` is
+    /// `input_any_of(";,")`).
+    ///
+    /// # Panics
+    ///
+    /// If `terminators` is empty.
+    pub fn input_any_of(self, terminators: impl AsRef<[u8]>) -> Self {
+        let t = terminators.as_ref();
+        assert!(!t.is_empty(), "Line: the terminator set must not be empty");
+        self.with_input(Input::AnyOf(ByteSet::new(t)))
+    }
+
+    /// Learn the input terminator from the first line (POE's
+    /// `InputLiteral => undef`): whichever of `CRLF`, `LF`, `CR`, `LFCR`
+    /// ends it becomes the literal terminator for the rest of the stream.
+    /// When the first line's `CR` or `LF` is the last byte received so
+    /// far, the line is returned at once and the next byte decides between
+    /// the one- and two-byte newline (with
+    /// [`keep_terminator`](Line::keep_terminator), that first line carries
+    /// only the first byte).
+    pub fn autodetect(self) -> Self {
+        self.with_input(Input::DetectFirst)
+    }
+
+    /// Written after every record by [`put`](Filter::put) (POE's
+    /// `OutputLiteral`; default `CRLF`). May be empty, to write records
+    /// as they are.
+    pub fn output_literal(mut self, terminator: impl AsRef<[u8]>) -> Self {
+        self.output = terminator.as_ref().to_vec();
+        self
+    }
+
+    /// Keep each input line's terminator at the end of its record
+    /// (default: strip it, as POE always does). Does not change `put`.
+    pub fn keep_terminator(mut self, keep: bool) -> Self {
+        self.rules.keep = keep;
+        self
+    }
+
+    /// The longest line accepted, terminator not counted (POE's
+    /// `MaxLength`, default 64 MiB). A longer line is refused with
+    /// [`FilterError::TooLong`] as soon as that many bytes without a
+    /// terminator have arrived, not only once it is complete.
+    pub fn max_length(mut self, max: usize) -> Self {
+        self.rules.max_length = max;
+        self
+    }
+
+    /// The most bytes held at once (POE's `MaxBuffer`, default 512 MiB):
+    /// what is pending plus the chunk being fed, counted before any line
+    /// is cut from it, as POE does. Past it [`get`](Filter::get) fails with
+    /// [`FilterError::BufferFull`] without copying the chunk. Keep it at
+    /// least [`max_length`](Line::max_length) plus the largest read.
+    pub fn max_buffer(mut self, max: usize) -> Self {
+        self.max_buffer = max;
+        self
+    }
+
+    fn with_input(mut self, input: Input) -> Self {
+        self.rules.input = input;
+        self.scan = self.framing.head;
+        self
+    }
+
+    fn reset(&mut self) {
+        self.framing.clear();
+        self.scan = 0;
+    }
+
+    fn fail<T>(&mut self, e: FilterError) -> Result<T, FilterError> {
+        self.reset();
+        Err(e)
+    }
+}
+
+impl Filter for Line {
+    type Record = Vec<u8>;
+
+    /// Cut every line completed by `chunk`. On an error, the lines
+    /// completed before the offending one are already in `out`, and the
+    /// filter is emptied.
+    fn get(&mut self, chunk: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), FilterError> {
+        if let Err(e) = self.framing.check_room(chunk.len(), self.max_buffer) {
+            return self.fail(e);
+        }
+        if self.framing.held() == 0 {
+            // Nothing pending: cut lines straight out of the chunk and
+            // keep only its unterminated tail.
+            match self.rules.cut(chunk, 0, 0, out) {
+                Ok((head, scan)) => {
+                    self.framing.clear();
+                    self.framing.data.extend_from_slice(&chunk[head..]);
+                    self.scan = scan - head;
+                }
+                Err(e) => return self.fail(e),
+            }
+        } else {
+            self.framing.data.extend_from_slice(chunk);
+            let (head, scan) = (self.framing.head, self.scan);
+            match self.rules.cut(&self.framing.data, head, scan, out) {
+                Ok((head, scan)) => {
+                    self.framing.consume(head - self.framing.head);
+                    self.scan = scan - self.framing.settle();
+                }
+                Err(e) => return self.fail(e),
+            }
+        }
+        // Everything before `scan` is known to be line, not terminator.
+        let len = self.scan - self.framing.head;
+        if len > self.rules.max_length {
+            let max = self.rules.max_length;
+            return self.fail(FilterError::TooLong { len, max });
+        }
+        Ok(())
+    }
+
+    /// Append `record` and the output terminator. Never fails.
+    fn put(&mut self, record: &Vec<u8>, out: &mut Vec<u8>) -> Result<(), FilterError> {
+        out.reserve(record.len() + self.output.len());
+        out.extend_from_slice(record);
+        out.extend_from_slice(&self.output);
+        Ok(())
+    }
+
+    fn pending(&self) -> &[u8] {
+        self.framing.bytes()
+    }
+
+    fn take_pending(&mut self) -> Vec<u8> {
+        self.scan = 0;
+        self.framing.take()
+    }
+}
