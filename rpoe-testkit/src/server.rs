@@ -65,6 +65,33 @@ impl ServerSpec {
         ServerSpec::new(exe).args(["--bind", "127.0.0.1", "--port", "0"])
     }
 
+    /// Where cargo puts the rpoe example `name` when the calling test binary
+    /// (`target/<profile>/deps/<test>`) was built.
+    pub fn example_path(name: &str) -> PathBuf {
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary is expected in target/<profile>/deps/");
+        profile_dir.join("examples").join(name)
+    }
+
+    /// An rpoe example echo server (`seed_server`, `wheels_server`,
+    /// `component_server`), run as `<name> 0` with `BIND=127.0.0.1`.
+    pub fn example(name: &str) -> Self {
+        if name == "seed_server" {
+            return Self::seed_example();
+        }
+        let path = Self::example_path(name);
+        assert!(
+            path.exists(),
+            "{name} example not found at {}: build it with \
+             `cargo build -p rpoe --example {name}` (plain `cargo test -p rpoe` builds it)",
+            path.display()
+        );
+        ServerSpec::new(path).arg("0").env("BIND", "127.0.0.1")
+    }
+
     /// Where cargo puts the `seed_server` example when the calling test binary
     /// (`target/<profile>/deps/<test>`) was built: `target/<profile>/examples/seed_server`.
     /// The environment variable `RPOE_SEED_SERVER`, if set, overrides it.

@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod component;
 pub mod filter;
 pub mod kernel;
 pub mod wheel;

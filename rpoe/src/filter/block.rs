@@ -191,9 +191,9 @@ impl Block {
                         b'\0' if i > 0 => return Ok(Some((len, i + 1))),
                         _ => {
                             return Err(FilterError::Malformed(format!(
-                                "length prefix: expected ASCII digits then NUL, got {:?} at byte {i}",
-                                char::from(b)
-                            )))
+                            "length prefix: expected ASCII digits then NUL, got {:?} at byte {i}",
+                            char::from(b)
+                        )))
                         }
                     }
                 }

@@ -9,6 +9,26 @@
 
 use std::fmt;
 
+mod buffer;
+
+pub mod block;
+pub mod grep;
+pub mod line;
+pub mod map;
+pub mod record_block;
+pub mod reference;
+pub mod stackable;
+pub mod stream;
+
+pub use block::Block;
+pub use grep::Grep;
+pub use line::Line;
+pub use map::Map;
+pub use record_block::RecordBlock;
+pub use reference::{Format, Reference};
+pub use stackable::Stackable;
+pub use stream::Stream;
+
 /// Why a filter refused input or output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {

@@ -56,7 +56,10 @@ impl<F: Filter> RecordBlock<F> {
     ///
     /// If `block_size` is zero.
     pub fn new(inner: F, block_size: usize) -> Self {
-        assert!(block_size > 0, "RecordBlock: the block size must be at least 1");
+        assert!(
+            block_size > 0,
+            "RecordBlock: the block size must be at least 1"
+        );
         RecordBlock {
             inner,
             block_size,

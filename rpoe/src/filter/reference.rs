@@ -64,7 +64,7 @@ pub enum Format {
 /// let mut refs = Reference::<Vec<Option<i32>>>::json();
 /// let mut wire = Vec::new();
 /// refs.put(&vec![Some(1), None], &mut wire).unwrap();
-/// assert_eq!(wire, b"9\0[1,null]");
+/// assert_eq!(wire, b"8\0[1,null]");
 /// ```
 pub struct Reference<T> {
     framing: Block,
@@ -148,8 +148,7 @@ impl<T: Serialize + DeserializeOwned> Reference<T> {
         };
         match self.format {
             Format::Bincode => {
-                let options = self.bincode();
-                match options.serialized_size(value) {
+                match self.bincode().serialized_size(value) {
                     Ok(_) => {}
                     Err(e) if matches!(*e, bincode::ErrorKind::SizeLimit) => {
                         // Exact size without the limit, for the error.
@@ -160,7 +159,7 @@ impl<T: Serialize + DeserializeOwned> Reference<T> {
                     }
                     Err(e) => return Err(FilterError::Malformed(format!("bincode value: {e}"))),
                 }
-                options
+                self.bincode()
                     .serialize(value)
                     .map_err(|e| FilterError::Malformed(format!("bincode value: {e}")))
             }

@@ -1,0 +1,442 @@
+//! [`ServerTcp`]: a TCP server as one listening session plus one session
+//! per connection, each with a [`ReadWrite`] wheel (POE's
+//! `POE::Component::Server::TCP`).
+//!
+//! The callbacks run in the connection's session, whose heap is a
+//! [`Client`]: the wheel, the peer's address and your own per-connection
+//! state. The server applies the policies a deployed server needs:
+//!
+//! * the filter's limits (e.g. [`crate::filter::Line::max_length`]) end a
+//!   connection whose input breaks them, after the records before it;
+//! * backpressure: a client whose pending output is above the high mark
+//!   is not read from until it drains to the low mark;
+//! * at end of file (or an error) the connection closes once its output
+//!   is written;
+//! * beyond the connection limit new connections are closed at once;
+//! * out of file descriptors, accepting pauses briefly instead of spinning.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use mio::net::{TcpListener, TcpStream};
+
+use crate::filter::{Filter, FilterError};
+use crate::kernel::{Ctx, Error, Kernel, Session, SessionId};
+use crate::wheel::{Accepted, ListenAccept, ReadWrite, WheelError, WheelId};
+
+type Input<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>, R)>;
+type Hook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>)>;
+/// Starts the session of one accepted connection.
+type SpawnClient = Rc<dyn Fn(&mut Ctx<'_, Listener>, TcpStream, SocketAddr)>;
+type ErrorHook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>, &WheelError)>;
+
+/// One connection's heap.
+pub struct Client<R: 'static, U> {
+    wheel: Option<ReadWrite<R>>,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// Your per-connection state.
+    pub state: U,
+    shutdown: bool,
+    paused: bool,
+}
+
+impl<R: 'static, U> Client<R, U> {
+    /// Send a record to the client (queued; written when the handler
+    /// returns and as the socket allows).
+    pub fn put(&self, record: &R) -> Result<(), FilterError> {
+        match &self.wheel {
+            Some(w) => w.put(record).map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// Close the connection once everything put so far is written
+    /// (POE's `yield "shutdown"` in a connection session).
+    pub fn shutdown(&mut self) {
+        self.shutdown = true;
+        if self.wheel.as_ref().is_some_and(|w| w.pending() == 0) {
+            self.wheel = None;
+        }
+    }
+
+    /// The connection's wheel, while it is open.
+    pub fn wheel(&self) -> Option<&ReadWrite<R>> {
+        self.wheel.as_ref()
+    }
+}
+
+/// What [`ServerTcp::spawn`] started.
+#[derive(Clone, Debug)]
+pub struct ServerTcpInfo {
+    /// The listening session (post it `"shutdown"` to stop listening).
+    pub session: SessionId,
+    /// The addresses it listens on (ports resolved).
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// A TCP server; configure it, then [`ServerTcp::spawn`] it.
+///
+/// ```no_run
+/// use rpoe::component::ServerTcp;
+/// use rpoe::filter::Line;
+/// use rpoe::Kernel;
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+///     .on_input(|ctx, line: Vec<u8>| {
+///         let _ = ctx.heap().put(&line); // echo
+///     })
+///     .spawn(&mut kernel)
+///     .unwrap();
+/// println!("listening on {}", info.addrs[0]);
+/// kernel.run().unwrap();
+/// ```
+pub struct ServerTcp<F: Filter + Clone + 'static, U: 'static = ()>
+where
+    F::Record: 'static,
+{
+    addrs: Vec<SocketAddr>,
+    filter: F,
+    alias: Option<String>,
+    max_clients: Option<usize>,
+    high_water: usize,
+    low_water: usize,
+    emfile_pause: Duration,
+    new_state: Rc<dyn Fn() -> U>,
+    on_input: Input<F::Record, U>,
+    on_connected: Option<Hook<F::Record, U>>,
+    on_disconnected: Option<Hook<F::Record, U>>,
+    on_flushed: Option<Hook<F::Record, U>>,
+    on_error: Option<ErrorHook<F::Record, U>>,
+}
+
+impl<F: Filter + Clone + 'static> ServerTcp<F, ()>
+where
+    F::Record: 'static,
+{
+    /// A server on `addr` framing each connection with `filter`.
+    pub fn new(addr: SocketAddr, filter: F) -> Self {
+        ServerTcp {
+            addrs: vec![addr],
+            filter,
+            alias: None,
+            max_clients: None,
+            high_water: 64 * 1024,
+            low_water: 16 * 1024,
+            emfile_pause: Duration::from_millis(100),
+            new_state: Rc::new(|| ()),
+            on_input: Rc::new(|_, _| {}),
+            on_connected: None,
+            on_disconnected: None,
+            on_flushed: None,
+            on_error: None,
+        }
+    }
+}
+
+impl<F: Filter + Clone + 'static, U: 'static> ServerTcp<F, U>
+where
+    F::Record: 'static,
+{
+    /// Give each connection its own state, made by `make`.
+    pub fn state<V: 'static>(self, make: impl Fn() -> V + 'static) -> ServerTcp<F, V> {
+        ServerTcp {
+            addrs: self.addrs,
+            filter: self.filter,
+            alias: self.alias,
+            max_clients: self.max_clients,
+            high_water: self.high_water,
+            low_water: self.low_water,
+            emfile_pause: self.emfile_pause,
+            new_state: Rc::new(make),
+            on_input: Rc::new(|_, _| {}),
+            on_connected: None,
+            on_disconnected: None,
+            on_flushed: None,
+            on_error: None,
+        }
+    }
+
+    /// Listen on another address too.
+    pub fn also_bind(mut self, addr: SocketAddr) -> Self {
+        self.addrs.push(addr);
+        self
+    }
+
+    /// Give the listening session an alias.
+    pub fn alias(mut self, alias: &str) -> Self {
+        self.alias = Some(alias.to_string());
+        self
+    }
+
+    /// Most connections at once; beyond it new ones are closed at once.
+    /// Default: the smaller of 10000 and the descriptor limit less 32.
+    pub fn max_clients(mut self, n: usize) -> Self {
+        self.max_clients = Some(n);
+        self
+    }
+
+    /// Backpressure marks: stop reading a client above `high` bytes of
+    /// pending output, resume at `low`.
+    pub fn watermarks(mut self, high: usize, low: usize) -> Self {
+        self.high_water = high;
+        self.low_water = low.min(high);
+        self
+    }
+
+    /// Handle each record a client sends (POE's `ClientInput`).
+    pub fn on_input(
+        mut self,
+        f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>, F::Record) + 'static,
+    ) -> Self {
+        self.on_input = Rc::new(f);
+        self
+    }
+
+    /// Called when a client connects (POE's `ClientConnected`).
+    pub fn on_connected(
+        mut self,
+        f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>) + 'static,
+    ) -> Self {
+        self.on_connected = Some(Rc::new(f));
+        self
+    }
+
+    /// Called when a connection ends (POE's `ClientDisconnected`).
+    pub fn on_disconnected(
+        mut self,
+        f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>) + 'static,
+    ) -> Self {
+        self.on_disconnected = Some(Rc::new(f));
+        self
+    }
+
+    /// Called when a client's output buffer empties (POE's `ClientFlushed`).
+    pub fn on_flushed(mut self, f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>) + 'static) -> Self {
+        self.on_flushed = Some(Rc::new(f));
+        self
+    }
+
+    /// Called on a connection error or end of file, before the connection
+    /// closes (POE's `ClientError`).
+    pub fn on_error(
+        mut self,
+        f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>, &WheelError) + 'static,
+    ) -> Self {
+        self.on_error = Some(Rc::new(f));
+        self
+    }
+
+    /// Bind the listeners and start the server in `kernel`.
+    pub fn spawn(self, kernel: &mut Kernel) -> Result<ServerTcpInfo, Error> {
+        let (session, addrs) = self.build()?;
+        let id = kernel.spawn(session, ());
+        Ok(ServerTcpInfo { session: id, addrs })
+    }
+
+    /// Bind the listeners and start the server as a child of the running
+    /// session.
+    pub fn spawn_child<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<ServerTcpInfo, Error> {
+        let (session, addrs) = self.build()?;
+        let id = ctx.spawn(session, ());
+        Ok(ServerTcpInfo { session: id, addrs })
+    }
+
+    fn build(self) -> Result<(Session<Listener>, Vec<SocketAddr>), Error> {
+        let mut listeners = Vec::new();
+        let mut addrs = Vec::new();
+        for a in &self.addrs {
+            let l = TcpListener::bind(*a)?;
+            addrs.push(l.local_addr()?);
+            listeners.push(l);
+        }
+        let max = self.max_clients.unwrap_or_else(default_max_clients);
+        let alias = self.alias.clone();
+        let emfile_pause = self.emfile_pause;
+        let spawn_client: SpawnClient =
+            Rc::new(move |ctx, stream, peer| self.spawn_client(ctx, stream, peer));
+        let heap = Listener {
+            pending: listeners,
+            wheels: Vec::new(),
+            clients: Rc::new(Cell::new(0)),
+            max,
+        };
+        let accepting = spawn_client.clone();
+        let session = Session::new(heap)
+            .on("_start", move |ctx| {
+                if let Some(a) = &alias {
+                    let _ = ctx.alias_set(a);
+                }
+                for l in std::mem::take(&mut ctx.heap().pending) {
+                    match ListenAccept::new(ctx, l, "accepted", "accept_error") {
+                        Ok(w) => ctx.heap().wheels.push(w),
+                        Err(e) => tracing::error!(target: "rpoe::server_tcp", error = %e, "cannot watch a listener"),
+                    }
+                }
+            })
+            .on("accepted", move |ctx| {
+                let Ok(a) = ctx.take_arg::<Accepted<TcpStream, SocketAddr>>() else {
+                    return;
+                };
+                let heap = ctx.heap();
+                if heap.clients.get() >= heap.max {
+                    tracing::debug!(target: "rpoe::server_tcp", peer = %a.peer, max = heap.max, "connection limit reached; closing");
+                    return; // dropping the stream closes it
+                }
+                heap.clients.set(heap.clients.get() + 1);
+                accepting(ctx, a.stream, a.peer);
+            })
+            .on("accept_error", move |ctx| {
+                let Ok(e) = ctx.take_arg::<WheelError>() else {
+                    return;
+                };
+                if matches!(e.errno, 23 | 24) {
+                    // Out of descriptors: pause instead of spinning.
+                    tracing::warn!(target: "rpoe::server_tcp", error = %e.message, "out of file descriptors; pausing accepts");
+                    for w in &ctx.heap().wheels {
+                        w.pause_accept();
+                    }
+                    ctx.delay("resume_accept", emfile_pause, ());
+                } else {
+                    tracing::debug!(target: "rpoe::server_tcp", error = %e.message, "accept failed");
+                }
+            })
+            .on("resume_accept", |ctx| {
+                for w in &ctx.heap().wheels {
+                    w.resume_accept();
+                }
+            })
+            .on("shutdown", |ctx| {
+                ctx.heap().wheels.clear();
+                ctx.alarm_clear("resume_accept");
+                let aliases = ctx.alias_list();
+                for a in aliases {
+                    let _ = ctx.alias_remove(&a);
+                }
+            });
+        Ok((session, addrs))
+    }
+
+    fn spawn_client(&self, ctx: &mut Ctx<'_, Listener>, stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let filter = self.filter.clone();
+        let (high, low) = (self.high_water, self.low_water);
+        let on_input = self.on_input.clone();
+        let on_connected = self.on_connected.clone();
+        let on_disconnected = self.on_disconnected.clone();
+        let on_flushed = self.on_flushed.clone();
+        let on_error = self.on_error.clone();
+        let counter = ctx.heap().clients.clone();
+        let client = Client {
+            wheel: None,
+            remote: peer,
+            state: (self.new_state)(),
+            shutdown: false,
+            paused: false,
+        };
+        let session = Session::new(client)
+            .on("_start", move |ctx: &mut Ctx<'_, Client<F::Record, U>>| {
+                let Ok(stream) = ctx.take_arg::<TcpStream>() else {
+                    return;
+                };
+                let wheel = ReadWrite::builder(stream, filter.clone())
+                    .on_input("input")
+                    .on_error("error")
+                    .on_flushed("flushed")
+                    .on_high(high, "high")
+                    .on_low(low, "low")
+                    .start(ctx);
+                match wheel {
+                    Ok(w) => ctx.heap().wheel = Some(w),
+                    Err(e) => {
+                        tracing::warn!(target: "rpoe::server_tcp", error = %e, "cannot start a connection");
+                        return;
+                    }
+                }
+                if let Some(f) = &on_connected {
+                    f(ctx);
+                }
+            })
+            .on("input", move |ctx| {
+                let Ok((record, _)) = ctx.take_arg::<(F::Record, WheelId)>() else {
+                    return;
+                };
+                on_input(ctx, record);
+                let c = ctx.heap();
+                if !c.paused && c.wheel.as_ref().is_some_and(|w| w.pending() >= high) {
+                    c.paused = true;
+                    if let Some(w) = &c.wheel {
+                        w.pause_input();
+                    }
+                }
+            })
+            .on("low", |ctx| {
+                let c = ctx.heap();
+                if c.paused && !c.shutdown {
+                    c.paused = false;
+                    if let Some(w) = &c.wheel {
+                        w.resume_input();
+                    }
+                }
+            })
+            .on("high", |ctx| {
+                let c = ctx.heap();
+                if !c.paused {
+                    c.paused = true;
+                    if let Some(w) = &c.wheel {
+                        w.pause_input();
+                    }
+                }
+            })
+            .on("flushed", move |ctx| {
+                if let Some(f) = &on_flushed {
+                    f(ctx);
+                }
+                let c = ctx.heap();
+                if c.shutdown {
+                    c.wheel = None;
+                }
+            })
+            .on("error", move |ctx| {
+                let Ok(e) = ctx.take_arg::<WheelError>() else {
+                    return;
+                };
+                if let Some(f) = &on_error {
+                    f(ctx, &e);
+                }
+                // End of input (or a broken stream): close once written.
+                let c = ctx.heap();
+                if e.op == "write" {
+                    c.wheel = None;
+                } else {
+                    c.shutdown();
+                }
+            })
+            .on("_stop", move |ctx| {
+                counter.set(counter.get().saturating_sub(1));
+                if let Some(f) = &on_disconnected {
+                    f(ctx);
+                }
+            });
+        ctx.spawn(session, stream);
+    }
+}
+
+/// The listening session's heap.
+pub struct Listener {
+    pending: Vec<TcpListener>,
+    wheels: Vec<ListenAccept>,
+    clients: Rc<Cell<usize>>,
+    max: usize,
+}
+
+/// The smaller of 10000 and the descriptor limit less a margin.
+fn default_max_clients() -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(1024);
+    10_000usize.min(limit.saturating_sub(32).max(1) as usize)
+}
