@@ -90,3 +90,55 @@ impl Framing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consume_settle_take() {
+        let mut f = Framing::default();
+        f.check_room(6, 6).unwrap();
+        f.data.extend_from_slice(b"abcdef");
+        f.consume(2);
+        assert_eq!(f.bytes(), b"cdef");
+        assert_eq!(f.held(), 4);
+        assert_eq!(f.settle(), 2);
+        assert_eq!(f.data, b"cdef");
+        f.consume(1);
+        assert_eq!(f.take(), b"def");
+        assert_eq!(f.held(), 0);
+        assert_eq!(f.settle(), 0);
+    }
+
+    #[test]
+    fn check_room_refuses_and_empties() {
+        let mut f = Framing::default();
+        f.data.extend_from_slice(b"abc");
+        assert_eq!(
+            f.check_room(2, 4),
+            Err(FilterError::BufferFull { len: 5, max: 4 })
+        );
+        assert_eq!(f.held(), 0);
+        assert_eq!(
+            f.check_room(usize::MAX, 4).unwrap_err(),
+            FilterError::BufferFull {
+                len: usize::MAX,
+                max: 4
+            }
+        );
+    }
+
+    #[test]
+    fn a_big_buffer_gives_memory_back() {
+        let mut f = Framing::default();
+        f.data.resize(4 * SHRINK_ABOVE, b'x');
+        f.consume(4 * SHRINK_ABOVE - 10);
+        f.settle();
+        assert_eq!(f.held(), 10);
+        assert!(f.data.capacity() <= SHRINK_ABOVE);
+        f.data.resize(4 * SHRINK_ABOVE, b'x');
+        f.clear();
+        assert_eq!(f.data.capacity(), 0);
+    }
+}

@@ -257,8 +257,16 @@ impl Rules {
                             self.input = Input::Literal(finder(&data[term..term + term_len]));
                             head = term + term_len;
                         }
+                        // A lone CR or LF at the end, and the line is to
+                        // keep its terminator: wait for the next byte to
+                        // know the whole terminator.
+                        None if self.keep => {
+                            scan = term;
+                            break;
+                        }
                         // A lone CR or LF at the end: the line is complete
-                        // but the newline may be the first half of a pair.
+                        // (POE returns it at once) but the newline may be
+                        // the first half of a pair.
                         None => {
                             self.emit(data, head, term, 1, out)?;
                             self.input = Input::DetectSecond(first);
@@ -351,9 +359,9 @@ impl Line {
     /// ends it becomes the literal terminator for the rest of the stream.
     /// When the first line's `CR` or `LF` is the last byte received so
     /// far, the line is returned at once and the next byte decides between
-    /// the one- and two-byte newline (with
-    /// [`keep_terminator`](Line::keep_terminator), that first line carries
-    /// only the first byte).
+    /// the one- and two-byte newline. (With
+    /// [`keep_terminator`](Line::keep_terminator), the first line instead
+    /// waits for that next byte, so that it carries its whole terminator.)
     pub fn autodetect(self) -> Self {
         self.with_input(Input::DetectFirst)
     }

@@ -6,6 +6,36 @@
 //! records are the same however the input was split. [`Filter::put`]
 //! encodes one record. Every filter bounds what it buffers and fails with a
 //! [`FilterError`] past its limit instead of growing without end.
+//!
+//! | filter | records | POE |
+//! |---|---|---|
+//! | [`Line`] | lines, any newline in / `CRLF` out, or a literal terminator | `POE::Filter::Line` |
+//! | [`Stream`] | whatever arrived, unframed | `POE::Filter::Stream` |
+//! | [`Block`] | fixed-size, or length-prefixed (`LEN\0…` or 4-byte big-endian) | `POE::Filter::Block` |
+//! | [`Reference`] | serde values (bincode or JSON) in length-prefixed frames | `POE::Filter::Reference` |
+//! | [`RecordBlock`] | groups of N records of another filter | `POE::Filter::RecordBlock` |
+//! | [`Map`] | another filter's records, converted by closures | `POE::Filter::Map` |
+//! | [`Grep`] | another filter's records that pass a predicate | `POE::Filter::Grep` |
+//! | [`Stackable`] | one filter's records fed to another as bytes | `POE::Filter::Stackable` |
+//!
+//! Differences from POE, all on purpose: errors are values, not `die`;
+//! a length prefix is checked against the limit while its digits arrive;
+//! [`Block::fixed`] refuses to write a record that is not whole blocks;
+//! [`RecordBlock::check_put`] refuses a short block rather than holding it
+//! back; [`Reference`] payloads are bincode or JSON, not Storable.
+//!
+//! ```
+//! use rpoe::filter::{Filter, Line};
+//!
+//! let mut filter = Line::new();
+//! let mut records = Vec::new();
+//! for chunk in [&b"GET / HT"[..], b"TP/1.0\r\nHost: a\r", b"\n\r\n"] {
+//!     filter.get(chunk, &mut records).unwrap();
+//! }
+//! // POE's rule: the CR ending the second read is a whole newline, so the
+//! // LF starting the third one ends an empty line.
+//! assert_eq!(records, [&b"GET / HTTP/1.0"[..], b"Host: a", b"", b""]);
+//! ```
 
 use std::fmt;
 

@@ -94,3 +94,5 @@ mod s61_call_missing_handler;
 mod s62_yield_interleave_rounds;
 #[path = "63_id_lookups.rs"]
 mod s63_id_lookups;
+#[path = "23_filter_line_edges.rs"]
+mod s23_filter_line_edges;

@@ -1,0 +1,24 @@
+#![no_main]
+//! `Reference` in both formats: any bytes decode to values or fail with an
+//! error; no allocation driven by lengths inside a frame past its size.
+
+use libfuzzer_sys::fuzz_target;
+use rpoe::filter::{Filter, Reference};
+use rpoe_fuzz::{drive, split, MAX_BUFFER, MAX_LENGTH};
+
+type Value = (String, Vec<u64>, Option<bool>, Vec<Vec<u8>>);
+
+fuzz_target!(|data: &[u8]| {
+    let (control, chunks) = split(data);
+    let refs = if control & 1 == 0 {
+        Reference::<Value>::new()
+    } else {
+        Reference::<Value>::json()
+    };
+    let mut f = refs.max_frame(MAX_LENGTH).max_buffer(MAX_BUFFER);
+    drive(&mut f, &chunks, MAX_BUFFER, |f, value| {
+        let mut wire = Vec::new();
+        // JSON may re-encode a value larger than it arrived (escapes).
+        let _ = f.put(value, &mut wire);
+    });
+});
