@@ -41,6 +41,8 @@ pub struct Client<R: 'static, U> {
     pub state: U,
     shutdown: bool,
     paused: bool,
+    /// `on_disconnected` has run.
+    gone: bool,
 }
 
 impl<R: 'static, U> Client<R, U> {
@@ -57,7 +59,7 @@ impl<R: 'static, U> Client<R, U> {
     /// (POE's `yield "shutdown"` in a connection session).
     pub fn shutdown(&mut self) {
         self.shutdown = true;
-        if self.wheel.as_ref().is_some_and(|w| w.pending() == 0) {
+        if self.wheel.as_ref().is_some_and(|w| !w.is_flushing()) {
             self.wheel = None;
         }
     }
@@ -330,12 +332,31 @@ where
         let on_flushed = self.on_flushed.clone();
         let on_error = self.on_error.clone();
         let counter = ctx.heap().clients.clone();
+        // `on_disconnected` runs once, from a live handler as soon as the
+        // wheel is gone (so it may still post), else from `_stop`.
+        let disconnected = move |ctx: &mut Ctx<'_, Client<F::Record, U>>| {
+            let c = ctx.heap();
+            if c.wheel.is_none() && !c.gone {
+                c.gone = true;
+                if let Some(f) = &on_disconnected {
+                    f(ctx);
+                }
+            }
+        };
+        let disconnected = Rc::new(disconnected);
+        let (d_input, d_flushed, d_error, d_stop) = (
+            disconnected.clone(),
+            disconnected.clone(),
+            disconnected.clone(),
+            disconnected,
+        );
         let client = Client {
             wheel: None,
             remote: peer,
             state: (self.new_state)(),
             shutdown: false,
             paused: false,
+            gone: false,
         };
         let session = Session::new(client)
             .on("_start", move |ctx: &mut Ctx<'_, Client<F::Record, U>>| {
@@ -372,6 +393,7 @@ where
                         w.pause_input();
                     }
                 }
+                d_input(ctx);
             })
             .on("low", |ctx| {
                 let c = ctx.heap();
@@ -399,6 +421,7 @@ where
                 if c.shutdown {
                     c.wheel = None;
                 }
+                d_flushed(ctx);
             })
             .on("error", move |ctx| {
                 let Ok(e) = ctx.take_arg::<WheelError>() else {
@@ -414,12 +437,12 @@ where
                 } else {
                     c.shutdown();
                 }
+                d_error(ctx);
             })
             .on("_stop", move |ctx| {
                 counter.set(counter.get().saturating_sub(1));
-                if let Some(f) = &on_disconnected {
-                    f(ctx);
-                }
+                ctx.heap().wheel = None;
+                d_stop(ctx);
             });
         ctx.spawn(session, stream);
     }

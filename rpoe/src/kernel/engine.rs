@@ -46,6 +46,8 @@ pub(crate) struct Core {
     pub idle_sent: bool,
     /// The owning kernel's id.
     pub kernel_id: String,
+    /// Handlers on the stack right now (0: the kernel itself is running).
+    pub depth: u32,
 }
 
 /// Token of the cross-thread waker.
@@ -73,6 +75,7 @@ impl Core {
             extrefs_live: 0,
             idle_sent: false,
             kernel_id: String::new(),
+            depth: 0,
         })
     }
 
@@ -173,7 +176,9 @@ impl Core {
         tracing::trace!(target: "rpoe::dispatch", session = id.num, event = self.names.name(d.event), sender = %d.sender, "dispatch");
         let (event, sender, self_call) = (d.event, d.sender, d.active.is_some());
         let outer = self.local.active.replace(Some(id));
+        self.depth += 1;
         let (session, result) = session.dispatch(self, reborrow(&mut stack), key, id, d);
+        self.depth -= 1;
         self.local.active.set(outer);
         if from_stack {
             if let Some(s) = stack {

@@ -271,6 +271,9 @@ impl Kernel {
     pub fn run(&mut self) -> Result<(), Error> {
         self.core.stop_requested = false;
         while self.round(true)? {}
+        // Work queued by wheels dropped in the last handlers (closing
+        // handles, reaping children) is done before returning.
+        self.core.drain_local();
         self.alive = false;
         self.finish()
     }
@@ -355,12 +358,14 @@ impl Kernel {
             for &key in &self.reads {
                 core.dispatch_io(key, IoMode::Read);
                 if core.stop_requested {
+                    core.drain_local();
                     return Ok(false);
                 }
             }
             for &key in &self.writes {
                 core.dispatch_io(key, IoMode::Write);
                 if core.stop_requested {
+                    core.drain_local();
                     return Ok(false);
                 }
             }

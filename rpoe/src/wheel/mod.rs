@@ -11,11 +11,19 @@
 use std::cell::Cell;
 use std::fmt;
 
+pub mod follow_tail;
 pub mod listen_accept;
 pub mod read_write;
+pub mod run;
+pub mod socket_factory;
 
+pub use follow_tail::{FollowTail, FollowTailBuilder};
 pub use listen_accept::{Accepted, Acceptor, ListenAccept};
 pub use read_write::{ReadWrite, ReadWriteBuilder};
+pub use run::{Run, RunBuilder, RunError, RunStream};
+pub use socket_factory::{
+    Connected, Endpoint, SocketFactory, SocketFactoryBuilder, TcpConnected, UnixConnected,
+};
 
 /// Identifies a wheel. Unique within a thread for the thread's life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -5,8 +5,9 @@
 //! input filter, and each record is handed to the session's input handler
 //! as `(record, WheelId)`. [`ReadWrite::put`] encodes records with the
 //! output filter into a buffer that the wheel writes when the handler that
-//! called it returns — several puts in one handler become one write — and
-//! then whenever the stream is writable, until the buffer is empty.
+//! called it returns (or, to keep order, when it next posts an event) —
+//! so consecutive puts become one write — and then whenever the stream is
+//! writable, until the buffer is empty.
 //!
 //! Events (all optional, named by the user): input `(R, WheelId)`; error
 //! [`WheelError`] (end of file is a `"read"` error with errno 0; reading
@@ -103,6 +104,7 @@ trait Control<R> {
     fn shutdown_output(&self);
     fn set_marks(&self, high: Option<usize>, low: Option<usize>);
     fn pending(&self) -> usize;
+    fn flush_owed(&self) -> bool;
     fn set_input_filter(&self, f: BoxFilter<R>);
     fn set_output_filter(&self, f: BoxFilter<R>);
     fn close(&self);
@@ -228,6 +230,13 @@ impl<R: 'static> ReadWrite<R> {
     /// Bytes waiting to be written.
     pub fn pending(&self) -> usize {
         self.inner.pending()
+    }
+
+    /// True while output is pending or its flushed event has not been
+    /// sent yet: close after this turns false to lose nothing (and miss
+    /// no flushed event).
+    pub fn is_flushing(&self) -> bool {
+        self.inner.pending() > 0 || self.inner.flush_owed()
     }
 
     /// Stop reading (data waits in the OS) until [`ReadWrite::resume_input`].
@@ -585,8 +594,10 @@ where
                 if let Some(me) = me.upgrade() {
                     me.state.borrow_mut().flush_queued = false;
                     let emits = me.write_out(core);
-                    // A handler may be on the stack: queue the events.
-                    me.send(core, emits, false);
+                    // Right after the handler that put, unless another
+                    // handler is still on the stack: then queue them.
+                    let direct = core.depth == 0;
+                    me.send(core, emits, direct);
                 }
             });
         }
@@ -631,14 +642,30 @@ where
         self.state.borrow().pending()
     }
 
+    fn flush_owed(&self) -> bool {
+        self.state.borrow().flush_queued
+    }
+
     fn set_input_filter(&self, mut f: BoxFilter<R>) {
-        let mut st = self.state.borrow_mut();
-        let st = &mut *st;
+        let mut guard = self.state.borrow_mut();
+        let st = &mut *guard;
         // Hand the bytes the old filter held to the new one; records that
         // completes are delivered before those of the next read.
         let left = st.input.take_pending();
         let _ = f.get(&left, &mut st.carry);
         st.input = f;
+        if !st.carry.is_empty() {
+            // Deliver them now rather than with a read that may never come.
+            let me = self.me.clone();
+            drop(guard);
+            self.queue(move |core| {
+                if let Some(me) = me.upgrade() {
+                    let records = std::mem::take(&mut me.state.borrow_mut().carry);
+                    let emits = records.into_iter().map(Emit::Input).collect();
+                    me.send(core, emits, false);
+                }
+            });
+        }
     }
 
     fn set_output_filter(&self, f: BoxFilter<R>) {

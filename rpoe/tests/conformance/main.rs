@@ -40,6 +40,10 @@ mod s18_postback_callback;
 mod s19_select_read_write;
 #[path = "20_select_pause_resume.rs"]
 mod s20_select_pause_resume;
+#[path = "22_wheel_readwrite_line.rs"]
+mod s22_wheel_readwrite_line;
+#[path = "23_filter_line_edges.rs"]
+mod s23_filter_line_edges;
 #[path = "25_run_returns.rs"]
 mod s25_run_returns;
 #[path = "26_call_reentrancy.rs"]
@@ -48,6 +52,14 @@ mod s26_call_reentrancy;
 mod s27_dynamic_states;
 #[path = "28_kernel_stop.rs"]
 mod s28_kernel_stop;
+#[path = "31_wheel_run.rs"]
+mod s31_wheel_run;
+#[path = "33_component_tcp.rs"]
+mod s33_component_tcp;
+#[path = "34_listen_accept_socketfactory.rs"]
+mod s34_listen_accept_socketfactory;
+#[path = "35_followtail.rs"]
+mod s35_followtail;
 #[path = "41_queue_priority.rs"]
 mod s41_queue_priority;
 #[path = "42_timer_ids_adjust.rs"]
@@ -94,5 +106,3 @@ mod s61_call_missing_handler;
 mod s62_yield_interleave_rounds;
 #[path = "63_id_lookups.rs"]
 mod s63_id_lookups;
-#[path = "23_filter_line_edges.rs"]
-mod s23_filter_line_edges;

@@ -1,0 +1,49 @@
+//! **Benchmark-only code.** Comparison echo servers for `rpoe-bench
+//! compare`, run as `rpoe-bench serve-mio` and `rpoe-bench serve-tokio`.
+//!
+//! They speak the same protocol as `rpoe-echo` (every complete
+//! `\n`-terminated line echoed byte for byte, in order; at EOF the complete
+//! lines are echoed and the connection closed) and print `listening on
+//! ADDR` once listening. They exist to measure `rpoe-echo` against: they
+//! are not products, have no configuration, and serve until killed.
+//!
+//! - [`mio_echo`]: hand-written on mio, edge-triggered, one shared read
+//!   buffer, per-connection buffers allocated only while they hold bytes —
+//!   about the practical limit of one thread;
+//! - [`tokio_echo`]: idiomatic tokio, a current-thread runtime with a task
+//!   per connection, `read_until` into a buffered writer that is flushed
+//!   when no complete line is left in the read buffer.
+
+pub mod mio_echo;
+pub mod tokio_echo;
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Longest unterminated line `mio_echo` carries, newline excluded (as
+/// `rpoe-echo`'s default limit); beyond it the connection is closed.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Announce the listening address on stdout, as `rpoe-echo` does.
+fn announce(addr: SocketAddr) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()
+}
+
+/// Pending connections the OS may queue, as `rpoe-echo` asks for.
+const BACKLOG: i32 = 1024;
+
+/// A non-blocking listener bound as `rpoe-echo` binds its own
+/// (SO_REUSEADDR, backlog 1024), so that connection storms meet the same
+/// accept queue.
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}

@@ -1,0 +1,588 @@
+//! [`FollowTail`]: follow a growing file by name, like `tail -F` (POE's
+//! `POE::Wheel::FollowTail`).
+//!
+//! The wheel polls the file every [`poll_interval`](FollowTailBuilder::poll_interval)
+//! (default one second), reads whatever was appended, splits it into
+//! records with its filter (default [`Line::new`], POE's default) and sends
+//! each one to the session's input event as `(R, WheelId)`. A record
+//! written in several pieces is delivered once, complete; several records
+//! written at once are delivered in order, none twice.
+//!
+//! It starts at the end of the file — what is already there is skipped —
+//! unless [`seek_start`](FollowTailBuilder::seek_start) or
+//! [`seek_back`](FollowTailBuilder::seek_back) says otherwise. A file
+//! that does not exist yet is waited for and read from its start once it
+//! appears.
+//!
+//! When the file is **truncated** (it became shorter than what was read)
+//! or **rotated** (the name now leads to another file: a different device
+//! or inode), the rest of the old file is read first, then the reset event
+//! is sent with the `WheelId`, and the new content is read from its start.
+//! Bytes of an unfinished record from before the reset are dropped. While
+//! the name leads nowhere (rotated away, not yet recreated) the old file
+//! is still followed. As with `tail -F`, a truncation followed by enough
+//! writes to pass the old size within one poll interval cannot be told
+//! from appends.
+//!
+//! Failures to open, read or stat the file go to the error event as a
+//! [`WheelError`] (op `"open"`, `"read"` or `"stat"`); the same failure
+//! is reported once, not at every poll, and the wheel keeps polling.
+//!
+//! # How it polls
+//!
+//! Like POE's wheel, it polls from a timer of the owning session: the
+//! session gets a handler named `"rpoe::wheel::FollowTail poll"` when the
+//! first wheel starts, and a timer of that name per wheel. The timer keeps
+//! the session alive while the wheel exists (`alarm_remove_all` stops it,
+//! as in POE); dropping the wheel removes it. Records are delivered with a
+//! synchronous call into the session from that handler, as POE's
+//! `$kernel->call` does.
+//!
+//! Only regular files are supported (no FIFOs or sockets).
+
+use std::cell::RefCell;
+use std::fs::{File, Metadata};
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use crate::filter::{Filter, Line};
+use crate::kernel::{Ctx, EventId, KDelivery, KPayload, LocalOp, Sender, SessionKey, TimerId};
+
+use super::{WheelError, WheelId};
+
+/// The session handler (and timer name) every FollowTail polls from.
+const POLL_EVENT: &str = "rpoe::wheel::FollowTail poll";
+/// Bytes read per `read` call.
+const READ_CHUNK: usize = 64 * 1024;
+/// Reads per poll; past it the next poll comes at once instead of after
+/// the interval, so one huge append cannot hold the session up.
+const READS_PER_POLL: usize = 16;
+
+type BoxFilter<R> = Box<dyn Filter<Record = R>>;
+
+/// Where reading starts in a file that exists when the wheel starts.
+#[derive(Clone, Copy, Debug)]
+enum Start {
+    End,
+    Beginning,
+    Back(u64),
+}
+
+#[derive(Default, Clone)]
+struct Names {
+    input: Option<String>,
+    reset: Option<String>,
+    error: Option<String>,
+}
+
+/// Configures a [`FollowTail`] before it is started in a session.
+///
+/// ```
+/// use std::io::Write;
+/// use std::time::Duration;
+/// use rpoe::wheel::{FollowTail, WheelId};
+/// use rpoe::{Kernel, Session};
+///
+/// let path = std::env::temp_dir().join(format!("rpoe-doc-tail-{}", std::process::id()));
+/// std::fs::write(&path, "already there\n").unwrap();
+///
+/// struct Heap { tail: Option<FollowTail<Vec<u8>>>, path: std::path::PathBuf }
+/// let mut kernel = Kernel::new().unwrap();
+/// kernel.spawn(
+///     Session::new(Heap { tail: None, path: path.clone() })
+///         .on("_start", |ctx| {
+///             let path = ctx.heap().path.clone();
+///             let tail = FollowTail::builder(&path)
+///                 .poll_interval(Duration::from_millis(10))
+///                 .on_input("line")
+///                 .on_reset("reset")
+///                 .start(ctx)
+///                 .unwrap();
+///             ctx.heap().tail = Some(tail);
+///             // Another program appends to the log...
+///             let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+///             f.write_all(b"new line\n").unwrap();
+///         })
+///         .on("line", |ctx| {
+///             let (line, _id) = ctx.take_arg::<(Vec<u8>, WheelId)>().unwrap();
+///             assert_eq!(line, b"new line"); // the old content was skipped
+///             ctx.heap().tail = None; // stop following
+///         }),
+///     (),
+/// );
+/// kernel.run().unwrap();
+/// std::fs::remove_file(&path).unwrap();
+/// ```
+pub struct FollowTailBuilder<R> {
+    path: PathBuf,
+    filter: BoxFilter<R>,
+    interval: Duration,
+    start: Start,
+    names: Names,
+}
+
+impl<R: 'static> FollowTailBuilder<R> {
+    /// Split the file with `filter` instead of [`Line::new`].
+    pub fn filter<F>(self, filter: F) -> FollowTailBuilder<F::Record>
+    where
+        F: Filter + 'static,
+        F::Record: 'static,
+    {
+        FollowTailBuilder {
+            path: self.path,
+            filter: Box::new(filter),
+            interval: self.interval,
+            start: self.start,
+            names: self.names,
+        }
+    }
+    /// How often to look for new data (POE's `PollInterval`; default 1 s).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+    /// Read the file from its beginning (POE's `Seek => 0`).
+    pub fn seek_start(mut self) -> Self {
+        self.start = Start::Beginning;
+        self
+    }
+    /// Start `bytes` before the end of the file, or at its beginning if it
+    /// is shorter (POE's `SeekBack`). The first record may be partial.
+    pub fn seek_back(mut self, bytes: u64) -> Self {
+        self.start = Start::Back(bytes);
+        self
+    }
+    /// Name the event that receives each record, as `(R, WheelId)`.
+    pub fn on_input(mut self, event: &str) -> Self {
+        self.names.input = Some(event.into());
+        self
+    }
+    /// Name the event sent (with the `WheelId`) when the file was truncated
+    /// or replaced and is read again from its start.
+    pub fn on_reset(mut self, event: &str) -> Self {
+        self.names.reset = Some(event.into());
+        self
+    }
+    /// Name the event that receives a [`WheelError`].
+    pub fn on_error(mut self, event: &str) -> Self {
+        self.names.error = Some(event.into());
+        self
+    }
+
+    /// Open the file (if it exists), find the starting point, and start
+    /// polling in the running session; the first poll is due at once.
+    pub fn start<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<FollowTail<R>, crate::Error> {
+        let id = WheelId::next();
+        let owner = ctx.frame.key;
+        let mut name = |e: &Option<String>| e.as_deref().map(|n| ctx.core.names.intern(n));
+        let ev = EventIds {
+            input: name(&self.names.input),
+            reset: name(&self.names.reset),
+            error: name(&self.names.error),
+        };
+        let mut state = State {
+            id,
+            path: self.path,
+            file: None,
+            ident: None,
+            pos: 0,
+            filter: self.filter,
+            ev,
+            interval: self.interval,
+            timer: None,
+            closed: false,
+            last_error: None,
+            buf: Vec::new(),
+        };
+        // Where "the end" is is decided now, not at the first poll: lines
+        // appended between the two are new.
+        if let Ok(mut file) = File::open(&state.path) {
+            let meta = file.metadata()?;
+            let len = meta.len();
+            let pos = match self.start {
+                Start::End => len,
+                Start::Beginning => 0,
+                Start::Back(n) => len.saturating_sub(n),
+            };
+            file.seek(SeekFrom::Start(pos))?;
+            state.pos = pos;
+            state.ident = Some(ident(&meta));
+            state.file = Some(file);
+        }
+        // Other open failures are reported by the first poll.
+        let inner = Rc::new(Inner {
+            owner,
+            local: ctx.core.local.clone(),
+            state: RefCell::new(state),
+        });
+        ctx.state(POLL_EVENT, poll_handler::<H>);
+        let weak: Weak<dyn Tail> = Rc::downgrade(&inner) as Weak<dyn Tail>;
+        let poll_ev = ctx.core.names.intern(POLL_EVENT);
+        let now = ctx.core.clock.now();
+        let timer = ctx
+            .core
+            .set_timer(owner, poll_ev, now, KPayload::new(Tick(weak)));
+        inner.state.borrow_mut().timer = Some(timer);
+        Ok(FollowTail { inner })
+    }
+}
+
+/// A running tail; dropping it stops following the file.
+pub struct FollowTail<R: 'static> {
+    inner: Rc<Inner<R>>,
+}
+
+impl<R: 'static> std::fmt::Debug for FollowTail<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.inner.state.borrow();
+        write!(f, "FollowTail({}, {})", st.id, st.path.display())
+    }
+}
+
+impl FollowTail<Vec<u8>> {
+    /// A builder following the file at `path`, split into lines by
+    /// [`Line::new`] (any of CRLF, LF, CR, LFCR ends a line).
+    pub fn builder(path: impl AsRef<Path>) -> FollowTailBuilder<Vec<u8>> {
+        FollowTailBuilder {
+            path: path.as_ref().to_path_buf(),
+            filter: Box::new(Line::new()),
+            interval: Duration::from_secs(1),
+            start: Start::End,
+            names: Names::default(),
+        }
+    }
+}
+
+impl<R: 'static> FollowTail<R> {
+    /// The wheel's id (the last element of every event it sends).
+    pub fn id(&self) -> WheelId {
+        self.inner.state.borrow().id
+    }
+
+    /// The offset in the current file up to which it has been read (POE's
+    /// `tell`); bytes of an unfinished record are included.
+    pub fn tell(&self) -> u64 {
+        self.inner.state.borrow().pos
+    }
+
+    /// The path being followed.
+    pub fn path(&self) -> PathBuf {
+        self.inner.state.borrow().path.clone()
+    }
+}
+
+impl<R: 'static> Drop for FollowTail<R> {
+    fn drop(&mut self) {
+        let mut st = self.inner.state.borrow_mut();
+        st.closed = true;
+        st.file = None;
+        let timer = st.timer.take();
+        drop(st);
+        if let Some(t) = timer {
+            let owner = self.inner.owner;
+            self.inner
+                .local
+                .ops
+                .borrow_mut()
+                .push_back(LocalOp::Wheel(Box::new(move |core| {
+                    let _ = core.remove_timer(owner, t);
+                })));
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct EventIds {
+    input: Option<EventId>,
+    reset: Option<EventId>,
+    error: Option<EventId>,
+}
+
+struct State<R> {
+    id: WheelId,
+    path: PathBuf,
+    /// The file being followed, if open.
+    file: Option<File>,
+    /// Device and inode of the file last opened.
+    ident: Option<(u64, u64)>,
+    /// Offset read up to.
+    pos: u64,
+    filter: BoxFilter<R>,
+    ev: EventIds,
+    interval: Duration,
+    /// The pending poll timer.
+    timer: Option<TimerId>,
+    /// The wheel was dropped.
+    closed: bool,
+    /// The last failure reported, to report each one once.
+    last_error: Option<(&'static str, i32)>,
+    buf: Vec<u8>,
+}
+
+struct Inner<R> {
+    owner: SessionKey,
+    local: Rc<crate::kernel::LocalQueue>,
+    state: RefCell<State<R>>,
+}
+
+/// What a poll owes the session, in order.
+enum Emit<R> {
+    Input(R),
+    Reset,
+    Error(WheelError),
+}
+
+/// A poll, seen without the record type (one handler serves every
+/// FollowTail of a session, whatever its filter).
+trait Tail {
+    /// Read what is new; returns the events to send and whether data may
+    /// remain (poll again at once).
+    fn poll(&self) -> (Vec<(EventId, KPayload)>, bool);
+    fn closed(&self) -> bool;
+    fn interval(&self) -> Duration;
+    fn set_timer(&self, timer: Option<TimerId>);
+}
+
+/// The poll timer's argument.
+struct Tick(Weak<dyn Tail>);
+
+fn ident(meta: &Metadata) -> (u64, u64) {
+    (meta.dev(), meta.ino())
+}
+
+/// The session handler behind every FollowTail's timer.
+fn poll_handler<H: 'static>(ctx: &mut Ctx<'_, H>) {
+    let Ok(Tick(weak)) = ctx.take_arg::<Tick>() else {
+        return;
+    };
+    let Some(tail) = weak.upgrade() else {
+        return;
+    };
+    tail.set_timer(None);
+    if tail.closed() {
+        return;
+    }
+    let (emits, more) = tail.poll();
+    for (event, payload) in emits {
+        if tail.closed() {
+            return;
+        }
+        // POE's `$kernel->call($session, $event, ...)`.
+        let key = ctx.frame.key;
+        let delivery = KDelivery {
+            event,
+            sender: Sender::Session(ctx.frame.id),
+            payload,
+            active: Some(ctx.active),
+        };
+        let core: &mut crate::kernel::Core = ctx.core;
+        let _ = core.deliver(Some(&mut ctx.frame), key, delivery);
+    }
+    if tail.closed() {
+        return;
+    }
+    let delay = if more {
+        Duration::ZERO
+    } else {
+        tail.interval()
+    };
+    let due = ctx.core.clock.now() + delay;
+    let ev = ctx.core.names.intern(POLL_EVENT);
+    let timer = ctx
+        .core
+        .set_timer(ctx.frame.key, ev, due, KPayload::new(Tick(weak)));
+    tail.set_timer(Some(timer));
+}
+
+impl<R: 'static> Tail for Inner<R> {
+    fn poll(&self) -> (Vec<(EventId, KPayload)>, bool) {
+        let mut st = self.state.borrow_mut();
+        let mut emits = Vec::new();
+        let more = st.poll(&mut emits);
+        let (id, ev) = (st.id, st.ev);
+        let out = emits
+            .into_iter()
+            .filter_map(|e| match e {
+                Emit::Input(r) => ev.input.map(|e| (e, KPayload::new((r, id)))),
+                Emit::Reset => ev.reset.map(|e| (e, KPayload::new(id))),
+                Emit::Error(err) => ev.error.map(|e| (e, KPayload::new(err))),
+            })
+            .collect();
+        (out, more)
+    }
+
+    fn closed(&self) -> bool {
+        self.state.borrow().closed
+    }
+
+    fn interval(&self) -> Duration {
+        self.state.borrow().interval
+    }
+
+    fn set_timer(&self, timer: Option<TimerId>) {
+        self.state.borrow_mut().timer = timer;
+    }
+}
+
+impl<R> State<R> {
+    fn fail(&mut self, op: &'static str, e: &std::io::Error, emits: &mut Vec<Emit<R>>) {
+        let key = (op, e.raw_os_error().unwrap_or(-1));
+        if self.last_error != Some(key) {
+            self.last_error = Some(key);
+            emits.push(Emit::Error(WheelError::io(op, e, self.id)));
+        }
+    }
+
+    /// Start over at the beginning of the current file.
+    fn reset(&mut self, emits: &mut Vec<Emit<R>>) {
+        let _ = self.filter.take_pending();
+        self.pos = 0;
+        emits.push(Emit::Reset);
+    }
+
+    /// One poll: open the file if needed, read what was appended, then
+    /// look for truncation and rotation. Returns true if data may remain.
+    fn poll(&mut self, emits: &mut Vec<Emit<R>>) -> bool {
+        if self.file.is_none() && !self.open(emits) {
+            return false;
+        }
+        let mut budget = READS_PER_POLL;
+        if self.read(emits, &mut budget) {
+            return true;
+        }
+        if self.file.is_none() {
+            return false;
+        }
+
+        // Truncated: the file is now shorter than what was read.
+        let len = match self.file.as_ref().map(File::metadata) {
+            Some(Ok(m)) => m.len(),
+            Some(Err(e)) => {
+                self.fail("stat", &e, emits);
+                return false;
+            }
+            None => return false,
+        };
+        if len < self.pos {
+            if let Some(f) = self.file.as_mut() {
+                if let Err(e) = f.seek(SeekFrom::Start(0)) {
+                    self.fail("read", &e, emits);
+                    self.file = None;
+                    return false;
+                }
+            }
+            self.reset(emits);
+            if self.read(emits, &mut budget) {
+                return true;
+            }
+        }
+
+        // Rotated: the name leads to another file now. The old one has
+        // been read to its end above.
+        match std::fs::metadata(&self.path) {
+            Ok(m) if Some(ident(&m)) != self.ident => {
+                self.file = None;
+                if self.open(emits) {
+                    return self.read(emits, &mut budget);
+                }
+            }
+            Ok(_) => {}
+            // Gone for now (being rotated): keep following the old file.
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => self.fail("stat", &e, emits),
+        }
+        false
+    }
+
+    /// Open the file by name. Returns true if it is open. A file other
+    /// than the one last followed is read from its start, after a reset
+    /// if one was followed before.
+    fn open(&mut self, emits: &mut Vec<Emit<R>>) -> bool {
+        let mut file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return false,
+            Err(e) => {
+                self.fail("open", &e, emits);
+                return false;
+            }
+        };
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                self.fail("stat", &e, emits);
+                return false;
+            }
+        };
+        let new = ident(&meta);
+        match self.ident {
+            // The same file again (after a read error): carry on.
+            Some(old) if old == new => {
+                if let Err(e) = file.seek(SeekFrom::Start(self.pos)) {
+                    self.fail("read", &e, emits);
+                    return false;
+                }
+            }
+            Some(_) => self.reset(emits),
+            // The file appeared: all of it is new.
+            None => self.pos = 0,
+        }
+        self.ident = Some(new);
+        self.file = Some(file);
+        true
+    }
+
+    /// Read to the end of the file (within `budget` reads), feeding the
+    /// filter. Returns true if the budget ran out first.
+    fn read(&mut self, emits: &mut Vec<Emit<R>>, budget: &mut usize) -> bool {
+        if self.buf.len() < READ_CHUNK {
+            self.buf.resize(READ_CHUNK, 0);
+        }
+        let mut records = Vec::new();
+        let mut more = false;
+        loop {
+            if *budget == 0 {
+                more = true;
+                break;
+            }
+            let Some(file) = self.file.as_mut() else {
+                break;
+            };
+            *budget -= 1;
+            match file.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.pos += n as u64;
+                    if let Err(e) = self.filter.get(&self.buf[..n], &mut records) {
+                        // A record over the filter's limit: drop what it
+                        // holds and carry on after it.
+                        let _ = self.filter.take_pending();
+                        let err = WheelError {
+                            op: "get",
+                            errno: 22,
+                            message: e.to_string(),
+                            wheel: self.id,
+                        };
+                        emits.extend(records.drain(..).map(Emit::Input));
+                        emits.push(Emit::Error(err));
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    emits.extend(records.drain(..).map(Emit::Input));
+                    self.fail("read", &e, emits);
+                    // Reopened (and checked) at the next poll.
+                    self.file = None;
+                    return false;
+                }
+            }
+        }
+        if !records.is_empty() {
+            self.last_error = None;
+        }
+        emits.extend(records.into_iter().map(Emit::Input));
+        more
+    }
+}

@@ -1,0 +1,356 @@
+//! ClientTcp against a ServerTcp in the same kernel, over 127.0.0.1:
+//! connect and exchange lines; the server closing the connection, then a
+//! reconnect after the backoff; connect errors against a closed port, then
+//! success once a server appears; shutdown. Everything waits on events;
+//! every kernel runs under a watchdog.
+
+use std::cell::{Cell, RefCell};
+use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rpoe::component::{ClientTcp, ServerTcp};
+use rpoe::filter::Line;
+use rpoe::{Kernel, Session};
+
+const LIMIT: Duration = Duration::from_secs(30);
+const ECONNREFUSED: i32 = 111;
+
+/// Run `kernel` until its sessions are done; fail the test if they are
+/// still running after `limit`.
+fn run_bounded(kernel: &mut Kernel, limit: Duration) {
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    kernel.spawn(
+        Session::new(())
+            .on("_start", |ctx| ctx.alias_set("watchdog").unwrap())
+            .on("expire", move |ctx| {
+                f.set(true);
+                ctx.stop_kernel();
+            }),
+        (),
+    );
+    let handle = kernel.handle();
+    let (tx, rx) = mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        if rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
+            let _ = handle.post("watchdog", "expire", ());
+        }
+    });
+    let r = kernel.run();
+    drop(tx);
+    t.join().unwrap();
+    assert!(!fired.get(), "the kernel was still running after {limit:?}");
+    r.unwrap();
+}
+
+type Log = Rc<RefCell<Vec<String>>>;
+
+fn push(log: &Log, s: impl Into<String>) {
+    log.borrow_mut().push(s.into());
+}
+
+/// An upper-casing line server with alias `srv`; `close_after_reply`
+/// makes it close each connection after its first reply.
+fn upcase_server(addr: SocketAddr, close_after_reply: bool) -> ServerTcp<Line> {
+    ServerTcp::new(addr, Line::literal(b"\n"))
+        .alias("srv")
+        .on_input(move |ctx, line: Vec<u8>| {
+            let c = ctx.heap();
+            c.put(&line.to_ascii_uppercase()).unwrap();
+            if close_after_reply {
+                c.shutdown();
+            }
+        })
+}
+
+#[test]
+fn connects_and_exchanges_lines() {
+    let log: Log = Rc::default();
+    let mut kernel = Kernel::new().unwrap();
+    let info = upcase_server("127.0.0.1:0".parse().unwrap(), false)
+        .spawn(&mut kernel)
+        .unwrap();
+    let (l1, l2, l3, l4) = (log.clone(), log.clone(), log.clone(), log.clone());
+    let server = info.addrs[0];
+    ClientTcp::new(server, Line::literal(b"\n"))
+        .state(|| 0u32)
+        .on_connected(move |ctx| {
+            let c = ctx.heap();
+            assert!(c.is_connected());
+            assert_eq!(c.remote(), server);
+            assert_eq!(c.local_addr().map(|a| a.ip()), Some(server.ip()));
+            push(&l1, "connected");
+            c.put(&b"hello".to_vec()).unwrap();
+            c.put(&b"world".to_vec()).unwrap();
+        })
+        .on_input(move |ctx, line: Vec<u8>| {
+            push(&l2, format!("input {}", String::from_utf8_lossy(&line)));
+            let c = ctx.heap();
+            c.state += 1;
+            if c.state == 2 {
+                c.shutdown();
+            }
+        })
+        .on_flushed(move |_| push(&l3, "flushed"))
+        .on_disconnected(move |ctx| {
+            push(&l4, "disconnected");
+            assert!(!ctx.heap().is_connected());
+            ctx.post("srv", "shutdown", ()).unwrap();
+        })
+        .spawn(&mut kernel);
+    run_bounded(&mut kernel, LIMIT);
+    assert_eq!(
+        *log.borrow(),
+        [
+            "connected",
+            "flushed",
+            "input HELLO",
+            "input WORLD",
+            "disconnected"
+        ]
+    );
+}
+
+#[test]
+fn reconnects_after_the_server_closes_with_backoff() {
+    const INITIAL: Duration = Duration::from_millis(50);
+    let log: Log = Rc::default();
+    let times: Rc<RefCell<Vec<(String, Instant)>>> = Rc::default();
+    let mut kernel = Kernel::new().unwrap();
+    let info = upcase_server("127.0.0.1:0".parse().unwrap(), true)
+        .spawn(&mut kernel)
+        .unwrap();
+    let (l1, l2, l3, l4) = (log.clone(), log.clone(), log.clone(), log.clone());
+    let (t1, t2) = (times.clone(), times.clone());
+    ClientTcp::new(info.addrs[0], Line::literal(b"\n"))
+        .state(|| 0u32)
+        .reconnect(INITIAL, Duration::from_millis(400))
+        .on_connected(move |ctx| {
+            let c = ctx.heap();
+            c.state += 1;
+            push(&l1, format!("connected #{}", c.state));
+            t1.borrow_mut().push(("connected".into(), Instant::now()));
+            c.put(&format!("ping {}", c.state).into_bytes()).unwrap();
+        })
+        .on_input(move |_, line: Vec<u8>| {
+            push(&l2, format!("input {}", String::from_utf8_lossy(&line)));
+        })
+        .on_error(move |_, e| {
+            let what = if e.is_eof() { "eof" } else { e.op };
+            push(&l3, format!("error {what}"));
+        })
+        .on_disconnected(move |ctx| {
+            push(&l4, "disconnected");
+            t2.borrow_mut()
+                .push(("disconnected".into(), Instant::now()));
+            if ctx.heap().state == 2 {
+                ctx.heap().shutdown(); // no third connection
+                ctx.post("srv", "shutdown", ()).unwrap();
+            }
+        })
+        .spawn(&mut kernel);
+    run_bounded(&mut kernel, LIMIT);
+    assert_eq!(
+        *log.borrow(),
+        [
+            "connected #1",
+            "input PING 1",
+            "error eof",
+            "disconnected",
+            "connected #2",
+            "input PING 2",
+            "error eof",
+            "disconnected"
+        ]
+    );
+    let times = times.borrow();
+    let waited = times[2].1 - times[1].1; // disconnected -> connected again
+    assert!(
+        waited >= INITIAL,
+        "reconnected after {waited:?}, before the {INITIAL:?} backoff"
+    );
+}
+
+#[test]
+fn connect_errors_back_off_until_a_server_appears() {
+    const INITIAL: Duration = Duration::from_millis(20);
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }; // closed: nothing listens there yet
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let log: Log = Rc::default();
+    let errors: Rc<RefCell<Vec<Instant>>> = Rc::default();
+    let mut kernel = Kernel::new().unwrap();
+    // Starts the server on request (from the client's error callback).
+    kernel.spawn(
+        Session::new(())
+            .on("_start", |ctx| ctx.alias_set("ctl").unwrap())
+            .on("start_server", move |ctx| {
+                upcase_server(addr, false).spawn_child(ctx).unwrap();
+            }),
+        (),
+    );
+    let (l1, l2, l3, l4) = (log.clone(), log.clone(), log.clone(), log.clone());
+    let e1 = errors.clone();
+    ClientTcp::new(addr, Line::literal(b"\n"))
+        .alias("cli")
+        .reconnect(INITIAL, Duration::from_secs(1))
+        .on_connect_error(move |ctx, e| {
+            assert_eq!((e.op, e.errno), ("connect", ECONNREFUSED));
+            let n = ctx.heap().failed_attempts();
+            push(&l1, format!("connect error #{n}"));
+            e1.borrow_mut().push(Instant::now());
+            if n == 3 {
+                ctx.post("ctl", "start_server", ()).unwrap();
+            }
+        })
+        .on_connected(move |ctx| {
+            assert_eq!(ctx.heap().failed_attempts(), 0, "reset on success");
+            push(&l2, "connected");
+            ctx.heap().put(&b"finally".to_vec()).unwrap();
+        })
+        .on_input(move |ctx, line: Vec<u8>| {
+            push(&l3, format!("input {}", String::from_utf8_lossy(&line)));
+            ctx.heap().shutdown();
+        })
+        .on_disconnected(move |ctx| {
+            push(&l4, "disconnected");
+            ctx.post("srv", "shutdown", ()).unwrap();
+        })
+        .spawn(&mut kernel);
+    run_bounded(&mut kernel, LIMIT);
+    assert_eq!(
+        *log.borrow(),
+        [
+            "connect error #1",
+            "connect error #2",
+            "connect error #3",
+            "connected",
+            "input FINALLY",
+            "disconnected"
+        ]
+    );
+    // Exponential: the second wait is about twice the first.
+    let e = errors.borrow();
+    assert!(e[1] - e[0] >= INITIAL, "{:?}", e[1] - e[0]);
+    assert!(e[2] - e[1] >= 2 * INITIAL, "{:?}", e[2] - e[1]);
+}
+
+#[test]
+fn shutdown_stops_reconnecting() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let errors = Rc::new(Cell::new(0u32));
+    let e = errors.clone();
+    let mut kernel = Kernel::new().unwrap();
+    let client = ClientTcp::new(SocketAddr::from(([127, 0, 0, 1], port)), Line::new())
+        .alias("cli")
+        .reconnect(Duration::from_millis(10), Duration::from_millis(10))
+        .on_connect_error(move |ctx, _| {
+            e.set(e.get() + 1);
+            if e.get() == 2 {
+                // Posted, as another session would; handled before the
+                // next attempt's timer.
+                ctx.post("cli", "shutdown", ()).unwrap();
+            }
+        })
+        .spawn(&mut kernel);
+    run_bounded(&mut kernel, LIMIT);
+    assert_eq!(errors.get(), 2);
+    assert!(
+        kernel.session_info(client).is_none(),
+        "the client session ended"
+    );
+}
+
+#[test]
+fn connect_event_switches_to_a_new_address() {
+    let dead = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let log: Log = Rc::default();
+    let mut kernel = Kernel::new().unwrap();
+    let info = upcase_server("127.0.0.1:0".parse().unwrap(), false)
+        .spawn(&mut kernel)
+        .unwrap();
+    let server = info.addrs[0];
+    let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
+    ClientTcp::new(dead, Line::literal(b"\n"))
+        .on_connect_error(move |ctx, e| {
+            push(&l1, format!("error {} {}", e.op, e.errno));
+            ctx.yield_event("connect", server); // try the live one
+        })
+        .on_connected(move |ctx| {
+            push(
+                &l2,
+                format!("connected to live={}", ctx.heap().remote() == server),
+            );
+            ctx.heap().put(&b"x".to_vec()).unwrap();
+        })
+        .on_input(move |ctx, line: Vec<u8>| {
+            push(&l3, format!("input {}", String::from_utf8_lossy(&line)));
+            ctx.heap().shutdown();
+            ctx.post("srv", "shutdown", ()).unwrap();
+        })
+        .spawn(&mut kernel);
+    run_bounded(&mut kernel, LIMIT);
+    assert_eq!(
+        *log.borrow(),
+        [
+            format!("error connect {ECONNREFUSED}"),
+            "connected to live=true".to_string(),
+            "input X".to_string()
+        ]
+    );
+}
+
+#[test]
+fn a_connect_that_hangs_times_out() {
+    const ETIMEDOUT: i32 = 110;
+    // A listener whose accept queue is full (backlog 0, one connection
+    // never accepted): Linux drops further SYNs, so a connect hangs.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    sock.listen(0).unwrap();
+    let addr = sock.local_addr().unwrap().as_socket().unwrap();
+    let _queued = std::net::TcpStream::connect(addr).unwrap();
+    let log: Log = Rc::default();
+    let l = log.clone();
+    let mut kernel = Kernel::new().unwrap();
+    ClientTcp::new(addr, Line::new())
+        .connect_timeout(Duration::from_millis(200))
+        .on_connect_error(move |_, e| push(&l, format!("{} {}", e.op, e.errno)))
+        .spawn(&mut kernel);
+    run_bounded(&mut kernel, LIMIT);
+    drop(sock);
+    assert_eq!(*log.borrow(), [format!("connect {ETIMEDOUT}")]);
+}
+
+#[test]
+fn shutdown_before_the_first_attempt_means_no_attempt() {
+    let dead = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let log: Log = Rc::default();
+    let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
+    let mut kernel = Kernel::new().unwrap();
+    ClientTcp::new(dead, Line::new())
+        .reconnect(Duration::from_millis(10), Duration::from_millis(10))
+        .on_started(move |ctx| {
+            push(&l1, "started");
+            ctx.heap().shutdown();
+        })
+        .on_connect_error(move |_, _| push(&l2, "connect error"))
+        .on_connected(move |_| push(&l3, "connected"))
+        .spawn(&mut kernel);
+    run_bounded(&mut kernel, LIMIT);
+    assert_eq!(*log.borrow(), ["started"]);
+}

@@ -1,0 +1,292 @@
+//! ServerTcp in-process, driven by real blocking clients on other
+//! threads: the order of the callbacks, per-connection state, the
+//! connection limit, shutting the listener down through its alias, and a
+//! client shutdown that waits for its output to be written.
+//!
+//! Clients wait on socket reads with deadlines, the kernel side on events;
+//! every kernel runs under a watchdog.
+
+use std::cell::{Cell, RefCell};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rpoe::component::ServerTcp;
+use rpoe::filter::Line;
+use rpoe::{Kernel, KernelHandle, Session, SessionId};
+
+const LIMIT: Duration = Duration::from_secs(30);
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Run `kernel` until its sessions are done; fail the test if they are
+/// still running after `limit`.
+fn run_bounded(kernel: &mut Kernel, limit: Duration) {
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    kernel.spawn(
+        Session::new(())
+            .on("_start", |ctx| ctx.alias_set("watchdog").unwrap())
+            .on("expire", move |ctx| {
+                f.set(true);
+                ctx.stop_kernel();
+            }),
+        (),
+    );
+    let handle = kernel.handle();
+    let (tx, rx) = mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        if rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
+            let _ = handle.post("watchdog", "expire", ());
+        }
+    });
+    let r = kernel.run();
+    drop(tx);
+    t.join().unwrap();
+    assert!(!fired.get(), "the kernel was still running after {limit:?}");
+    r.unwrap();
+}
+
+/// Posts `"shutdown"` to the listener when dropped — when the client
+/// thread is done, or has panicked — so the kernel can finish.
+struct StopListener(KernelHandle, SessionId);
+
+impl Drop for StopListener {
+    fn drop(&mut self) {
+        let _ = self.0.post(self.1, "shutdown", ());
+    }
+}
+
+/// Run `client` on a thread against the server at `addr`; the listener
+/// is shut down when it returns. Runs the kernel, then re-raises a client
+/// panic.
+fn run_with_client<T: Send + 'static>(
+    kernel: &mut Kernel,
+    listener: SessionId,
+    addr: SocketAddr,
+    client: impl FnOnce(SocketAddr) -> T + Send + 'static,
+) -> T {
+    let stop = StopListener(kernel.handle(), listener);
+    let t: JoinHandle<T> = std::thread::spawn(move || {
+        let _stop = stop;
+        client(addr)
+    });
+    run_bounded(kernel, LIMIT);
+    match t.join() {
+        Ok(v) => v,
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    s
+}
+
+fn read_line(s: &mut TcpStream) -> String {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => panic!("EOF after {:?}", String::from_utf8_lossy(&line)),
+            Ok(_) if b[0] == b'\n' => return String::from_utf8(line).unwrap(),
+            Ok(_) => line.push(b[0]),
+            Err(e) => panic!("read failed after {line:?}: {e}"),
+        }
+    }
+}
+
+/// Read until the server closes; the bytes and whether it was a clean EOF.
+fn read_to_close(s: &mut TcpStream) -> (Vec<u8>, bool) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 64 << 10];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (data, true),
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return (data, false),
+            Err(e) => panic!("read failed after {} bytes: {e}", data.len()),
+        }
+    }
+}
+
+type Log = Rc<RefCell<Vec<String>>>;
+
+#[test]
+fn callbacks_come_in_order_with_per_connection_state() {
+    let log: Log = Rc::default();
+    let (l1, l2, l3, l4, l5) = (
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+    );
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .state(|| 0u32)
+        .on_connected(move |ctx| {
+            let port = ctx.heap().remote.port();
+            l1.borrow_mut().push(format!("{port} connected"));
+        })
+        .on_input(move |ctx, line: Vec<u8>| {
+            let c = ctx.heap();
+            c.state += 1;
+            let line = String::from_utf8(line).unwrap();
+            l2.borrow_mut()
+                .push(format!("{} input {line}", c.remote.port()));
+            c.put(&format!("{}:{line}", c.state).into_bytes()).unwrap();
+        })
+        .on_flushed(move |ctx| {
+            let port = ctx.heap().remote.port();
+            l3.borrow_mut().push(format!("{port} flushed"));
+        })
+        .on_error(move |ctx, e| {
+            let port = ctx.heap().remote.port();
+            let what = if e.is_eof() { "eof" } else { e.op };
+            l4.borrow_mut().push(format!("{port} error {what}"));
+        })
+        .on_disconnected(move |ctx| {
+            let port = ctx.heap().remote.port();
+            l5.borrow_mut().push(format!("{port} disconnected"));
+        })
+        .spawn(&mut kernel)
+        .unwrap();
+    let ports = run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
+        let mut ports = Vec::new();
+        for lines in [&["a1", "a2"][..], &["b1"][..]] {
+            let mut s = connect(addr);
+            ports.push(s.local_addr().unwrap().port());
+            for (i, l) in lines.iter().enumerate() {
+                s.write_all(format!("{l}\n").as_bytes()).unwrap();
+                assert_eq!(read_line(&mut s), format!("{}:{l}", i + 1));
+            }
+            s.shutdown(Shutdown::Write).unwrap();
+            let (rest, clean) = read_to_close(&mut s);
+            assert!(rest.is_empty() && clean, "{rest:?} clean={clean}");
+        }
+        ports
+    });
+    let (a, b) = (ports[0], ports[1]);
+    assert_eq!(
+        *log.borrow(),
+        [
+            format!("{a} connected"),
+            format!("{a} input a1"),
+            format!("{a} flushed"),
+            format!("{a} input a2"),
+            format!("{a} flushed"),
+            format!("{a} error eof"),
+            format!("{a} disconnected"),
+            format!("{b} connected"),
+            format!("{b} input b1"),
+            format!("{b} flushed"),
+            format!("{b} error eof"),
+            format!("{b} disconnected"),
+        ]
+    );
+}
+
+#[test]
+fn connections_beyond_max_clients_are_closed_at_once() {
+    let connected = Rc::new(Cell::new(0u32));
+    let c = connected.clone();
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .max_clients(1)
+        .on_connected(move |_| c.set(c.get() + 1))
+        .on_input(|ctx, line: Vec<u8>| ctx.heap().put(&line).unwrap())
+        .spawn(&mut kernel)
+        .unwrap();
+    run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
+        let mut first = connect(addr);
+        first.write_all(b"one\n").unwrap();
+        assert_eq!(read_line(&mut first), "one"); // the server has it
+        let mut extra = connect(addr);
+        let (data, _) = read_to_close(&mut extra);
+        assert!(data.is_empty(), "the extra connection got {data:?}");
+        first.write_all(b"two\n").unwrap();
+        assert_eq!(read_line(&mut first), "two", "the first is still served");
+        drop(first);
+    });
+    assert_eq!(connected.get(), 1);
+}
+
+#[test]
+fn shutdown_posted_to_the_alias_stops_listening() {
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .alias("srv")
+        .on_input(|ctx, line: Vec<u8>| ctx.heap().put(&line).unwrap())
+        .spawn(&mut kernel)
+        .unwrap();
+    let addr = info.addrs[0];
+    // A session that posts the shutdown and then, in a later event, tries
+    // to connect; only an alias keeps it, so it ends with the rest.
+    let (result_tx, result_rx) = mpsc::channel::<Option<i32>>();
+    kernel.spawn(
+        Session::new(Some(result_tx))
+            .on("_start", |ctx| ctx.alias_set("driver").unwrap())
+            .on("go", |ctx| {
+                ctx.post("srv", "shutdown", ()).unwrap();
+                ctx.yield_event("probe", ());
+            })
+            .on("probe", move |ctx| {
+                let r = TcpStream::connect(addr)
+                    .err()
+                    .map(|e| e.raw_os_error().unwrap_or(-1));
+                if let Some(tx) = ctx.heap().take() {
+                    tx.send(r).unwrap();
+                }
+            }),
+        (),
+    );
+    let handle = kernel.handle();
+    let t = std::thread::spawn(move || {
+        let mut s = connect(addr);
+        s.write_all(b"before\n").unwrap();
+        assert_eq!(read_line(&mut s), "before");
+        handle.post("driver", "go", ()).unwrap();
+        let probe = result_rx.recv_timeout(LIMIT).expect("probe result");
+        assert_eq!(probe, Some(111), "connect after shutdown: ECONNREFUSED");
+        s.write_all(b"after\n").unwrap();
+        assert_eq!(read_line(&mut s), "after", "open connections stay served");
+    });
+    run_bounded(&mut kernel, LIMIT);
+    if let Err(p) = t.join() {
+        std::panic::resume_unwind(p);
+    }
+    assert!(kernel.alias_resolve("srv").is_none());
+}
+
+#[test]
+fn client_shutdown_closes_after_the_output_is_written() {
+    const BIG: usize = 1 << 20;
+    let log: Log = Rc::default();
+    let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .on_input(move |ctx, _line: Vec<u8>| {
+            l1.borrow_mut().push("input".into());
+            let c = ctx.heap();
+            c.put(&vec![b'r'; BIG]).unwrap();
+            c.shutdown(); // after the megabyte is written
+        })
+        .on_flushed(move |_| l2.borrow_mut().push("flushed".into()))
+        .on_disconnected(move |_| l3.borrow_mut().push("disconnected".into()))
+        .spawn(&mut kernel)
+        .unwrap();
+    let got = run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
+        let mut s = connect(addr);
+        s.write_all(b"send me a lot\n").unwrap();
+        read_to_close(&mut s)
+    });
+    assert!(got.1, "closed cleanly");
+    assert_eq!(got.0.len(), BIG + 1);
+    assert!(got.0[..BIG].iter().all(|&b| b == b'r') && got.0[BIG] == b'\n');
+    assert_eq!(*log.borrow(), ["input", "flushed", "disconnected"]);
+}
