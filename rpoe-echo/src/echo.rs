@@ -155,7 +155,7 @@ fn shutdown(ctx: &mut Ctx<'_, Echo>) {
     }
     ctx.delay("shutdown_deadline", timeout, ());
     for h in clients {
-        let (next, _) = read_some(ctx, h);
+        let (next, _) = read_some(ctx, h, true);
         if let Some(Some(c)) = ctx.heap().conns.get_mut(h.index()) {
             c.conn.drop_partial();
             c.conn.draining = true;
@@ -257,18 +257,21 @@ fn read(ctx: &mut Ctx<'_, Echo>) {
     let Some((h, _)) = ctx.io() else {
         return;
     };
-    let (next, drained) = read_some(ctx, h);
+    let peer_closed = ctx.io_peer_closed();
+    let (next, drained) = read_some(ctx, h, peer_closed);
     if drained {
-        // Read until WouldBlock: the OS will report new data by itself, so
-        // the kernel need not re-arm the socket.
+        // Drained: the OS will report new data by itself, so the kernel
+        // need not re-arm the socket.
         ctx.io_drained();
     }
     settle(ctx, h, next);
 }
 
 /// Read and echo what the client sent, up to [`READS_PER_EVENT`] reads.
-/// Also says whether the socket was drained.
-fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId) -> (Next, bool) {
+/// Also says whether the socket was drained. Unless `peer_closed`, a short
+/// read proves it (later data or EOF raises a new event), which saves the
+/// read that would only return `WouldBlock`.
+fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId, peer_closed: bool) -> (Next, bool) {
     let Ok((echo, stream)) = ctx.heap_and_handle::<TcpStream>(h) else {
         return (Next::Continue, false);
     };
@@ -299,8 +302,9 @@ fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId) -> (Next, bool) {
             }
             Err(_) => return (Next::Close("write error"), false),
         }
-        // A short read does not prove the socket drained: a FIN that came
-        // with the data raises no new edge. Only WouldBlock does.
+        if n < rbuf.len() && !peer_closed {
+            return (Next::Continue, true);
+        }
         if conn.pending() > cfg.high_water {
             break;
         }

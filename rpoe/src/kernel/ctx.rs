@@ -122,6 +122,16 @@ impl<'a, H: 'static> Ctx<'a, H> {
         }
     }
 
+    /// In a read event handler: whether the OS reported, with this
+    /// readiness, that the peer closed its side (or an error). When it did
+    /// not, a read that returned less than asked for has emptied the
+    /// socket, and any later data or end of file raises a new event — so
+    /// the handler may stop reading and call [`Ctx::io_drained`] without
+    /// the extra read that would only return `WouldBlock`.
+    pub fn io_peer_closed(&self) -> bool {
+        matches!(self.payload, Payload::Io(_, IoMode::Read)) && self.core.io_closed
+    }
+
     /// In an I/O event handler: tell the kernel the handle is drained for
     /// this event's mode — the handler read or wrote until `WouldBlock`.
     /// (A short read is not enough: an end of file that arrived with the
@@ -141,8 +151,8 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// The kernel clock's current reading.
-    pub fn now(&self) -> Time {
-        self.core.clock.now()
+    pub fn now(&mut self) -> Time {
+        self.core.refresh_now()
     }
 
     // ----- events -------------------------------------------------------
@@ -230,7 +240,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Add a timer due after `delay` without touching others (POE's
     /// `delay_add` / `delay_set`).
     pub fn delay_add(&mut self, event: impl IntoEvent, delay: Duration, args: impl Any) -> TimerId {
-        let due = self.core.clock.now() + delay;
+        let due = self.core.refresh_now() + delay;
         self.alarm_add(event, due, args)
     }
 
@@ -298,7 +308,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Re-base a timer to `delay` from now (POE's `delay_adjust`).
     pub fn delay_adjust(&mut self, id: TimerId, delay: Duration) -> Result<Time, Error> {
-        let now = self.core.clock.now();
+        let now = self.core.refresh_now();
         self.core.move_timer(self.frame.key, id, |_| now + delay)
     }
 

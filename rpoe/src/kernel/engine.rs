@@ -48,6 +48,14 @@ pub(crate) struct Core {
     pub kernel_id: String,
     /// Handlers on the stack right now (0: the kernel itself is running).
     pub depth: u32,
+    /// The clock as last read: posts are stamped with it instead of reading
+    /// the clock each time. It is refreshed at every round's start, when
+    /// due events are sampled, and whenever a timer is set, so a post can
+    /// only be stamped earlier than its true time by less than one round.
+    pub post_time: Time,
+    /// During a read-readiness dispatch: the OS reported the peer closed
+    /// (or an error) with it.
+    pub io_closed: bool,
 }
 
 /// Token of the cross-thread waker.
@@ -56,6 +64,13 @@ pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 
 impl Core {
+    /// Read the clock and remember the reading for posts.
+    pub(crate) fn refresh_now(&mut self) -> Time {
+        let t = self.clock.now();
+        self.post_time = t;
+        t
+    }
+
     pub(crate) fn new(clock: Clock) -> Result<Core, Error> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
@@ -76,6 +91,8 @@ impl Core {
             idle_sent: false,
             kernel_id: String::new(),
             depth: 0,
+            post_time: Time::default(),
+            io_closed: false,
         })
     }
 
@@ -120,7 +137,7 @@ impl Core {
         if let Some(k) = sender_key {
             self.sessions.inc(k);
         }
-        let now = self.clock.now();
+        let now = self.post_time;
         self.queue.push(
             now,
             Queued {
@@ -136,7 +153,7 @@ impl Core {
 
     fn push_gc_check(&mut self, target: SessionKey) {
         self.sessions.inc(target);
-        let now = self.clock.now();
+        let now = self.post_time;
         self.queue.push(
             now,
             Queued {
@@ -254,7 +271,7 @@ impl Core {
         if let Some(k) = sender_key {
             self.sessions.inc(k);
         }
-        let now = self.clock.now();
+        let now = self.post_time;
         self.queue.push(
             now,
             Queued {
@@ -290,7 +307,7 @@ impl Core {
                     if let Some(k) = sk {
                         self.sessions.inc(k);
                     }
-                    let now = self.clock.now();
+                    let now = self.post_time;
                     self.queue.push(
                         now,
                         Queued {

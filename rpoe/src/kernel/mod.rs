@@ -94,7 +94,9 @@ pub struct Kernel {
     alive: bool,
     core: Core,
     events: Events,
-    reads: Vec<u32>,
+    /// Handles readable this round, and whether the peer closed or the
+    /// handle is in error (then a short read does not mean drained).
+    reads: Vec<(u32, bool)>,
     writes: Vec<u32>,
 }
 
@@ -132,6 +134,7 @@ impl Kernel {
     /// (sender: the kernel).
     pub fn spawn<H: 'static>(&mut self, session: Session<H>, args: impl Any) -> SessionId {
         self.alive = true;
+        self.core.refresh_now();
         let built = session.build(&mut self.core.names);
         self.core.spawn(None, None, built, Payload::new(args))
     }
@@ -145,6 +148,7 @@ impl Kernel {
     ) -> Result<(), Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
         let ev = self.core.names.resolve(&event);
+        self.core.refresh_now();
         self.core.post_key(key, None, ev, Payload::new(args));
         Ok(())
     }
@@ -315,6 +319,7 @@ impl Kernel {
         if core.sessions.len() == 0 || core.stop_requested {
             return Ok(false);
         }
+        core.refresh_now();
         core.drain_remote();
         core.drain_local();
         core.idle_check();
@@ -324,7 +329,15 @@ impl Kernel {
         } else {
             Some(Duration::ZERO)
         };
-        if let Err(e) = core.poll.poll(&mut self.events, timeout) {
+        // With work due and no handle or signal to ask the OS about, the
+        // poll would only return nothing: skip the system call.
+        // (Cross-thread posts are seen through their flag either way.)
+        let nothing_to_poll = timeout == Some(Duration::ZERO)
+            && core.handles.watched_count() == 0
+            && core.signals.os.is_none();
+        if nothing_to_poll {
+            self.events.clear();
+        } else if let Err(e) = core.poll.poll(&mut self.events, timeout) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(e.into());
             }
@@ -343,7 +356,7 @@ impl Kernel {
             }
             let key = ev.token().0 as u32;
             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                self.reads.push(key);
+                self.reads.push((key, ev.is_read_closed() || ev.is_error()));
             }
             if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
                 self.writes.push(key);
@@ -355,13 +368,15 @@ impl Kernel {
         }
         core.reap_children();
         if !self.reads.is_empty() || !self.writes.is_empty() {
-            for &key in &self.reads {
+            for &(key, closed) in &self.reads {
+                core.io_closed = closed;
                 core.dispatch_io(key, IoMode::Read);
                 if core.stop_requested {
                     core.drain_local();
                     return Ok(false);
                 }
             }
+            core.io_closed = false;
             for &key in &self.writes {
                 core.dispatch_io(key, IoMode::Write);
                 if core.stop_requested {
@@ -373,7 +388,7 @@ impl Kernel {
             core.gc_sweep();
         }
 
-        let now = core.clock.now();
+        let now = core.refresh_now();
         let mark = core.queue.seq_mark();
         while core.dispatch_next(now, mark) {
             if let Some(e) = core.exception.take() {

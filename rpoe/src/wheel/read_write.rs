@@ -501,6 +501,13 @@ where
                         });
                         break;
                     }
+                    // A short read empties the socket; unless the peer
+                    // closed with this event, more data or EOF raises a
+                    // new one (see Ctx::io_peer_closed).
+                    if n < st.rbuf.len() && !core.io_closed {
+                        drained = true;
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     drained = true;
