@@ -62,6 +62,22 @@ fn two_bind_addresses() {
     }
 }
 
+#[test]
+fn ipv6_and_ipv4_together() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED ipv6_and_ipv4_together: this host cannot bind [::1]");
+        return;
+    }
+    let s = ServerSpec::new(EXE)
+        .args(["--bind", "::1", "--bind", "127.0.0.1", "--port", "0"])
+        .listeners(2)
+        .spawn();
+    assert!(s.addrs().iter().any(|a| a.is_ipv6()), "{:?}", s.addrs());
+    for addr in s.addrs() {
+        io::assert_echo(&io::connect(*addr), format!("via {addr}\n").as_bytes());
+    }
+}
+
 // ---- policy cases ----
 
 #[test]

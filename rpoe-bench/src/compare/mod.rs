@@ -167,8 +167,13 @@ pub fn run(args: &CompareArgs) -> Result<(), String> {
     )?;
     let failed = results.failures().count();
     if failed > 0 {
-        return Err(format!("{failed} run(s) failed; see the report's notes"));
+        return Err(format!(
+            "{failed} run(s) failed; see the report's notes and the servers' logs in {}",
+            programs.log_dir.display()
+        ));
     }
+    // The servers' stderr logs are only wanted when something failed.
+    let _ = std::fs::remove_dir_all(&programs.log_dir);
     Ok(())
 }
 
