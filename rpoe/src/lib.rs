@@ -23,8 +23,13 @@
 //! kernel.run().unwrap();
 //! ```
 //!
-//! The layers, lower never importing higher: [`kernel`] (this release);
-//! filters, wheels and components build on it.
+//! The layers, lower never importing higher, each mirroring a part of
+//! POE: [`kernel`] (`POE::Kernel`, `POE::Session`); [`filter`]
+//! (`POE::Filter::*`: bytes to records and back, no I/O); [`wheel`]
+//! (`POE::Wheel::*`: buffered I/O state machines a session owns); and
+//! [`component`] (`POE::Component::Server::TCP` and `::Client::TCP`:
+//! ready-made sessions built from wheels). `docs/porting-from-poe.md`
+//! maps POE's API onto them name by name.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

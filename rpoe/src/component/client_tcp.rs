@@ -26,21 +26,34 @@
 //!   connection or attempt in progress (calling `on_disconnected` if it
 //!   was connected), cancels a shutdown, and connects now.
 //!
-//! ```no_run
+//! Why a component: a client that must stay connected — to a database, a
+//! chat network, an upstream service — needs the same connect, timeout,
+//! back-off and reconnect logic every time, and getting the reconnect
+//! loop wrong either hammers the server or gives up for good.
+//!
+//! ```
 //! use std::time::Duration;
-//! use rpoe::component::ClientTcp;
+//! use rpoe::component::{ClientTcp, ServerTcp};
 //! use rpoe::filter::Line;
 //! use rpoe::Kernel;
 //!
 //! let mut kernel = Kernel::new().unwrap();
-//! ClientTcp::new("127.0.0.1:12345".parse().unwrap(), Line::new())
+//! let echo = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::new())
+//!     .on_input(|ctx, line: Vec<u8>| {
+//!         let _ = ctx.heap().put(&line);
+//!     })
+//!     .spawn(&mut kernel)
+//!     .unwrap();
+//!
+//! ClientTcp::new(echo.addrs[0], Line::new())
 //!     .reconnect(Duration::from_millis(100), Duration::from_secs(5))
 //!     .on_connected(|ctx| {
 //!         let _ = ctx.heap().put(&b"hello".to_vec());
 //!     })
-//!     .on_input(|ctx, line: Vec<u8>| {
+//!     .on_input(move |ctx, line: Vec<u8>| {
 //!         println!("server said {}", String::from_utf8_lossy(&line));
 //!         ctx.heap().shutdown(); // done: close after the output is written
+//!         ctx.post(echo.session, "shutdown", ()).unwrap();
 //!     })
 //!     .on_connect_error(|_ctx, e| eprintln!("connect failed: {}", e.message))
 //!     .spawn(&mut kernel);
@@ -81,7 +94,12 @@ const EV_FLUSHED: &str = "got_server_flush";
 const EV_HIGH: &str = "got_high";
 const EV_LOW: &str = "got_low";
 
-/// The client session's heap.
+/// The client session's heap: what the callbacks reach with
+/// `ctx.heap()` (POE's client heap with its `server` wheel and
+/// `connected` / `shutdown` members). It lives as long as the session,
+/// across reconnections; the examples on [`ClientTcp`] and in the
+/// [module documentation](self) use its `state`, [`put`](Connection::put)
+/// and [`shutdown`](Connection::shutdown).
 pub struct Connection<R: 'static, U> {
     wheel: Option<ReadWrite<R>>,
     factory: Option<SocketFactory>,
@@ -149,7 +167,7 @@ impl<R: 'static, U> Connection<R, U> {
 }
 
 /// How long to wait before connecting again: `initial`, doubling after
-/// each further failure up to `max`.
+/// each further failure up to `max`. Set with [`ClientTcp::reconnect`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
     /// The first delay.
@@ -161,26 +179,41 @@ pub struct Backoff {
 /// A TCP client; configure it, then [`ClientTcp::spawn`] it (see the
 /// [module documentation](self) for the life cycle).
 ///
-/// A client that keeps per-connection counters in its own state, times
-/// out slow connects, and is told to stop from outside through its alias:
+/// A client that keeps a count in its own state, times out slow
+/// connects, and reconnects each time the server hangs up, until it has
+/// connected three times:
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
-/// use rpoe::component::ClientTcp;
+/// use rpoe::component::{ClientTcp, ServerTcp};
 /// use rpoe::filter::Line;
 /// use rpoe::Kernel;
 ///
 /// let mut kernel = Kernel::new().unwrap();
-/// ClientTcp::new("127.0.0.1:6667".parse().unwrap(), Line::literal(b"\n"))
-///     .state(|| 0u64)
-///     .alias("irc")
+/// // A server that says one line to each connection, then hangs up.
+/// let server = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+///     .alias("server")
+///     .on_connected(|ctx| {
+///         let _ = ctx.heap().put(&b"hi".to_vec());
+///         ctx.heap().shutdown();
+///     })
+///     .spawn(&mut kernel)
+///     .unwrap();
+///
+/// ClientTcp::new(server.addrs[0], Line::literal(b"\n"))
+///     .state(|| 0u32) // connections so far
+///     .alias("client") // other sessions may post it "shutdown"
 ///     .connect_timeout(Duration::from_secs(5))
-///     .reconnect(Duration::from_millis(250), Duration::from_secs(30))
-///     .on_connected(|ctx| ctx.heap().state = 0)
-///     .on_input(|ctx, _line: Vec<u8>| ctx.heap().state += 1)
-///     .on_disconnected(|ctx| println!("{} lines this time", ctx.heap().state))
+///     .reconnect(Duration::from_millis(10), Duration::from_millis(100))
+///     .on_connected(|ctx| ctx.heap().state += 1)
+///     .on_input(|_ctx, line: Vec<u8>| assert_eq!(line, b"hi"))
+///     .on_disconnected(|ctx| {
+///         if ctx.heap().state == 3 {
+///             ctx.heap().shutdown(); // no more reconnecting
+///             let _ = ctx.post("server", "shutdown", ());
+///         }
+///     })
 ///     .spawn(&mut kernel);
-/// // elsewhere: kernel.post("irc", "shutdown", ()) or ctx.post(...)
 /// kernel.run().unwrap();
 /// ```
 pub struct ClientTcp<F: Filter + Clone + 'static, U: 'static = ()>
@@ -355,6 +388,24 @@ where
     }
 
     /// Called when a connect attempt fails (POE's `ConnectError`).
+    ///
+    /// ```
+    /// use rpoe::component::ClientTcp;
+    /// use rpoe::filter::Line;
+    /// use rpoe::Kernel;
+    ///
+    /// // A port nobody listens on (just released).
+    /// let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    ///
+    /// let mut kernel = Kernel::new().unwrap();
+    /// ClientTcp::new(addr, Line::new())
+    ///     .on_connect_error(|ctx, e| {
+    ///         assert_eq!(e.op, "connect"); // errno ECONNREFUSED
+    ///         assert_eq!(ctx.heap().failed_attempts(), 1);
+    ///     })
+    ///     .spawn(&mut kernel); // without reconnect(), the session then ends
+    /// kernel.run().unwrap();
+    /// ```
     pub fn on_connect_error(
         mut self,
         f: impl Fn(&mut Ctx<'_, Connection<F::Record, U>>, &WheelError) + 'static,

@@ -14,6 +14,10 @@
 //!   is written;
 //! * beyond the connection limit new connections are closed at once;
 //! * out of file descriptors, accepting pauses briefly instead of spinning.
+//!
+//! Those policies are the reason to use the component rather than copy a
+//! wheels server: each is a few lines that are easy to forget, and a
+//! server missing one fails only under load or under attack.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -32,7 +36,46 @@ type Hook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>)>;
 type SpawnClient = Rc<dyn Fn(&mut Ctx<'_, Listener>, TcpStream, SocketAddr)>;
 type ErrorHook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>, &WheelError)>;
 
-/// One connection's heap.
+/// One connection's heap: what the callbacks reach with `ctx.heap()`
+/// (POE's connection heap with its `client` wheel, `remote_ip` /
+/// `remote_port` and `shutdown` members).
+///
+/// Per-connection state, and closing from the server side once an answer
+/// is written:
+///
+/// ```
+/// use rpoe::component::{ClientTcp, ServerTcp};
+/// use rpoe::filter::Line;
+/// use rpoe::Kernel;
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// let server = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal("\n"))
+///     .state(|| 0usize) // lines received on this connection
+///     .alias("counter")
+///     .on_input(|ctx, line: Vec<u8>| {
+///         let client = ctx.heap();
+///         client.state += 1;
+///         if line == b"quit" {
+///             let _ = client.put(&format!("{} lines", client.state).into_bytes());
+///             client.shutdown(); // close once that is written
+///         }
+///     })
+///     .spawn(&mut kernel)
+///     .unwrap();
+///
+/// ClientTcp::new(server.addrs[0], Line::literal("\n"))
+///     .on_connected(|ctx| {
+///         for line in ["a", "b", "quit"] {
+///             let _ = ctx.heap().put(&line.as_bytes().to_vec());
+///         }
+///     })
+///     .on_input(|ctx, line: Vec<u8>| {
+///         assert_eq!(line, b"3 lines");
+///         ctx.post("counter", "shutdown", ()).unwrap();
+///     })
+///     .spawn(&mut kernel);
+/// kernel.run().unwrap();
+/// ```
 pub struct Client<R: 'static, U> {
     wheel: Option<ReadWrite<R>>,
     /// The peer's address.
@@ -70,7 +113,9 @@ impl<R: 'static, U> Client<R, U> {
     }
 }
 
-/// What [`ServerTcp::spawn`] started.
+/// What [`ServerTcp::spawn`] started: the listening session, to post it
+/// `"shutdown"`, and the bound addresses, to learn the port when binding
+/// to port 0 (used by the [`ServerTcp`] example).
 #[derive(Clone, Debug)]
 pub struct ServerTcpInfo {
     /// The listening session (post it `"shutdown"` to stop listening).
@@ -81,20 +126,50 @@ pub struct ServerTcpInfo {
 
 /// A TCP server; configure it, then [`ServerTcp::spawn`] it.
 ///
-/// ```no_run
-/// use rpoe::component::ServerTcp;
+/// A server that greets each client with its address, then echoes; a
+/// [`ClientTcp`](super::ClientTcp) checks the greeting and stops both:
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use rpoe::component::{ClientTcp, ServerTcp};
 /// use rpoe::filter::Line;
 /// use rpoe::Kernel;
 ///
 /// let mut kernel = Kernel::new().unwrap();
-/// let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+/// let gone = Rc::new(Cell::new(0));
+/// let g = gone.clone();
+/// let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::new())
+///     .alias("greeter")
+///     .max_clients(100)
+///     .watermarks(256 * 1024, 64 * 1024)
+///     .on_connected(|ctx| {
+///         let banner = format!("hello {}", ctx.heap().remote);
+///         let _ = ctx.heap().put(&banner.into_bytes());
+///     })
 ///     .on_input(|ctx, line: Vec<u8>| {
 ///         let _ = ctx.heap().put(&line); // echo
 ///     })
+///     .on_error(|_ctx, e| {
+///         if !e.is_eof() {
+///             eprintln!("{e}");
+///         }
+///     })
+///     .on_disconnected(move |_ctx| g.set(g.get() + 1))
 ///     .spawn(&mut kernel)
 ///     .unwrap();
-/// println!("listening on {}", info.addrs[0]);
+/// println!("listening on {}", info.addrs[0]); // the port is resolved
+///
+/// ClientTcp::new(info.addrs[0], Line::new())
+///     .on_input(|ctx, line: Vec<u8>| {
+///         let me = ctx.heap().local_addr().unwrap();
+///         assert_eq!(line, format!("hello {me}").into_bytes());
+///         ctx.heap().shutdown();
+///         ctx.post("greeter", "shutdown", ()).unwrap(); // or post to info.session
+///     })
+///     .spawn(&mut kernel);
 /// kernel.run().unwrap();
+/// assert_eq!(gone.get(), 1);
 /// ```
 pub struct ServerTcp<F: Filter + Clone + 'static, U: 'static = ()>
 where
@@ -143,7 +218,10 @@ impl<F: Filter + Clone + 'static, U: 'static> ServerTcp<F, U>
 where
     F::Record: 'static,
 {
-    /// Give each connection its own state, made by `make`.
+    /// Give each connection its own state, made by `make` when the
+    /// connection is accepted (POE's `ClientArgs`, generalised). Set it
+    /// before the callbacks: it resets them, since they take the heap
+    /// type it changes.
     pub fn state<V: 'static>(self, make: impl Fn() -> V + 'static) -> ServerTcp<F, V> {
         ServerTcp {
             addrs: self.addrs,
@@ -449,7 +527,7 @@ where
 }
 
 /// The listening session's heap.
-pub struct Listener {
+pub(crate) struct Listener {
     pending: Vec<TcpListener>,
     wheels: Vec<ListenAccept>,
     clients: Rc<Cell<usize>>,

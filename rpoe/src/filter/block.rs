@@ -106,6 +106,19 @@ impl Block {
     /// # Panics
     ///
     /// If `size` is zero.
+    ///
+    /// ```
+    /// use rpoe::filter::{Block, Filter, FilterError};
+    ///
+    /// let mut blocks = Block::fixed(4);
+    /// let mut wire = Vec::new();
+    /// blocks.put(&b"abcdefgh".to_vec(), &mut wire).unwrap(); // two whole blocks
+    /// assert!(matches!(
+    ///     blocks.put(&b"abc".to_vec(), &mut wire),
+    ///     Err(FilterError::Malformed(_))
+    /// ));
+    /// assert_eq!(wire, b"abcdefgh");
+    /// ```
     pub fn fixed(size: usize) -> Self {
         assert!(size > 0, "Block: the block size must be at least 1");
         Block::with_mode(Mode::Fixed(size))
@@ -122,6 +135,19 @@ impl Block {
 
     /// Each record preceded by its length as a 4-byte big-endian unsigned
     /// integer, the usual framing of non-Perl peers.
+    ///
+    /// ```
+    /// use rpoe::filter::{Block, Filter};
+    ///
+    /// let mut frames = Block::be32();
+    /// let mut wire = Vec::new();
+    /// frames.put(&b"abc".to_vec(), &mut wire).unwrap();
+    /// assert_eq!(wire, [0, 0, 0, 3, b'a', b'b', b'c']);
+    ///
+    /// let mut out = Vec::new();
+    /// frames.get(&wire, &mut out).unwrap();
+    /// assert_eq!(out, [b"abc".to_vec()]);
+    /// ```
     pub fn be32() -> Self {
         Block::with_mode(Mode::Be32)
     }
@@ -131,6 +157,18 @@ impl Block {
     /// [`FilterError::TooLong`], on input as soon as the prefix announces
     /// it. Has no effect on [`fixed`](Block::fixed) blocks, whose size is
     /// their length.
+    ///
+    /// ```
+    /// use rpoe::filter::{Block, Filter, FilterError};
+    ///
+    /// // A peer announcing a huge frame is refused after four digits.
+    /// let mut blocks = Block::length_prefixed().max_length(1024);
+    /// let mut out = Vec::new();
+    /// assert_eq!(
+    ///     blocks.get(b"99999", &mut out),
+    ///     Err(FilterError::TooLong { len: 9999, max: 1024 })
+    /// );
+    /// ```
     pub fn max_length(mut self, max: usize) -> Self {
         self.max_length = max;
         self

@@ -348,6 +348,16 @@ impl Line {
     /// # Panics
     ///
     /// If `terminators` is empty.
+    ///
+    /// ```
+    /// use rpoe::filter::{Filter, Line};
+    ///
+    /// let mut fields = Line::new().input_any_of(";,").output_literal(";");
+    /// let mut out = Vec::new();
+    /// fields.get(b"a,b;c", &mut out).unwrap();
+    /// assert_eq!(out, [b"a".to_vec(), b"b".to_vec()]);
+    /// assert_eq!(fields.pending(), b"c");
+    /// ```
     pub fn input_any_of(self, terminators: impl AsRef<[u8]>) -> Self {
         let t = terminators.as_ref();
         assert!(!t.is_empty(), "Line: the terminator set must not be empty");
@@ -362,6 +372,16 @@ impl Line {
     /// the one- and two-byte newline. (With
     /// [`keep_terminator`](Line::keep_terminator), the first line instead
     /// waits for that next byte, so that it carries its whole terminator.)
+    ///
+    /// ```
+    /// use rpoe::filter::{Filter, Line};
+    ///
+    /// // The first line ends in CRLF, so only CRLF ends lines from now on.
+    /// let mut lines = Line::new().autodetect().output_literal("\n");
+    /// let mut out = Vec::new();
+    /// lines.get(b"first\r\nsecond\rstill second\r\n", &mut out).unwrap();
+    /// assert_eq!(out, [b"first".to_vec(), b"second\rstill second".to_vec()]);
+    /// ```
     pub fn autodetect(self) -> Self {
         self.with_input(Input::DetectFirst)
     }

@@ -1,6 +1,14 @@
 //! Filters: turn a byte stream into records and records back into bytes
 //! (POE's `POE::Filter::*`). Usable on their own, and by the wheels.
 //!
+//! Why a separate layer: reads and writes deliver bytes in whatever pieces
+//! the OS chose, while a program thinks in lines, frames or values. POE
+//! splits the two jobs — a driver moves bytes, a filter frames them — so
+//! that one protocol implementation serves sockets, pipes, files and
+//! child processes alike, and so that framing can be tested without any
+//! I/O. rpoe keeps the split: every wheel takes a [`Filter`], and every
+//! filter is a plain value that the examples below drive by hand.
+//!
 //! A filter is streaming: [`Filter::get`] takes bytes as they arrive, in
 //! chunks of any size, and yields every record completed so far; the
 //! records are the same however the input was split. [`Filter::put`]
@@ -60,6 +68,34 @@ pub use stackable::Stackable;
 pub use stream::Stream;
 
 /// Why a filter refused input or output.
+///
+/// POE's filters `die` (or warn and drop bytes) when input breaks them;
+/// rpoe's return one of these instead, so the caller — normally a wheel,
+/// which turns it into a `"get"` error event — decides what to do.
+///
+/// ```
+/// use rpoe::filter::{Block, Filter, FilterError, Line};
+///
+/// let mut out = Vec::new();
+///
+/// // A line over the limit: refused as soon as it is too long, even
+/// // before its terminator arrives. Lines cut before it are kept.
+/// let mut lines = Line::new().max_length(8);
+/// let err = lines.get(b"short\r\nmuch too long", &mut out).unwrap_err();
+/// assert_eq!(err, FilterError::TooLong { len: 13, max: 8 });
+/// assert_eq!(out, [b"short".to_vec()]);
+///
+/// // More buffered than allowed: the chunk is refused before it is copied.
+/// let mut small = Line::new().max_buffer(4);
+/// assert_eq!(
+///     small.get(b"12345", &mut out),
+///     Err(FilterError::BufferFull { len: 5, max: 4 })
+/// );
+///
+/// // Input that cannot be this filter's framing.
+/// let mut blocks = Block::length_prefixed();
+/// assert!(matches!(blocks.get(b"x\0", &mut out), Err(FilterError::Malformed(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
     /// A record (line, block, frame) is longer than the filter's limit.
@@ -85,6 +121,46 @@ pub enum FilterError {
 }
 
 /// A streaming framer between bytes and records of type `Record`.
+///
+/// POE's filter interface is `get(\@chunks)`, `put(\@records)` and
+/// `get_pending`; here `get` and `put` take one chunk or one record at a
+/// time and append to a caller's buffer, so a wheel reuses its buffers
+/// instead of allocating lists. Records are typed: a wheel built on a
+/// `Filter<Record = T>` hands its session `T`s.
+///
+/// Writing a filter of your own takes the four methods. This one makes
+/// every byte a record:
+///
+/// ```
+/// use rpoe::filter::{Filter, FilterError, Map};
+///
+/// #[derive(Clone, Default)]
+/// struct Octets;
+///
+/// impl Filter for Octets {
+///     type Record = u8;
+///     fn get(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), FilterError> {
+///         out.extend_from_slice(chunk);
+///         Ok(())
+///     }
+///     fn put(&mut self, record: &u8, out: &mut Vec<u8>) -> Result<(), FilterError> {
+///         out.push(*record);
+///         Ok(())
+///     }
+///     fn pending(&self) -> &[u8] {
+///         &[] // nothing is ever held back
+///     }
+///     fn take_pending(&mut self) -> Vec<u8> {
+///         Vec::new()
+///     }
+/// }
+///
+/// // It composes with the generic filters like any other.
+/// let mut upper = Map::new(Octets, |b: u8| b.to_ascii_uppercase(), |b: &u8| *b);
+/// let mut out = Vec::new();
+/// upper.get(b"abc", &mut out).unwrap();
+/// assert_eq!(out, b"ABC");
+/// ```
 pub trait Filter {
     /// What one record is.
     type Record;
@@ -103,6 +179,26 @@ pub trait Filter {
 
     /// Take the pending bytes out, leaving the filter empty: to hand them
     /// to another filter when switching mid-stream.
+    ///
+    /// A header line followed by a binary body, read with two filters
+    /// (what [`ReadWrite::set_input_filter`](crate::wheel::ReadWrite::set_input_filter)
+    /// does for a wheel):
+    ///
+    /// ```
+    /// use rpoe::filter::{Block, Filter, Line};
+    ///
+    /// let mut header = Line::literal("\n");
+    /// let mut lines = Vec::new();
+    /// header.get(b"SIZE 4\n\x00\x01\x02\x03", &mut lines).unwrap();
+    /// assert_eq!(lines, [b"SIZE 4".to_vec()]);
+    ///
+    /// // The body's first bytes arrived with the header: pass them on.
+    /// let mut body = Block::fixed(4);
+    /// let mut blocks = Vec::new();
+    /// body.get(&header.take_pending(), &mut blocks).unwrap();
+    /// assert_eq!(blocks, [vec![0, 1, 2, 3]]);
+    /// assert!(header.pending().is_empty());
+    /// ```
     fn take_pending(&mut self) -> Vec<u8>;
 }
 

@@ -74,6 +74,18 @@ impl<F: Filter> RecordBlock<F> {
     /// written). POE's `CheckPut` instead holds the records of a short
     /// block back until later puts complete it; rpoe reports the mistake
     /// where it is made.
+    ///
+    /// ```
+    /// use rpoe::filter::{Filter, FilterError, Line, RecordBlock};
+    ///
+    /// let mut pairs = RecordBlock::new(Line::literal("\n"), 2).check_put(true);
+    /// let mut wire = Vec::new();
+    /// assert!(matches!(
+    ///     pairs.put(&vec![b"lonely".to_vec()], &mut wire),
+    ///     Err(FilterError::Malformed(_))
+    /// ));
+    /// assert!(wire.is_empty());
+    /// ```
     pub fn check_put(mut self, check: bool) -> Self {
         self.check_put = check;
         self

@@ -29,7 +29,18 @@ use serde::Serialize;
 use super::block::Block;
 use super::{Filter, FilterError};
 
-/// How values are serialized inside the frames.
+/// How values are serialized inside the frames (the counterpart of POE's
+/// `Serializer`).
+///
+/// ```
+/// use rpoe::filter::{Filter, Format, Reference};
+///
+/// let mut refs = Reference::<u32>::with_format(Format::Json);
+/// assert_eq!(refs.format(), Format::Json);
+/// let mut wire = Vec::new();
+/// refs.put(&7, &mut wire).unwrap();
+/// assert_eq!(wire, b"1\x007");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Format {
@@ -106,6 +117,16 @@ impl<T> Reference<T> {
 
     /// The largest serialized value, in bytes (default 64 MiB), in either
     /// direction: [`FilterError::TooLong`] past it.
+    ///
+    /// ```
+    /// use rpoe::filter::{Filter, FilterError, Reference};
+    ///
+    /// let mut refs = Reference::<String>::new().max_frame(16);
+    /// let mut wire = Vec::new();
+    /// let long = "x".repeat(100);
+    /// assert!(matches!(refs.put(&long, &mut wire), Err(FilterError::TooLong { .. })));
+    /// assert!(wire.is_empty());
+    /// ```
     pub fn max_frame(mut self, max: usize) -> Self {
         self.max_frame = max;
         self.framing = self.framing.max_length(max);

@@ -1,6 +1,13 @@
 //! [`FollowTail`]: follow a growing file by name, like `tail -F` (POE's
 //! `POE::Wheel::FollowTail`).
 //!
+//! Why: log files are the classic input of a monitoring daemon, and a
+//! plain file never reports "readable, more to come" to `epoll` — it is
+//! always readable, even at its end. So following one means polling, and
+//! doing it well means noticing truncation and rotation, keeping partial
+//! records, and not reading a file twice. This wheel does that on a timer
+//! of the owning session, as POE's does.
+//!
 //! The wheel polls the file every [`poll_interval`](FollowTailBuilder::poll_interval)
 //! (default one second), reads whatever was appended, splits it into
 //! records with its filter (default [`Line::new`], POE's default) and sends
@@ -231,6 +238,57 @@ impl<R: 'static> FollowTailBuilder<R> {
 }
 
 /// A running tail; dropping it stops following the file.
+///
+/// Read a file from its beginning, then see it truncated and rewritten:
+///
+/// ```
+/// use std::time::Duration;
+/// use rpoe::filter::Line;
+/// use rpoe::wheel::{FollowTail, WheelId};
+/// use rpoe::{Kernel, Session};
+///
+/// let path = std::env::temp_dir().join(format!("rpoe-doc-reset-{}", std::process::id()));
+/// std::fs::write(&path, "a\nb\n").unwrap();
+///
+/// #[derive(Default)]
+/// struct Heap { tail: Option<FollowTail<Vec<u8>>>, seen: Vec<String> }
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// let (p, q) = (path.clone(), path.clone());
+/// kernel.spawn(
+///     Session::new(Heap::default())
+///         .on("_start", move |ctx| {
+///             let tail = FollowTail::builder(&p)
+///                 .filter(Line::literal("\n"))
+///                 .seek_start()
+///                 .poll_interval(Duration::from_millis(10))
+///                 .on_input("line")
+///                 .on_reset("reset")
+///                 .start(ctx)
+///                 .unwrap();
+///             ctx.heap().tail = Some(tail);
+///         })
+///         .on("line", move |ctx| {
+///             let (line, _) = ctx.take_arg::<(Vec<u8>, WheelId)>().unwrap();
+///             let line = String::from_utf8(line).unwrap();
+///             let heap = ctx.heap();
+///             heap.seen.push(line.clone());
+///             match line.as_str() {
+///                 "b" => {
+///                     assert_eq!(heap.tail.as_ref().unwrap().tell(), 4);
+///                     std::fs::write(&q, "c\n").unwrap(); // truncated: shorter than 4
+///                 }
+///                 "c" => heap.tail = None, // done
+///                 _ => {}
+///             }
+///         })
+///         .on("reset", |ctx| ctx.heap().seen.push("(reset)".into()))
+///         .on("_stop", |ctx| assert_eq!(ctx.heap().seen, ["a", "b", "(reset)", "c"])),
+///     (),
+/// );
+/// kernel.run().unwrap();
+/// std::fs::remove_file(&path).unwrap();
+/// ```
 pub struct FollowTail<R: 'static> {
     inner: Rc<Inner<R>>,
 }

@@ -1,6 +1,12 @@
 //! [`ListenAccept`]: accept connections on a listening socket (POE's
 //! `POE::Wheel::ListenAccept`).
 //!
+//! Why: accepting is the other half of every server's bookkeeping — watch
+//! the listener, accept until the OS says "would block", report `EMFILE`
+//! without spinning on it. This wheel does that for a listener you made
+//! yourself (any options, any address family);
+//! [`SocketFactory`](super::SocketFactory) makes the listener too.
+//!
 //! Each accepted connection reaches the session's accept event as an
 //! [`Accepted`] (take it with `ctx.take_arg::<Accepted<_, _>>()`); a failed
 //! accept reaches the error event as a [`WheelError`] with op `"accept"`.
@@ -23,7 +29,45 @@ use super::{WheelError, WheelId};
 /// Connections accepted per readiness event.
 const ACCEPTS_PER_EVENT: usize = 64;
 
-/// A listening socket the wheel can accept on.
+/// A listening socket the wheel can accept on: implemented for mio's
+/// `TcpListener` and `UnixListener`.
+///
+/// A Unix-domain listener works as a TCP one does; only the stream and
+/// address types of [`Accepted`] change:
+///
+/// ```
+/// use mio::net::{UnixListener, UnixStream};
+/// use rpoe::wheel::{Accepted, ListenAccept};
+/// use rpoe::{Kernel, Session};
+///
+/// let path = std::env::temp_dir().join(format!("rpoe-doc-accept-{}.sock", std::process::id()));
+/// let _ = std::fs::remove_file(&path);
+///
+/// struct Heap {
+///     wheel: Option<ListenAccept>,
+///     client: Option<std::os::unix::net::UnixStream>,
+/// }
+/// let mut kernel = Kernel::new().unwrap();
+/// let p = path.clone();
+/// kernel.spawn(
+///     Session::new(Heap { wheel: None, client: None })
+///         .on("_start", move |ctx| {
+///             let listener = UnixListener::bind(&p).unwrap();
+///             ctx.heap().wheel = Some(ListenAccept::new(ctx, listener, "accepted", "").unwrap());
+///             ctx.heap().client = Some(std::os::unix::net::UnixStream::connect(&p).unwrap());
+///         })
+///         .on("accepted", |ctx| {
+///             let a = ctx
+///                 .take_arg::<Accepted<UnixStream, std::os::unix::net::SocketAddr>>()
+///                 .unwrap();
+///             assert!(a.peer.is_unnamed()); // the client did not bind a path
+///             ctx.heap().wheel = None;
+///         }),
+///     (),
+/// );
+/// kernel.run().unwrap();
+/// std::fs::remove_file(&path).unwrap();
+/// ```
 pub trait Acceptor: IoSource {
     /// The connected stream type.
     type Stream: 'static;
@@ -49,7 +93,12 @@ impl Acceptor for mio::net::UnixListener {
     }
 }
 
-/// The argument of the accept event (POE's socket, peer address, wheel id).
+/// The argument of the accept event (POE's socket, peer address, wheel id),
+/// taken with `ctx.take_arg::<Accepted<S, A>>()`: for TCP
+/// `Accepted<mio::net::TcpStream, std::net::SocketAddr>` (also named
+/// [`TcpConnected`](super::TcpConnected)). The stream is yours: start a
+/// [`ReadWrite`](super::ReadWrite) on it, or post it to another session.
+/// See the [`ListenAccept`] example.
 pub struct Accepted<S, A> {
     /// The new connection, non-blocking.
     pub stream: S,
@@ -61,25 +110,45 @@ pub struct Accepted<S, A> {
 
 /// A running accept wheel; dropping it closes the listener.
 ///
-/// ```no_run
-/// use rpoe::wheel::{Accepted, ListenAccept};
-/// use rpoe::{Kernel, Session};
-/// use mio::net::{TcpListener, TcpStream};
+/// ```
 /// use std::net::SocketAddr;
+/// use mio::net::{TcpListener, TcpStream};
+/// use rpoe::wheel::{Accepted, ListenAccept, WheelError};
+/// use rpoe::{Kernel, Session};
+///
+/// struct Heap {
+///     wheel: Option<ListenAccept>,
+///     client: Option<std::net::TcpStream>,
+/// }
 ///
 /// let mut kernel = Kernel::new().unwrap();
 /// kernel.spawn(
-///     Session::new(None::<ListenAccept>)
+///     Session::new(Heap { wheel: None, client: None })
 ///         .on("_start", |ctx| {
 ///             let l = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-///             *ctx.heap() = Some(ListenAccept::new(ctx, l, "accepted", "accept_error").unwrap());
+///             let wheel = ListenAccept::new(ctx, l, "accepted", "accept_error").unwrap();
+///             // The listener now belongs to the kernel; borrow it by handle.
+///             let h = wheel.handle().unwrap();
+///             let addr = ctx.handle::<TcpListener>(h).unwrap().local_addr().unwrap();
+///             ctx.heap().wheel = Some(wheel);
+///             // Someone connects (to loopback, a blocking connect is quick).
+///             ctx.heap().client = Some(std::net::TcpStream::connect(addr).unwrap());
 ///         })
 ///         .on("accepted", |ctx| {
 ///             let a = ctx.take_arg::<Accepted<TcpStream, SocketAddr>>().unwrap();
-///             println!("connection from {}", a.peer);
+///             let client = ctx.heap().client.as_ref().unwrap();
+///             assert_eq!(a.peer, client.local_addr().unwrap());
+///             // a.stream is the connection: start a ReadWrite on it, or
+///             // post it to a session of its own. One is enough here:
+///             ctx.heap().wheel = None; // stop listening
+///         })
+///         .on("accept_error", |ctx| {
+///             let e = ctx.take_arg::<WheelError>().unwrap();
+///             eprintln!("{e}"); // EMFILE: pause_accept, retry after a delay
 ///         }),
 ///     (),
 /// );
+/// kernel.run().unwrap();
 /// ```
 pub struct ListenAccept {
     inner: Rc<Inner>,

@@ -1,6 +1,12 @@
 //! [`ReadWrite`]: buffered, filtered I/O on one stream (POE's
 //! `POE::Wheel::ReadWrite`).
 //!
+//! Why: it is the wheel almost every connection uses. It replaces the
+//! hand-kept input and output buffers of a bare-watcher program — and the
+//! switching of the write watcher on and off — with records in and
+//! `put` out, and it bounds what it holds: input by its filter's limits,
+//! output by the high and low marks a server uses for backpressure.
+//!
 //! Input is read until the socket would block, split into records by the
 //! input filter, and each record is handed to the session's input handler
 //! as `(record, WheelId)`. [`ReadWrite::put`] encodes records with the
@@ -38,34 +44,76 @@ type BoxFilter<R> = Box<dyn Filter<Record = R>>;
 
 /// Configures a [`ReadWrite`] before it is started in a session.
 ///
-/// ```no_run
+/// An echo service on one end of a connected pair of sockets (a stand-in
+/// for an accepted TCP connection), and a second wheel on the other end
+/// playing the client:
+///
+/// ```
+/// use mio::net::UnixStream;
 /// use rpoe::filter::Line;
-/// use rpoe::wheel::{ReadWrite, WheelId};
+/// use rpoe::wheel::{ReadWrite, WheelError, WheelId};
 /// use rpoe::{Ctx, Kernel, Session};
 ///
-/// struct Heap { wheel: Option<ReadWrite<Vec<u8>>> }
+/// #[derive(Default)]
+/// struct Heap {
+///     server: Option<ReadWrite<Vec<u8>>>,
+///     client: Option<ReadWrite<Vec<u8>>>,
+///     echoed: Vec<Vec<u8>>,
+/// }
 ///
 /// fn start(ctx: &mut Ctx<'_, Heap>) {
-///     let stream = ctx.take_arg::<mio::net::TcpStream>().unwrap();
-///     let wheel = ReadWrite::builder(stream, Line::literal(b"\n"))
+///     let (near, far) = UnixStream::pair().unwrap();
+///     let server = ReadWrite::builder(near, Line::literal(b"\n"))
 ///         .on_input("line")
 ///         .on_error("error")
 ///         .start(ctx)
 ///         .unwrap();
-///     ctx.heap().wheel = Some(wheel);
+///     let client = ReadWrite::builder(far, Line::literal(b"\n"))
+///         .on_input("echoed")
+///         .start(ctx)
+///         .unwrap();
+///     client.put(&b"hello".to_vec()).unwrap();
+///     client.put(&b"world".to_vec()).unwrap(); // one write, when start returns
+///     let heap = ctx.heap();
+///     heap.server = Some(server);
+///     heap.client = Some(client);
 /// }
 ///
 /// fn line(ctx: &mut Ctx<'_, Heap>) {
 ///     let (line, _id) = ctx.take_arg::<(Vec<u8>, WheelId)>().unwrap();
-///     if let Some(w) = &ctx.heap().wheel {
+///     if let Some(w) = &ctx.heap().server {
 ///         w.put(&line).unwrap(); // echo it back
 ///     }
 /// }
 ///
-/// fn error(ctx: &mut Ctx<'_, Heap>) {
-///     ctx.heap().wheel = None; // closes the stream
+/// fn echoed(ctx: &mut Ctx<'_, Heap>) {
+///     let (line, _id) = ctx.take_arg::<(Vec<u8>, WheelId)>().unwrap();
+///     let heap = ctx.heap();
+///     heap.echoed.push(line);
+///     if heap.echoed.len() == 2 {
+///         heap.client = None; // hang up: the server reads end of file
+///     }
 /// }
-/// # let _ = (start as fn(&mut Ctx<'_, Heap>), line as fn(&mut Ctx<'_, Heap>), error as fn(&mut Ctx<'_, Heap>));
+///
+/// fn error(ctx: &mut Ctx<'_, Heap>) {
+///     let e = ctx.take_arg::<WheelError>().unwrap();
+///     assert!(e.is_eof());
+///     ctx.heap().server = None; // closes the stream
+/// }
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// kernel.spawn(
+///     Session::new(Heap::default())
+///         .on("_start", start)
+///         .on("line", line)
+///         .on("echoed", echoed)
+///         .on("error", error)
+///         .on("_stop", |ctx| {
+///             assert_eq!(ctx.heap().echoed, [b"hello".to_vec(), b"world".to_vec()]);
+///         }),
+///     (),
+/// );
+/// kernel.run().unwrap(); // returns once both wheels are gone
 /// ```
 pub struct ReadWriteBuilder<S, R> {
     stream: S,
@@ -86,6 +134,75 @@ struct Events {
 }
 
 /// A running wheel; dropping it closes the stream.
+///
+/// A request and its answer over a half-closed stream: the client sends
+/// its request and shuts down its write side ([`shutdown_output`]); the
+/// server answers after reading end of file, and closes only once the
+/// answer is written ([`is_flushing`], the flushed event).
+///
+/// [`shutdown_output`]: ReadWrite::shutdown_output
+/// [`is_flushing`]: ReadWrite::is_flushing
+///
+/// ```
+/// use mio::net::UnixStream;
+/// use rpoe::filter::Line;
+/// use rpoe::wheel::{ReadWrite, WheelError, WheelId};
+/// use rpoe::{Kernel, Session};
+///
+/// #[derive(Default)]
+/// struct Heap {
+///     server: Option<ReadWrite<Vec<u8>>>,
+///     client: Option<ReadWrite<Vec<u8>>>,
+///     request: Vec<u8>,
+///     answer: Vec<u8>,
+/// }
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// kernel.spawn(
+///     Session::new(Heap::default())
+///         .on("_start", |ctx| {
+///             let (near, far) = UnixStream::pair().unwrap();
+///             let server = ReadWrite::builder(near, Line::literal("\n"))
+///                 .on_input("request")
+///                 .on_error("server_eof")
+///                 .on_flushed("server_flushed")
+///                 .start(ctx)
+///                 .unwrap();
+///             let client = ReadWrite::builder(far, Line::literal("\n"))
+///                 .on_input("answer")
+///                 .on_error("client_eof")
+///                 .start(ctx)
+///                 .unwrap();
+///             client.put(&b"sum 1 2".to_vec()).unwrap();
+///             client.shutdown_output(); // after the request is written
+///             let heap = ctx.heap();
+///             (heap.server, heap.client) = (Some(server), Some(client));
+///         })
+///         .on("request", |ctx| {
+///             let (line, _) = ctx.take_arg::<(Vec<u8>, WheelId)>().unwrap();
+///             ctx.heap().request = line;
+///         })
+///         .on("server_eof", |ctx| {
+///             let heap = ctx.heap();
+///             assert_eq!(heap.request, b"sum 1 2");
+///             let server = heap.server.as_ref().unwrap();
+///             server.put(&b"3".to_vec()).unwrap();
+///             assert!(server.is_flushing()); // written when this handler returns
+///         })
+///         .on("server_flushed", |ctx| ctx.heap().server = None)
+///         .on("answer", |ctx| {
+///             let (line, _) = ctx.take_arg::<(Vec<u8>, WheelId)>().unwrap();
+///             ctx.heap().answer = line;
+///         })
+///         .on("client_eof", |ctx| {
+///             assert!(ctx.take_arg::<WheelError>().unwrap().is_eof());
+///             ctx.heap().client = None;
+///         })
+///         .on("_stop", |ctx| assert_eq!(ctx.heap().answer, b"3")),
+///     (),
+/// );
+/// kernel.run().unwrap();
+/// ```
 pub struct ReadWrite<R: 'static> {
     inner: Rc<dyn Control<R>>,
 }

@@ -1,6 +1,13 @@
 //! [`Run`]: a child process with its standard streams wired to the session
 //! (POE's `POE::Wheel::Run`).
 //!
+//! Why: an event loop must not wait on a child — not for its output, not
+//! for it to read its input, not for it to exit. Running a program
+//! therefore takes three non-blocking pipes, filters on each, a write
+//! buffer for stdin, and reaping at the end; this wheel is all of that,
+//! and it is also how blocking work (a DNS lookup, a slow library call)
+//! is pushed out of the loop: run it in a helper program.
+//!
 //! The wheel starts a program (a [`std::process::Command`], run without a
 //! shell) with three pipes: records [`put`](Run::put) on the wheel are
 //! encoded by the stdin filter and written to the child's stdin; whatever
@@ -82,6 +89,13 @@ type BoxFilter<R> = Box<dyn Filter<Record = R>>;
 
 /// One of the child's standard streams (POE's `"STDIN"`, `"STDOUT"`,
 /// `"STDERR"` handle names).
+///
+/// ```
+/// use rpoe::wheel::RunStream;
+///
+/// assert_eq!(RunStream::Stderr.name(), "STDERR");
+/// assert_eq!(RunStream::Stdout.to_string(), "STDOUT");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RunStream {
     /// The child's standard input (the wheel writes it).
@@ -116,6 +130,47 @@ impl std::fmt::Display for RunStream {
 /// failed write to stdin (the child closed it or exited) is a `"write"`
 /// error on [`RunStream::Stdin`]; a record the filter refused is a
 /// `"get"` error, and that stream is closed.
+///
+/// ```
+/// use std::collections::HashSet;
+/// use rpoe::wheel::{Run, RunError, RunStream, WheelId};
+/// use rpoe::{Kernel, Session};
+///
+/// #[derive(Default)]
+/// struct Heap { child: Option<Run<Vec<u8>>>, stderr: Vec<Vec<u8>>, ended: HashSet<RunStream> }
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// kernel.spawn(
+///     Session::new(Heap::default())
+///         .on("_start", |ctx| {
+///             let run = Run::program("sh", ["-c", "echo oops >&2"])
+///                 .no_stdin()
+///                 .on_stderr("stderr")
+///                 .on_error("error")
+///                 .on_close("closed")
+///                 .start(ctx)
+///                 .unwrap();
+///             ctx.heap().child = Some(run);
+///         })
+///         .on("stderr", |ctx| {
+///             let (line, _) = ctx.take_arg::<(Vec<u8>, WheelId)>().unwrap();
+///             ctx.heap().stderr.push(line);
+///         })
+///         .on("error", |ctx| {
+///             let e = ctx.take_arg::<RunError>().unwrap();
+///             assert!(e.is_eof(), "{e}"); // end of file is reported here too
+///             ctx.heap().ended.insert(e.stream);
+///         })
+///         .on("closed", |ctx| ctx.heap().child = None)
+///         .on("_stop", |ctx| {
+///             let heap = ctx.heap();
+///             assert_eq!(heap.stderr, [b"oops".to_vec()]);
+///             assert_eq!(heap.ended, HashSet::from([RunStream::Stdout, RunStream::Stderr]));
+///         }),
+///     (),
+/// );
+/// kernel.run().unwrap();
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunError {
     /// What failed, errno, message and wheel.
@@ -393,6 +448,36 @@ impl<R: 'static> RunBuilder<R> {
 
 /// A running child process; see the [module documentation](self) for its
 /// events and what dropping it does.
+///
+/// Stop a child that would run too long, and learn how it ended:
+///
+/// ```
+/// use rpoe::wheel::Run;
+/// use rpoe::{ChildExit, Kernel, Session, Signal};
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// kernel.spawn(
+///     Session::new(None::<Run<Vec<u8>>>)
+///         .on("_start", |ctx| {
+///             let run = Run::program("sleep", ["10"])
+///                 .on_close("closed")
+///                 .on_exit("exited")
+///                 .start(ctx)
+///                 .unwrap();
+///             assert!(run.pid() > 0);
+///             run.kill("TERM").unwrap(); // POE's $wheel->kill("TERM")
+///             *ctx.heap() = Some(run);
+///         })
+///         .on("closed", |ctx| *ctx.heap() = None) // its output is closed
+///         .on("exited", |ctx| {
+///             let exit = *ctx.arg::<Signal>().unwrap().arg::<ChildExit>().unwrap();
+///             assert_eq!(exit.signal(), Some(15));
+///             assert_eq!(exit.code(), None);
+///         }),
+///     (),
+/// );
+/// kernel.run().unwrap(); // returns once the child is reaped
+/// ```
 pub struct Run<R: 'static> {
     inner: Rc<Inner<R>>,
 }

@@ -30,15 +30,24 @@
 //! Addresses are socket addresses, not host names: resolving a name
 //! blocks, so do it before (or in a worker) and pass the result.
 //!
-//! ```no_run
+//! Why a wheel for this: a non-blocking connect is easy to get subtly
+//! wrong (`EINPROGRESS`, then writability — which a failed connect
+//! signals too — then `SO_ERROR` to tell which), and a listener needs its
+//! options set between `socket` and `bind`. The factory does both and
+//! reports every outcome as one event.
+//!
+//! ```
 //! use rpoe::wheel::{SocketFactory, TcpConnected, WheelError};
 //! use rpoe::{Kernel, Session};
+//!
+//! // Something to connect to.
+//! let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! let addr = server.local_addr().unwrap();
 //!
 //! let mut kernel = Kernel::new().unwrap();
 //! kernel.spawn(
 //!     Session::new(None::<SocketFactory>)
-//!         .on("_start", |ctx| {
-//!             let addr: std::net::SocketAddr = "127.0.0.1:7".parse().unwrap();
+//!         .on("_start", move |ctx| {
 //!             let wheel = SocketFactory::connect(addr)
 //!                 .on_success("connected")
 //!                 .on_failure("failed")
@@ -46,16 +55,15 @@
 //!                 .unwrap();
 //!             *ctx.heap() = Some(wheel);
 //!         })
-//!         .on("connected", |ctx| {
+//!         .on("connected", move |ctx| {
 //!             let c = ctx.take_arg::<TcpConnected>().unwrap();
-//!             println!("connected to {}", c.peer);
+//!             assert_eq!(c.peer, addr);
 //!             *ctx.heap() = None; // the factory's work is done
 //!             // ... start a ReadWrite on c.stream
 //!         })
 //!         .on("failed", |ctx| {
 //!             let e = ctx.take_arg::<WheelError>().unwrap();
-//!             println!("{} failed: {} (errno {})", e.op, e.message, e.errno);
-//!             *ctx.heap() = None;
+//!             panic!("{} failed: {} (errno {})", e.op, e.message, e.errno);
 //!         }),
 //!     (),
 //! );
@@ -88,7 +96,22 @@ const DEFAULT_BACKLOG: i32 = 1024;
 const MAX_SPURIOUS: u32 = 64;
 
 /// Where to connect or listen: a TCP address (IPv4 or IPv6) or the path of
-/// a Unix-domain socket.
+/// a Unix-domain socket (POE's `SocketDomain` plus the address
+/// parameters, in one value).
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use std::path::Path;
+/// use rpoe::wheel::Endpoint;
+///
+/// let tcp = Endpoint::from("127.0.0.1:80".parse::<SocketAddr>().unwrap());
+/// assert_eq!(tcp.to_string(), "127.0.0.1:80");
+/// assert!(tcp.unix().is_none());
+///
+/// let unix = Endpoint::from(Path::new("/run/app.sock"));
+/// assert_eq!(unix.unix(), Some(Path::new("/run/app.sock")));
+/// assert_eq!(unix.to_string(), "unix:/run/app.sock");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     /// A TCP address.
@@ -144,17 +167,51 @@ impl fmt::Display for Endpoint {
 
 /// The success event's argument: the new stream, the peer's address and
 /// the wheel's id. It is the same struct [`ListenAccept`] sends, so one
-/// handler can serve both.
+/// handler can serve both (the [`SocketFactory`] example does).
 pub type Connected<S, A> = Accepted<S, A>;
 
-/// [`Connected`] for TCP: take it with `ctx.take_arg::<TcpConnected>()`.
+/// [`Connected`] for TCP: take it with `ctx.take_arg::<TcpConnected>()`
+/// (see the [module example](self)).
 pub type TcpConnected = Connected<mio::net::TcpStream, SocketAddr>;
 
-/// [`Connected`] for a Unix-domain socket.
+/// [`Connected`] for a Unix-domain socket: take it with
+/// `ctx.take_arg::<UnixConnected>()`.
 pub type UnixConnected = Connected<mio::net::UnixStream, std::os::unix::net::SocketAddr>;
 
 /// Configures a [`SocketFactory`]; made by [`SocketFactory::connect`] or
 /// [`SocketFactory::listen`].
+///
+/// A failure while making the socket arrives as an event, like a failure
+/// to connect; here the port is taken:
+///
+/// ```
+/// use rpoe::wheel::{SocketFactory, WheelError};
+/// use rpoe::{Kernel, Session};
+///
+/// let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = taken.local_addr().unwrap();
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// kernel.spawn(
+///     Session::new(None::<SocketFactory>)
+///         .on("_start", move |ctx| {
+///             let f = SocketFactory::listen(addr)
+///                 .on_success("accepted")
+///                 .on_failure("failed")
+///                 .start(ctx)
+///                 .unwrap(); // Ok: the failure is posted, not returned
+///             assert!(!f.is_listening());
+///             *ctx.heap() = Some(f);
+///         })
+///         .on("failed", |ctx| {
+///             let e = ctx.take_arg::<WheelError>().unwrap();
+///             assert_eq!(e.op, "bind"); // EADDRINUSE
+///             *ctx.heap() = None;
+///         }),
+///     (),
+/// );
+/// kernel.run().unwrap();
+/// ```
 #[derive(Clone, Debug)]
 pub struct SocketFactoryBuilder {
     endpoint: Endpoint,
@@ -404,38 +461,60 @@ fn in_progress(e: &io::Error) -> bool {
 /// belongs to the session. (Connect mode: see the [module
 /// documentation](self).)
 ///
-/// Listen mode, on IPv6 and IPv4 at once where the system allows it:
+/// Listen mode, on IPv6 and IPv4 at once where the system allows it, and
+/// a second factory in connect mode that connects to it over IPv4; both
+/// success events go to one handler:
 ///
-/// ```no_run
+/// ```
 /// use std::net::SocketAddr;
 /// use rpoe::wheel::{Endpoint, SocketFactory, TcpConnected, WheelError};
 /// use rpoe::{Kernel, Session};
 ///
+/// #[derive(Default)]
+/// struct Heap {
+///     listener: Option<SocketFactory>,
+///     connector: Option<SocketFactory>,
+///     streams: Vec<TcpConnected>,
+/// }
+///
 /// let mut kernel = Kernel::new().unwrap();
 /// kernel.spawn(
-///     Session::new(None::<SocketFactory>)
+///     Session::new(Heap::default())
 ///         .on("_start", |ctx| {
 ///             let any: SocketAddr = "[::]:0".parse().unwrap();
 ///             let f = SocketFactory::listen(any)
 ///                 .only_v6(false)
 ///                 .backlog(128)
-///                 .on_success("accepted")
+///                 .on_success("connected")
 ///                 .on_failure("failed")
 ///                 .start(ctx)
 ///                 .unwrap();
+///             // The port is resolved. (None if the socket could not be
+///             // made — say, no IPv6 here: "failed" is on its way.)
 ///             if let Some(Endpoint::Tcp(a)) = f.local_addr() {
-///                 println!("listening on {a}"); // the port is resolved
+///                 let v4: SocketAddr = ([127, 0, 0, 1], a.port()).into();
+///                 let c = SocketFactory::connect(v4)
+///                     .on_success("connected")
+///                     .on_failure("failed")
+///                     .start(ctx)
+///                     .unwrap();
+///                 ctx.heap().connector = Some(c);
 ///             }
-///             *ctx.heap() = Some(f);
+///             ctx.heap().listener = Some(f);
 ///         })
-///         .on("accepted", |ctx| {
-///             let c = ctx.take_arg::<TcpConnected>().unwrap();
-///             println!("connection from {}", c.peer); // c.stream is yours
+///         .on("connected", |ctx| {
+///             let c = ctx.take_arg::<TcpConnected>().unwrap(); // c.stream is yours
+///             let heap = ctx.heap();
+///             heap.streams.push(c);
+///             if heap.streams.len() == 2 {
+///                 // Both ends of one connection: done.
+///                 *heap = Heap::default();
+///             }
 ///         })
 ///         .on("failed", |ctx| {
 ///             let e = ctx.take_arg::<WheelError>().unwrap();
-///             eprintln!("{} failed: {}", e.op, e.message); // "bind", "accept", ...
-///             *ctx.heap() = None;
+///             eprintln!("{e}"); // op "socket", "bind", "listen", "connect" or "accept"
+///             *ctx.heap() = Heap::default();
 ///         }),
 ///     (),
 /// );
