@@ -301,6 +301,8 @@ where
                 is_high: false,
                 write_on: false,
                 flush_queued: false,
+                batching: false,
+                flush_after_batch: false,
                 read_paused: false,
                 shutdown_output: false,
                 rbuf: Vec::new(),
@@ -419,6 +421,10 @@ struct State<R> {
     is_high: bool,
     write_on: bool,
     flush_queued: bool,
+    /// The wheel is handing a batch of events to its session: puts made
+    /// meanwhile are written once, after the batch.
+    batching: bool,
+    flush_after_batch: bool,
     read_paused: bool,
     shutdown_output: bool,
     rbuf: Vec<u8>,
@@ -545,6 +551,25 @@ where
     /// Send owed events to the session. Only called at kernel level (no
     /// handler on the stack) or through `post` when one might be.
     fn send(&self, core: &mut Core, emits: Vec<Emit<R>>, direct: bool) {
+        if direct {
+            self.state.borrow_mut().batching = true;
+        }
+        self.send_each(core, emits, direct);
+        if direct {
+            let flush = {
+                let mut st = self.state.borrow_mut();
+                st.batching = false;
+                std::mem::take(&mut st.flush_after_batch)
+            };
+            if flush {
+                // One write for everything the batch's handlers put.
+                let emits = self.write_out(core);
+                self.send(core, emits, true);
+            }
+        }
+    }
+
+    fn send_each(&self, core: &mut Core, emits: Vec<Emit<R>>, direct: bool) {
         for e in emits {
             let (owner, owner_id, id, ev, open) = {
                 let st = self.state.borrow();
@@ -708,7 +733,10 @@ where
             if high {
                 st.is_high = true;
             }
-            let queue_flush = !st.flush_queued && pending > 0;
+            if st.batching {
+                st.flush_after_batch |= pending > 0;
+            }
+            let queue_flush = !st.flush_queued && !st.batching && pending > 0;
             st.flush_queued |= queue_flush;
             (high, queue_flush)
         };
@@ -767,7 +795,8 @@ where
     }
 
     fn flush_owed(&self) -> bool {
-        self.state.borrow().flush_queued
+        let st = self.state.borrow();
+        st.flush_queued || st.flush_after_batch
     }
 
     fn set_input_filter(&self, mut f: BoxFilter<R>) {
