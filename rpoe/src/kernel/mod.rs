@@ -21,12 +21,14 @@
 
 mod clock;
 mod ctx;
+mod ctx_signals;
 mod dispatch;
 mod engine;
 mod error;
 mod events;
 mod handles;
 mod ids;
+mod inbox;
 mod introspect;
 mod names;
 mod payload;
@@ -35,6 +37,8 @@ mod queue;
 mod sessions;
 mod signaling;
 mod signals;
+mod timers;
+mod watchers;
 
 use std::any::Any;
 use std::time::Duration;

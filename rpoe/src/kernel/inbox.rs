@@ -1,0 +1,116 @@
+//! Work handed to the kernel from outside its handlers' direct reach:
+//! postbacks and wheels (queued on the thread-local inbox) and posts from
+//! other threads; and the public reference counts postbacks rely on.
+
+use std::any::Any;
+use std::sync::atomic::Ordering;
+
+use super::engine::Core;
+use super::error::Error;
+use super::ids::Dest;
+use super::payload::Payload;
+use super::postback::{LocalOp, RemoteDest};
+use super::queue::{Kind, Queued, SessionKey};
+
+impl Core {
+    /// Turn postback work into queue entries and refcount releases.
+    pub(crate) fn drain_local(&mut self) {
+        let local = self.local.clone();
+        while let Some(op) = local.take() {
+            match op {
+                LocalOp::Post {
+                    target,
+                    sender,
+                    event,
+                    args,
+                } => {
+                    let Some(tk) = self.sessions.key_of(target) else {
+                        continue;
+                    };
+                    let sk = sender.session().and_then(|s| self.sessions.key_of(s));
+                    if sk.is_some_and(|k| self.sessions.get(k).is_some_and(|e| e.stopping)) {
+                        continue;
+                    }
+                    self.sessions.inc(tk);
+                    if let Some(k) = sk {
+                        self.sessions.inc(k);
+                    }
+                    let now = self.post_time;
+                    self.queue.push(
+                        now,
+                        Queued {
+                            target: tk,
+                            sender,
+                            sender_key: sk,
+                            event,
+                            payload: Payload::new(args),
+                            kind: Kind::Event,
+                        },
+                    );
+                }
+                LocalOp::Wheel(task) => task(self),
+                LocalOp::Release(id) => {
+                    if let Some(k) = self.sessions.key_of(id) {
+                        let _ = self.refcount_add(k, super::postback::POSTBACK_TAG, -1);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Take posts made from other threads.
+    pub(crate) fn drain_remote(&mut self) {
+        if !self.remote.pending.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let posts = match self.remote.posts.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for p in posts {
+            let key = match &p.dest {
+                RemoteDest::Id(id) => self.sessions.key_of(*id),
+                RemoteDest::Alias(a) => self.resolve(&Dest::Alias(a)),
+            };
+            let Some(key) = key else {
+                tracing::debug!(target: "rpoe::kernel", dest = ?p.dest, event = %p.event, "cross-thread post to a session that is gone");
+                continue;
+            };
+            let ev = self.names.intern(&p.event);
+            let args: Box<dyn Any> = p.args;
+            self.post_key(key, None, ev, Payload::Boxed(args));
+        }
+    }
+
+    /// Change a public refcount tag by `delta`; returns the new value.
+    pub(crate) fn refcount_add(
+        &mut self,
+        key: SessionKey,
+        tag: &str,
+        delta: i64,
+    ) -> Result<i64, Error> {
+        let e = self
+            .sessions
+            .get_mut(key)
+            .ok_or_else(|| Error::NoSuchSession(format!("slot {key}")))?;
+        let v = e.extrefs.entry(tag.to_string()).or_insert(0);
+        let old = *v;
+        *v += delta;
+        let new = *v;
+        if new == 0 {
+            e.extrefs.remove(tag);
+        }
+        match (old == 0, new == 0) {
+            (true, false) => {
+                self.extrefs_live += 1;
+                self.sessions.inc(key);
+            }
+            (false, true) => {
+                self.extrefs_live -= 1;
+                self.sessions.dec(key);
+            }
+            _ => {}
+        }
+        Ok(new)
+    }
+}

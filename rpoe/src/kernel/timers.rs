@@ -1,0 +1,77 @@
+//! Timer operations of the kernel: setting, clearing, removing and moving
+//! a session's timers, with the reference counts that keep it alive.
+
+use super::clock::Time;
+use super::engine::Core;
+use super::error::Error;
+use super::ids::TimerId;
+use super::names::EventId;
+use super::payload::Payload;
+use super::queue::{SessionKey, Timer};
+
+impl Core {
+    pub(crate) fn set_timer(
+        &mut self,
+        session: SessionKey,
+        event: EventId,
+        due: Time,
+        payload: Payload,
+    ) -> TimerId {
+        self.sessions.inc(session);
+        self.queue.set_timer(session, event, due, payload)
+    }
+
+    /// Remove the timers of `session` named `event` (all when `None`),
+    /// returning them in due order.
+    pub(crate) fn clear_timers(
+        &mut self,
+        session: SessionKey,
+        event: Option<EventId>,
+    ) -> Vec<(TimerId, Timer)> {
+        let ids = self.queue.timers_of(session, event);
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(t) = self.queue.remove_timer(id) {
+                self.sessions.dec(session);
+                out.push((id, t));
+            }
+        }
+        out
+    }
+
+    pub(crate) fn remove_timer(
+        &mut self,
+        session: SessionKey,
+        id: TimerId,
+    ) -> Result<Timer, Error> {
+        match self.queue.timer(id) {
+            None => Err(Error::NoSuchTimer(id)),
+            Some(t) if t.session != session => Err(Error::NotPermitted(format!(
+                "timer {id} belongs to another session"
+            ))),
+            Some(_) => {
+                let t = self.queue.remove_timer(id).ok_or(Error::NoSuchTimer(id))?;
+                self.sessions.dec(session);
+                Ok(t)
+            }
+        }
+    }
+
+    pub(crate) fn move_timer(
+        &mut self,
+        session: SessionKey,
+        id: TimerId,
+        due: impl FnOnce(Time) -> Time,
+    ) -> Result<Time, Error> {
+        match self.queue.timer(id) {
+            None => Err(Error::NoSuchTimer(id)),
+            Some(t) if t.session != session => Err(Error::NotPermitted(format!(
+                "timer {id} belongs to another session"
+            ))),
+            Some(t) => {
+                let new = due(t.due);
+                self.queue.reschedule(id, new).ok_or(Error::NoSuchTimer(id))
+            }
+        }
+    }
+}
