@@ -290,3 +290,28 @@ fn client_shutdown_closes_after_the_output_is_written() {
     assert!(got.0[..BIG].iter().all(|&b| b == b'r') && got.0[BIG] == b'\n');
     assert_eq!(*log.borrow(), ["input", "flushed", "disconnected"]);
 }
+
+#[test]
+fn custom_handlers_and_the_shutdown_event_of_a_connection() {
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .on_input(|ctx, line: Vec<u8>| {
+            // Hand the line to a handler of our own, in this connection.
+            ctx.yield_event("shout", line);
+        })
+        .on("shout", |ctx| {
+            let mut line = ctx.take_arg::<Vec<u8>>().unwrap();
+            line.make_ascii_uppercase();
+            let _ = ctx.heap().put(&line);
+            ctx.yield_event("shutdown", ()); // POE's `yield "shutdown"`
+        })
+        .spawn(&mut kernel)
+        .unwrap();
+    let got = run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
+        let mut s = connect(addr);
+        s.write_all(b"hello\n").unwrap();
+        read_to_close(&mut s)
+    });
+    assert!(got.1, "closed cleanly");
+    assert_eq!(got.0, b"HELLO\n");
+}

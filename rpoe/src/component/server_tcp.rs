@@ -188,6 +188,7 @@ where
     on_disconnected: Option<Hook<F::Record, U>>,
     on_flushed: Option<Hook<F::Record, U>>,
     on_error: Option<ErrorHook<F::Record, U>>,
+    handlers: Vec<(String, Hook<F::Record, U>)>,
 }
 
 impl<F: Filter + Clone + 'static> ServerTcp<F, ()>
@@ -210,6 +211,7 @@ where
             on_disconnected: None,
             on_flushed: None,
             on_error: None,
+            handlers: Vec::new(),
         }
     }
 }
@@ -237,6 +239,7 @@ where
             on_disconnected: None,
             on_flushed: None,
             on_error: None,
+            handlers: Vec::new(),
         }
     }
 
@@ -307,6 +310,19 @@ where
         f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>, &WheelError) + 'static,
     ) -> Self {
         self.on_error = Some(Rc::new(f));
+        self
+    }
+
+    /// Add a handler of your own to every connection's session (POE's
+    /// `InlineStates` for the client sessions): post or yield `event` to a
+    /// connection to run it. Each connection also handles `"shutdown"`
+    /// itself: close once everything put so far is written.
+    pub fn on(
+        mut self,
+        event: &str,
+        f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>) + 'static,
+    ) -> Self {
+        self.handlers.push((event.to_string(), Rc::new(f)));
         self
     }
 
@@ -422,7 +438,8 @@ where
             }
         };
         let disconnected = Rc::new(disconnected);
-        let (d_input, d_flushed, d_error, d_stop) = (
+        let (d_input, d_flushed, d_error, d_shutdown, d_stop) = (
+            disconnected.clone(),
             disconnected.clone(),
             disconnected.clone(),
             disconnected.clone(),
@@ -517,11 +534,19 @@ where
                 }
                 d_error(ctx);
             })
+            .on("shutdown", move |ctx| {
+                ctx.heap().shutdown();
+                d_shutdown(ctx);
+            })
             .on("_stop", move |ctx| {
                 counter.set(counter.get().saturating_sub(1));
                 ctx.heap().wheel = None;
                 d_stop(ctx);
             });
+        let session = self.handlers.iter().fold(session, |session, (name, h)| {
+            let h = h.clone();
+            session.on(name, move |ctx| h(ctx))
+        });
         ctx.spawn(session, stream);
     }
 }

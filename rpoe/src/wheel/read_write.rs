@@ -334,6 +334,44 @@ impl<R: 'static> ReadWrite<R> {
         }
     }
 
+    /// A builder with separate input and output filters (POE's
+    /// `InputFilter` / `OutputFilter`); neither needs to be `Clone`, so
+    /// closure-based filters such as [`crate::filter::Map`] fit here.
+    ///
+    /// ```
+    /// use rpoe::filter::{Line, Map};
+    /// use rpoe::wheel::ReadWrite;
+    ///
+    /// let (mine, _peer) = mio::net::UnixStream::pair().unwrap();
+    /// // Lines in as upper-case Strings, Strings out as lines.
+    /// let upper = Map::new(
+    ///     Line::literal(b"\n"),
+    ///     |l: Vec<u8>| String::from_utf8_lossy(&l).to_uppercase(),
+    ///     |s: &String| s.clone().into_bytes(),
+    /// );
+    /// let out = Map::new(
+    ///     Line::literal(b"\n"),
+    ///     |l: Vec<u8>| String::from_utf8_lossy(&l).into_owned(),
+    ///     |s: &String| s.clone().into_bytes(),
+    /// );
+    /// let _builder = ReadWrite::builder_with(mine, upper, out).on_input("line");
+    /// ```
+    pub fn builder_with<S, I, O>(stream: S, input: I, output: O) -> ReadWriteBuilder<S, R>
+    where
+        S: IoSource + Read + Write,
+        I: Filter<Record = R> + 'static,
+        O: Filter<Record = R> + 'static,
+    {
+        ReadWriteBuilder {
+            stream,
+            input: Box::new(input),
+            output: Box::new(output),
+            events: Events::default(),
+            high: None,
+            low: None,
+        }
+    }
+
     /// The wheel's id (the last element of every event it sends).
     pub fn id(&self) -> WheelId {
         self.inner.id()
