@@ -9,7 +9,10 @@
 //!   clock, so firing needs no sleep) vs a `BinaryHeap`; cancel by id vs
 //!   `HashMap::remove`, and how cancel scales with the number of timers;
 //! - `readiness`: one byte through a socket pair to the handler that reads
-//!   it vs the same on raw mio.
+//!   it vs the same on raw mio;
+//! - `framing`: 4 MiB of 64-byte lines, fed in 64 KiB reads, through
+//!   `filter::Line` (byte-exact literal mode, and POE's default mode) vs a
+//!   plain `memchr` split, in MB/s.
 //!
 //! `rpoe-bench micro-report` turns the results into ratios against the
 //! targets in docs/performance.md.
@@ -493,5 +496,69 @@ fn readiness(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, dispatch, call, timers, readiness);
+/// 4 MiB of distinct 64-byte lines.
+fn framing_input() -> Vec<u8> {
+    let mut v = Vec::with_capacity(4 << 20);
+    let mut i = 0u64;
+    while v.len() + 64 <= 4 << 20 {
+        let line = format!("{i:020}-abcdefghijklmnopqrstuvwxyz-0123456789abcdefghijklmnop");
+        v.extend_from_slice(&line.as_bytes()[..63]);
+        v.push(b'\n');
+        i += 1;
+    }
+    v
+}
+
+/// The plain baseline: count the lines of each 64 KiB read with `memchr`,
+/// carrying the unterminated tail (copied, as a framer must).
+fn memchr_split(input: &[u8]) -> usize {
+    let mut carry: Vec<u8> = Vec::new();
+    let mut lines = 0;
+    for chunk in input.chunks(64 * 1024) {
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', chunk) {
+            if carry.is_empty() {
+                black_box(&chunk[start..nl]);
+            } else {
+                carry.extend_from_slice(&chunk[start..nl]);
+                black_box(&carry);
+                carry.clear();
+            }
+            lines += 1;
+            start = nl + 1;
+        }
+        carry.extend_from_slice(&chunk[start..]);
+    }
+    lines
+}
+
+fn line_filter(input: &[u8], mut filter: rpoe::filter::Line) -> usize {
+    use rpoe::filter::Filter;
+    let mut out = Vec::new();
+    let mut lines = 0;
+    for chunk in input.chunks(64 * 1024) {
+        filter.get(chunk, &mut out).unwrap();
+        lines += out.len();
+        out.clear();
+    }
+    lines
+}
+
+fn framing(c: &mut Criterion) {
+    let input = framing_input();
+    let mut g = c.benchmark_group("framing");
+    g.throughput(Throughput::Bytes(input.len() as u64));
+    g.bench_function("memchr_split", |b| {
+        b.iter(|| memchr_split(black_box(&input)))
+    });
+    g.bench_function("rpoe_line_literal", |b| {
+        b.iter(|| line_filter(black_box(&input), rpoe::filter::Line::literal(b"\n")))
+    });
+    g.bench_function("rpoe_line_poe_default", |b| {
+        b.iter(|| line_filter(black_box(&input), rpoe::filter::Line::new()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, dispatch, call, timers, readiness, framing);
 criterion_main!(benches);
