@@ -648,7 +648,16 @@ impl Core {
                     }
                     Ok(None)
                 } else {
-                    Ok(Some(due.saturating_since(now)))
+                    // epoll waits in whole milliseconds (mio rounds up): a
+                    // timer less than 1 ms away is waited for by polling
+                    // without blocking, so timers keep sub-millisecond
+                    // resolution at the cost of that last millisecond's CPU.
+                    let wait = due.saturating_since(now);
+                    if wait < Duration::from_millis(1) {
+                        Ok(Some(Duration::ZERO))
+                    } else {
+                        Ok(Some(wait))
+                    }
                 }
             }
             None => Ok(None),
