@@ -38,6 +38,7 @@ use std::fmt;
 
 pub mod follow_tail;
 pub mod listen_accept;
+mod out_buf;
 pub mod read_write;
 pub mod run;
 pub mod socket_factory;

@@ -20,8 +20,7 @@ pub(super) struct State<R> {
     pub(super) handle: Option<HandleId>,
     pub(super) input: BoxFilter<R>,
     pub(super) output: BoxFilter<R>,
-    pub(super) out: Vec<u8>,
-    pub(super) out_start: usize,
+    pub(super) out: crate::wheel::out_buf::OutBuf,
     pub(super) ev: EventIds,
     pub(super) high: Option<usize>,
     pub(super) low: Option<usize>,
@@ -41,7 +40,7 @@ pub(super) struct State<R> {
 
 impl<R> State<R> {
     pub(super) fn pending(&self) -> usize {
-        self.out.len() - self.out_start
+        self.out.pending()
     }
 }
 
@@ -88,37 +87,11 @@ where
         else {
             return emit;
         };
-        let mut failed = None;
-        while st.pending() > 0 {
-            let start = st.out_start;
-            match sock.write(&st.out[start..]) {
-                Ok(0) => {
-                    failed = Some(std::io::Error::from(ErrorKind::WriteZero));
-                    break;
-                }
-                Ok(n) => st.out_start += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        if let Some(e) = failed {
+        if let Err(e) = st.out.write_to(sock) {
             emit.push(Emit::Error(WheelError::io("write", &e, st.id)));
             st.out.clear();
-            st.out_start = 0;
         }
         let left = st.pending();
-        if left == 0 {
-            st.out = Vec::new();
-            st.out_start = 0;
-        } else if st.out_start > st.out.len() / 2 {
-            let start = st.out_start;
-            st.out.drain(..start);
-            st.out_start = 0;
-        }
         if st.is_high && st.low.is_some_and(|low| left <= low) {
             st.is_high = false;
             emit.push(Emit::Low);
@@ -334,7 +307,7 @@ where
                 return Ok(false);
             }
             let st = &mut *guard;
-            st.output.put(record, &mut st.out)?;
+            st.output.put(record, st.out.tail())?;
             let pending = st.pending();
             let high = st.high.is_some_and(|h| pending >= h);
             if high {

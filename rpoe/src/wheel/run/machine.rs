@@ -21,8 +21,7 @@ pub(super) struct State<R> {
     pub(super) stdout_filter: BoxFilter<R>,
     pub(super) stderr_filter: BoxFilter<R>,
     pub(super) ev: EventIds,
-    pub(super) out: Vec<u8>,
-    pub(super) out_start: usize,
+    pub(super) out: crate::wheel::out_buf::OutBuf,
     /// The write watcher is set (or being set).
     pub(super) write_on: bool,
     pub(super) shutdown_stdin: bool,
@@ -38,7 +37,7 @@ pub(super) struct State<R> {
 
 impl<R> State<R> {
     pub(super) fn pending(&self) -> usize {
-        self.out.len() - self.out_start
+        self.out.pending()
     }
 }
 
@@ -89,7 +88,7 @@ impl<R: 'static> Inner<R> {
             if st.stdin.is_none() || st.shutdown_stdin || st.closed {
                 return Ok(());
             }
-            st.stdin_filter.put(record, &mut st.out)?;
+            st.stdin_filter.put(record, st.out.tail())?;
             let arm = !st.write_on && st.pending() > 0;
             st.write_on |= arm;
             arm
@@ -135,8 +134,7 @@ impl<R: 'static> Inner<R> {
         }
         st.stdin = None;
         st.write_on = false;
-        st.out = Vec::new();
-        st.out_start = 0;
+        st.out.clear();
         drop(st);
         let _ = core.remove_handle(self.owner, h);
     }
@@ -177,24 +175,7 @@ impl<R: 'static> Inner<R> {
         else {
             return emit;
         };
-        let mut failed = None;
-        while st.pending() > 0 {
-            let start = st.out_start;
-            match pipe.write(&st.out[start..]) {
-                Ok(0) => {
-                    failed = Some(io::Error::from(ErrorKind::WriteZero));
-                    break;
-                }
-                Ok(n) => st.out_start += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        if let Some(e) = failed {
+        if let Err(e) = st.out.write_to(pipe) {
             // When you can't write, nothing else matters: stdin is closed.
             emit.push(Emit::Error(self.error("write", &e, RunStream::Stdin)));
             drop(st);
@@ -203,18 +184,12 @@ impl<R: 'static> Inner<R> {
         }
         let left = st.pending();
         if left == 0 {
-            st.out = Vec::new();
-            st.out_start = 0;
             emit.push(Emit::Stdin);
             if st.shutdown_stdin {
                 drop(st);
                 self.close_stdin(core, h);
                 return emit;
             }
-        } else if st.out_start > st.out.len() / 2 {
-            let start = st.out_start;
-            st.out.drain(..start);
-            st.out_start = 0;
         }
         let want_write = left > 0;
         let was = std::mem::replace(&mut st.write_on, want_write);

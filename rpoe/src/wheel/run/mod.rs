@@ -60,7 +60,7 @@
 
 use std::cell::RefCell;
 use std::ffi::OsStr;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 use std::rc::{Rc, Weak};
@@ -428,8 +428,7 @@ impl<R: 'static> RunBuilder<R> {
                 stdout_filter: self.stdout_filter,
                 stderr_filter: self.stderr_filter,
                 ev,
-                out: Vec::new(),
-                out_start: 0,
+                out: Default::default(),
                 write_on: false,
                 shutdown_stdin: false,
                 open_outputs: 2,
