@@ -125,38 +125,9 @@ fn twin() {
             .on("_stop", |_| say!("_stop")),
         listener,
     );
-    let _watchdog = watchdog(&mut kernel, Duration::from_secs(10));
+    let _watchdog = common::watchdog(&mut kernel, "s34-watchdog", Duration::from_secs(10));
     kernel.run().unwrap();
     say!("main: after run");
-}
-
-/// Bound the run: a session that only an alias keeps (so it never keeps
-/// the kernel up by itself) stops the kernel if the twin is still running
-/// after `limit`, so a twin that would hang fails with a trace instead.
-fn watchdog(kernel: &mut Kernel, limit: Duration) -> impl Drop {
-    struct Guard(Option<std::sync::mpsc::Sender<()>>);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            self.0.take();
-        }
-    }
-    kernel.spawn(
-        Session::new(())
-            .on("_start", |ctx| ctx.alias_set("s34-watchdog").unwrap())
-            .on("expire", |ctx| {
-                say!("(watchdog: the twin was still running; kernel stopped)");
-                ctx.stop_kernel();
-            }),
-        (),
-    );
-    let handle = kernel.handle();
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if rx.recv_timeout(limit) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
-            let _ = handle.post("s34-watchdog", "expire", ());
-        }
-    });
-    Guard(Some(tx))
 }
 
 #[test]

@@ -211,3 +211,37 @@ pub fn fork_exit(secs: &str, code: i32) -> u32 {
         .expect("spawn sh")
         .id()
 }
+
+/// Bound a twin's run: a session that only an alias keeps (so it never
+/// keeps the kernel up by itself) stops the kernel if the twin is still
+/// running after `limit`, so a twin that would hang fails with a trace
+/// instead. Dropping the guard disarms it.
+pub fn watchdog(
+    kernel: &mut rpoe::Kernel,
+    alias: &'static str,
+    limit: std::time::Duration,
+) -> impl Drop {
+    struct Guard(Option<std::sync::mpsc::Sender<()>>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.take();
+        }
+    }
+    kernel.spawn(
+        rpoe::Session::new(())
+            .on("_start", move |ctx| ctx.alias_set(alias).unwrap())
+            .on("expire", |ctx| {
+                say!("(watchdog: the twin was still running; kernel stopped)");
+                ctx.stop_kernel();
+            }),
+        (),
+    );
+    let handle = kernel.handle();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if rx.recv_timeout(limit) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            let _ = handle.post(alias, "expire", ());
+        }
+    });
+    Guard(Some(tx))
+}
