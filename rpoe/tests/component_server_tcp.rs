@@ -18,36 +18,11 @@ use rpoe::component::ServerTcp;
 use rpoe::filter::Line;
 use rpoe::{Kernel, KernelHandle, Session, SessionId};
 
+mod support;
+use support::run_bounded;
+
 const LIMIT: Duration = Duration::from_secs(30);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Run `kernel` until its sessions are done; fail the test if they are
-/// still running after `limit`.
-fn run_bounded(kernel: &mut Kernel, limit: Duration) {
-    let fired = Rc::new(Cell::new(false));
-    let f = fired.clone();
-    kernel.spawn(
-        Session::new(())
-            .on("_start", |ctx| ctx.alias_set("watchdog").unwrap())
-            .on("expire", move |ctx| {
-                f.set(true);
-                ctx.stop_kernel();
-            }),
-        (),
-    );
-    let handle = kernel.handle();
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        if rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
-            let _ = handle.post("watchdog", "expire", ());
-        }
-    });
-    let r = kernel.run();
-    drop(tx);
-    t.join().unwrap();
-    assert!(!fired.get(), "the kernel was still running after {limit:?}");
-    r.unwrap();
-}
 
 /// Posts `"shutdown"` to the listener when dropped — when the client
 /// thread is done, or has panicked — so the kernel can finish.

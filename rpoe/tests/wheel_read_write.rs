@@ -9,7 +9,7 @@
 //! kernel runs under a watchdog so a missing event fails instead of
 //! hanging.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -21,38 +21,13 @@ use rpoe::filter::{Block, Line};
 use rpoe::wheel::{ReadWrite, WheelError, WheelId};
 use rpoe::{Kernel, Session};
 
+mod support;
+use support::run_bounded;
+
 const LIMIT: Duration = Duration::from_secs(30);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const EPIPE: i32 = 32;
 const ECONNRESET: i32 = 104;
-
-/// Run `kernel` until its sessions are done; fail the test if they are
-/// still running after `limit`.
-fn run_bounded(kernel: &mut Kernel, limit: Duration) {
-    let fired = Rc::new(Cell::new(false));
-    let f = fired.clone();
-    kernel.spawn(
-        Session::new(())
-            .on("_start", |ctx| ctx.alias_set("watchdog").unwrap())
-            .on("expire", move |ctx| {
-                f.set(true);
-                ctx.stop_kernel();
-            }),
-        (),
-    );
-    let handle = kernel.handle();
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        if rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
-            let _ = handle.post("watchdog", "expire", ());
-        }
-    });
-    let r = kernel.run();
-    drop(tx);
-    t.join().unwrap();
-    assert!(!fired.get(), "the kernel was still running after {limit:?}");
-    r.unwrap();
-}
 
 /// A connected pair: the wheel's end (non-blocking, mio) and the peer's
 /// (blocking, with timeouts).

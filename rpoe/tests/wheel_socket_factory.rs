@@ -11,7 +11,6 @@ use std::net::{SocketAddr, TcpListener as StdTcpListener, TcpStream as StdTcpStr
 use std::os::unix::net::{UnixListener as StdUnixListener, UnixStream as StdUnixStream};
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use rpoe::wheel::{
@@ -19,39 +18,14 @@ use rpoe::wheel::{
 };
 use rpoe::{Kernel, Session};
 
+mod support;
+use support::run_bounded;
+
 const ECONNREFUSED: i32 = 111;
 const ENOENT: i32 = 2;
 const EADDRINUSE: i32 = 98;
 const LIMIT: Duration = Duration::from_secs(20);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Run `kernel` until its sessions are done; fail the test if they are
-/// still running after `limit`.
-fn run_bounded(kernel: &mut Kernel, limit: Duration) {
-    let fired = Rc::new(Cell::new(false));
-    let f = fired.clone();
-    kernel.spawn(
-        Session::new(())
-            .on("_start", |ctx| ctx.alias_set("watchdog").unwrap())
-            .on("expire", move |ctx| {
-                f.set(true);
-                ctx.stop_kernel();
-            }),
-        (),
-    );
-    let handle = kernel.handle();
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        if rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
-            let _ = handle.post("watchdog", "expire", ());
-        }
-    });
-    let r = kernel.run();
-    drop(tx);
-    t.join().unwrap();
-    assert!(!fired.get(), "the kernel was still running after {limit:?}");
-    r.unwrap();
-}
 
 type Log = Rc<RefCell<Vec<String>>>;
 
