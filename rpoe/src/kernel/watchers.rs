@@ -150,4 +150,26 @@ impl Core {
             Target::Wheel(wheel) => wheel.ready(self, id, mode),
         }
     }
+
+    /// A wheel hands its session an event, at kernel level (no handler on
+    /// the stack): the session's handler runs now, with the session itself
+    /// as sender, as for the readiness events of its own handles.
+    pub(crate) fn wheel_event(
+        &mut self,
+        owner: SessionKey,
+        owner_id: crate::kernel::SessionId,
+        event: EventId,
+        payload: Payload,
+    ) {
+        let _ = self.deliver(
+            None,
+            owner,
+            Delivery {
+                event,
+                sender: Sender::Session(owner_id),
+                payload,
+                active: None,
+            },
+        );
+    }
 }

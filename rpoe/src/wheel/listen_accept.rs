@@ -20,8 +20,8 @@ use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 
 use crate::kernel::{
-    Core, Ctx, EventId, HandleId, IoMode, IoSource, KDelivery, KPayload, LocalOp, Sender,
-    SessionId, SessionKey, Target, WheelIo,
+    Core, Ctx, EventId, HandleId, IoMode, IoSource, KPayload, LocalOp, SessionId, SessionKey,
+    Target, WheelIo,
 };
 
 use super::{WheelError, WheelId};
@@ -293,16 +293,7 @@ impl WheelIo for Inner {
                 }
             };
             let is_error = event != self.on_accept;
-            let _ = core.deliver(
-                None,
-                self.owner,
-                KDelivery {
-                    event,
-                    sender: Sender::Session(self.owner_id),
-                    payload,
-                    active: None,
-                },
-            );
+            core.wheel_event(self.owner, self.owner_id, event, payload);
             if is_error {
                 // Let the session decide (pause, retry later) before trying
                 // again: an error like EMFILE would repeat at once.

@@ -81,8 +81,8 @@ use std::rc::{Rc, Weak};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::kernel::{
-    Core, Ctx, EventId, HandleId, IoMode, IoSource, KDelivery, KPayload, LocalOp, Sender,
-    SessionId, SessionKey, Target, WheelIo,
+    Core, Ctx, EventId, HandleId, IoMode, IoSource, KPayload, LocalOp, SessionId, SessionKey,
+    Target, WheelIo,
 };
 
 use super::{Accepted, ListenAccept, WheelError, WheelId};
@@ -779,15 +779,6 @@ impl<S: ConnectStream> WheelIo for Connector<S> {
         let Some(event) = event else {
             return;
         };
-        let _ = core.deliver(
-            None,
-            self.owner,
-            KDelivery {
-                event,
-                sender: Sender::Session(self.owner_id),
-                payload,
-                active: None,
-            },
-        );
+        core.wheel_event(self.owner, self.owner_id, event, payload);
     }
 }

@@ -169,16 +169,7 @@ where
                 continue;
             };
             if direct {
-                let _ = core.deliver(
-                    None,
-                    owner,
-                    KDelivery {
-                        event,
-                        sender: Sender::Session(owner_id),
-                        payload,
-                        active: None,
-                    },
-                );
+                core.wheel_event(owner, owner_id, event, payload);
             } else {
                 core.post_key(owner, Some(owner), event, payload);
             }

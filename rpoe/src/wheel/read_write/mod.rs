@@ -29,8 +29,8 @@ use std::rc::{Rc, Weak};
 
 use crate::filter::Filter;
 use crate::kernel::{
-    Core, Ctx, EventId, HandleId, IoMode, IoSource, KDelivery, KPayload, LocalOp, Sender,
-    SessionId, SessionKey, Target, WheelIo,
+    Core, Ctx, EventId, HandleId, IoMode, IoSource, KPayload, LocalOp, SessionId, SessionKey,
+    Target, WheelIo,
 };
 
 use super::{WheelError, WheelId};

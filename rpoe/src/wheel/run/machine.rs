@@ -315,16 +315,7 @@ impl<R: 'static> Inner<R> {
             let Some(event) = event else {
                 continue;
             };
-            let _ = core.deliver(
-                None,
-                self.owner,
-                KDelivery {
-                    event,
-                    sender: Sender::Session(self.owner_id),
-                    payload,
-                    active: None,
-                },
-            );
+            core.wheel_event(self.owner, self.owner_id, event, payload);
         }
     }
 

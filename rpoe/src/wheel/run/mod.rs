@@ -71,8 +71,7 @@ use rustix::process::{Pid, PidfdFlags, Signal as OsSignal};
 
 use crate::filter::{Filter, FilterError, Line};
 use crate::kernel::{
-    Core, Ctx, EventId, HandleId, IoMode, KDelivery, KPayload, LocalOp, Sender, SessionId,
-    SessionKey, Target, WheelIo,
+    Core, Ctx, EventId, HandleId, IoMode, KPayload, LocalOp, SessionId, SessionKey, Target, WheelIo,
 };
 
 use super::{WheelError, WheelId};
