@@ -66,9 +66,13 @@ use std::time::Duration;
 
 use mio::net::TcpStream;
 
-use crate::filter::{Filter, FilterError};
+use crate::filter::Filter;
 use crate::kernel::{Ctx, Kernel, Session, SessionId};
 use crate::wheel::{ReadWrite, SocketFactory, TcpConnected, WheelError, WheelId};
+
+mod connection;
+
+pub use connection::{Backoff, Connection};
 
 type Input<R, U> = Rc<dyn Fn(&mut Ctx<'_, Connection<R, U>>, R)>;
 type Hook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Connection<R, U>>)>;
@@ -93,88 +97,6 @@ const EV_ERROR: &str = "got_server_error";
 const EV_FLUSHED: &str = "got_server_flush";
 const EV_HIGH: &str = "got_high";
 const EV_LOW: &str = "got_low";
-
-/// The client session's heap: what the callbacks reach with
-/// `ctx.heap()` (POE's client heap with its `server` wheel and
-/// `connected` / `shutdown` members). It lives as long as the session,
-/// across reconnections; the examples on [`ClientTcp`] and in the
-/// [module documentation](self) use its `state`, [`put`](Connection::put)
-/// and [`shutdown`](Connection::shutdown).
-pub struct Connection<R: 'static, U> {
-    wheel: Option<ReadWrite<R>>,
-    factory: Option<SocketFactory>,
-    remote: SocketAddr,
-    local: Option<SocketAddr>,
-    /// Your state, kept across connections.
-    pub state: U,
-    connected: bool,
-    /// Close once the output buffer is empty.
-    closing: bool,
-    /// Shutdown requested (by the heap method or the event) ...
-    shutdown: bool,
-    /// ... and carried out.
-    shut: bool,
-    failures: u32,
-    next_delay: Option<Duration>,
-}
-
-impl<R: 'static, U> Connection<R, U> {
-    /// Send a record to the server (queued; written when the handler
-    /// returns and as the socket allows). Ignored while not connected.
-    pub fn put(&self, record: &R) -> Result<(), FilterError> {
-        match (&self.wheel, self.closing) {
-            (Some(w), false) => w.put(record).map(drop),
-            _ => Ok(()),
-        }
-    }
-
-    /// Stop: no more reconnecting; close the connection once everything
-    /// put so far is written (POE's `yield "shutdown"`). Takes effect when
-    /// the running callback returns.
-    pub fn shutdown(&mut self) {
-        self.shutdown = true;
-    }
-
-    /// True between `on_connected` and `on_disconnected`.
-    pub fn is_connected(&self) -> bool {
-        self.connected
-    }
-
-    /// The server's address.
-    pub fn remote(&self) -> SocketAddr {
-        self.remote
-    }
-
-    /// The local address of the current connection.
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.local.filter(|_| self.connected)
-    }
-
-    /// Failed connect attempts since the last successful one.
-    pub fn failed_attempts(&self) -> u32 {
-        self.failures
-    }
-
-    /// Is `wheel` the connect attempt in progress?
-    fn is_current(&self, wheel: WheelId) -> bool {
-        self.factory.as_ref().map(SocketFactory::id) == Some(wheel)
-    }
-
-    /// The connection's wheel, while connected.
-    pub fn wheel(&self) -> Option<&ReadWrite<R>> {
-        self.wheel.as_ref()
-    }
-}
-
-/// How long to wait before connecting again: `initial`, doubling after
-/// each further failure up to `max`. Set with [`ClientTcp::reconnect`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
-    /// The first delay.
-    pub initial: Duration,
-    /// The longest delay.
-    pub max: Duration,
-}
 
 /// A TCP client; configure it, then [`ClientTcp::spawn`] it (see the
 /// [module documentation](self) for the life cycle).
