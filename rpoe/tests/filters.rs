@@ -398,7 +398,7 @@ fn value(n: u32) -> Value {
 }
 
 #[test]
-fn reference_bincode_and_json_roundtrip() {
+fn reference_postcard_and_json_roundtrip() {
     for mut f in [Reference::<Value>::new(), Reference::json()] {
         let sent: Vec<Value> = (0..5).map(value).collect();
         let wire = put_all(&mut f, &sent);
@@ -406,7 +406,7 @@ fn reference_bincode_and_json_roundtrip() {
         assert_eq!(feed(&mut f, &bytes).unwrap(), sent, "{:?}", f.format());
         assert!(f.pending().is_empty());
     }
-    assert_eq!(Reference::<u8>::default().format(), Format::Bincode);
+    assert_eq!(Reference::<u8>::default().format(), Format::Postcard);
     assert_eq!(
         Reference::<u8>::with_format(Format::Json).format(),
         Format::Json
@@ -427,7 +427,7 @@ fn reference_malformed_values() {
     let mut f = Reference::<String>::json();
     let err = f.get(b"1\x007", &mut Vec::new()).unwrap_err();
     assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
-    // Trailing bytes after a bincode u8.
+    // Trailing bytes after a postcard u8.
     let mut f = Reference::<u8>::new();
     let err = f.get(b"2\0\x07\x07", &mut Vec::new()).unwrap_err();
     assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
@@ -444,10 +444,10 @@ fn reference_malformed_values() {
 
 #[test]
 fn reference_huge_inner_length_does_not_allocate() {
-    // A 10-byte frame claiming a vector of 2^62 u64s.
-    let mut frame = vec![0xfd];
-    frame.extend_from_slice(&(1u64 << 62).to_le_bytes());
-    frame.push(0);
+    // A 10-byte frame claiming a vector of 2^62 u64s: the length is a
+    // postcard varint, seven bits a byte, low bits first.
+    let mut frame = vec![0x80; 8];
+    frame.extend_from_slice(&[0x40, 0]);
     let mut wire = format!("{}\0", frame.len()).into_bytes();
     wire.extend_from_slice(&frame);
     let mut f = Reference::<Vec<u64>>::new();
@@ -487,7 +487,7 @@ fn reference_put_refused_by_serde() {
     let err = f.put(&m, &mut wire).unwrap_err();
     assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
     assert!(wire.is_empty());
-    // bincode has no such restriction.
+    // postcard has no such restriction.
     let mut f = Reference::<HashMap<(u8, u8), u8>>::new();
     let wire = put_all(&mut f, std::slice::from_ref(&m));
     assert_eq!(feed(&mut f, &[&wire]).unwrap(), [m]);

@@ -20,7 +20,7 @@
 //! | [`Line`] | lines, any newline in / `CRLF` out, or a literal terminator | `POE::Filter::Line` |
 //! | [`Stream`] | whatever arrived, unframed | `POE::Filter::Stream` |
 //! | [`Block`] | fixed-size, or length-prefixed (`LEN\0…` or 4-byte big-endian) | `POE::Filter::Block` |
-//! | [`Reference`] | serde values (bincode or JSON) in length-prefixed frames | `POE::Filter::Reference` |
+//! | [`Reference`] | serde values (postcard or JSON) in length-prefixed frames | `POE::Filter::Reference` |
 //! | [`RecordBlock`] | groups of N records of another filter | `POE::Filter::RecordBlock` |
 //! | [`Map`] | another filter's records, converted by closures | `POE::Filter::Map` |
 //! | [`Grep`] | another filter's records that pass a predicate | `POE::Filter::Grep` |
@@ -30,7 +30,7 @@
 //! a length prefix is checked against the limit while its digits arrive;
 //! [`Block::fixed`] refuses to write a record that is not whole blocks;
 //! [`RecordBlock::check_put`] refuses a short block rather than holding it
-//! back; [`Reference`] payloads are bincode or JSON, not Storable.
+//! back; [`Reference`] payloads are postcard or JSON, not Storable.
 //!
 //! ```
 //! use rpoe::filter::{Filter, Line};
