@@ -301,7 +301,7 @@ impl Filter for Block {
         let len = record.len();
         match self.mode {
             Mode::Fixed(size) => {
-                if len % size != 0 {
+                if !len.is_multiple_of(size) {
                     return Err(FilterError::Malformed(format!(
                         "a {len}-byte record is not a whole number of {size}-byte blocks"
                     )));

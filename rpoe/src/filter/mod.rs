@@ -54,6 +54,8 @@ pub mod grep;
 pub mod line;
 pub mod map;
 pub mod record_block;
+#[cfg(feature = "reference")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reference")))]
 pub mod reference;
 pub mod stackable;
 pub mod stream;
@@ -63,6 +65,8 @@ pub use grep::Grep;
 pub use line::Line;
 pub use map::Map;
 pub use record_block::RecordBlock;
+#[cfg(feature = "reference")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reference")))]
 pub use reference::{Format, Reference};
 pub use stackable::Stackable;
 pub use stream::Stream;

@@ -52,6 +52,7 @@ mod s26_call_reentrancy;
 mod s27_dynamic_states;
 #[path = "28_kernel_stop.rs"]
 mod s28_kernel_stop;
+#[cfg(feature = "process")]
 #[path = "31_wheel_run.rs"]
 mod s31_wheel_run;
 #[path = "33_component_tcp.rs"]
