@@ -30,11 +30,12 @@
 //! - what the value's sequences, maps and strings take in memory is
 //!   limited ([`max_decoded`](Reference::max_decoded)), so a frame of
 //!   one-byte empty strings cannot become a vector 24 times its size;
-//! - a sequence's length is bounded by the bytes present: every element of
-//!   a sized type takes at least one byte of the frame, and elements of a
-//!   zero-sized type (`()`, which take none) are limited to
-//!   [`MAX_ZERO_SIZED`] per value, so a `Vec<()>` claiming 2^63 elements
-//!   cannot make the decoder loop for ever.
+//! - a sequence's length is bounded by the bytes present: an element of a
+//!   sized type takes at least one byte of the frame (and its size counts
+//!   against `max_decoded` even if a hand-written `Deserialize` reads
+//!   none), while elements of a zero-sized type (`()`, which take none)
+//!   are limited to [`MAX_ZERO_SIZED`] per value, so a `Vec<()>` claiming
+//!   2^63 elements cannot make the decoder loop for ever.
 //!
 //! A payload that breaks a limit, does not decode as a `T`, or has bytes
 //! left over is [`FilterError::Malformed`]. JSON keeps serde_json's own
