@@ -290,3 +290,42 @@ fn custom_handlers_and_the_shutdown_event_of_a_connection() {
     assert!(got.1, "closed cleanly");
     assert_eq!(got.0, b"HELLO\n");
 }
+
+/// Issue 13, finding 5: a handler that panics on one client's line used
+/// to stop the whole server (`run` returned `HandlerFailed`, every other
+/// client lost its connection, new ones were refused). Now only that
+/// connection closes, the failure is counted, and the server goes on.
+#[test]
+fn a_panicking_handler_closes_only_its_own_connection() {
+    let disconnected = Rc::new(Cell::new(0u32));
+    let d = disconnected.clone();
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .on_input(|ctx, line: Vec<u8>| {
+            assert_ne!(line, b"boom", "a bug a client can trigger");
+            ctx.heap().put(&line).unwrap();
+        })
+        .on_disconnected(move |_| d.set(d.get() + 1))
+        .spawn(&mut kernel)
+        .unwrap();
+    let counter = info.clone();
+    run_with_client(&mut kernel, info.session, info.addrs[0], move |addr| {
+        let mut a = connect(addr);
+        a.write_all(b"hello\n").unwrap();
+        assert_eq!(read_line(&mut a), "hello");
+
+        let mut b = connect(addr);
+        b.write_all(b"boom\n").unwrap();
+        let (data, _) = read_to_close(&mut b);
+        assert!(data.is_empty(), "the failing connection got {data:?}");
+        assert_eq!(counter.handler_failures(), 1);
+
+        a.write_all(b"still there\n").unwrap();
+        assert_eq!(read_line(&mut a), "still there", "others are still served");
+        let mut c = connect(addr);
+        c.write_all(b"newcomer\n").unwrap();
+        assert_eq!(read_line(&mut c), "newcomer", "new ones are accepted");
+    });
+    assert_eq!(info.handler_failures(), 1);
+    assert_eq!(disconnected.get(), 3, "on_disconnected ran for all three");
+}
