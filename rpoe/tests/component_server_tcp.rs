@@ -329,3 +329,70 @@ fn a_panicking_handler_closes_only_its_own_connection() {
     assert_eq!(info.handler_failures(), 1);
     assert_eq!(disconnected.get(), 3, "on_disconnected ran for all three");
 }
+
+/// Resident memory of this process, in bytes.
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// Issue 13, finding 6: the README's server (`Line::literal(b"\n")`,
+/// whose own limit is POE's 64 MiB) held 250 MB for four clients each
+/// sending 60 MiB without a newline. With the component's default input
+/// cap each such connection is closed after about 64 KiB, and memory
+/// stays flat.
+#[test]
+fn a_client_that_never_ends_its_line_is_cut_off_early() {
+    const CLIENTS: usize = 4;
+    const FLOOD: usize = 60 << 20;
+    let errors: Log = Rc::default();
+    let e = errors.clone();
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .on_input(|ctx, line: Vec<u8>| {
+            let _ = ctx.heap().put(&line);
+        })
+        .on_error(move |_, err| e.borrow_mut().push(format!("{} {}", err.op, err.message)))
+        .spawn(&mut kernel)
+        .unwrap();
+    let before = rss();
+    let (sent, grown) = run_with_client(&mut kernel, info.session, info.addrs[0], move |addr| {
+        let floods: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let mut s = connect(addr);
+                    s.write_all(b"a complete line\n").unwrap();
+                    assert_eq!(read_line(&mut s), "a complete line");
+                    // Then a line that never ends, until the server hangs up.
+                    let chunk = vec![b'x'; 1 << 20];
+                    let mut sent = 0;
+                    while sent < FLOOD {
+                        match s.write(&chunk) {
+                            Ok(n) => sent += n,
+                            Err(_) => break,
+                        }
+                    }
+                    (s, sent)
+                })
+            })
+            .map(|t| t.join().unwrap())
+            .collect::<Vec<_>>();
+        // Measured while every connection is still open on our side.
+        let grown = rss().saturating_sub(before);
+        (floods.iter().map(|(_, n)| *n).collect::<Vec<_>>(), grown)
+    });
+    eprintln!("accepted before cut-off: {sent:?} bytes; RSS growth {grown} bytes");
+    for n in &sent {
+        // What was accepted before the reset: the cap, one read, and the
+        // two sockets' buffers — megabytes, not the 60 MiB sent.
+        assert!(
+            *n < 16 << 20,
+            "a client got {n} bytes in before being cut off"
+        );
+    }
+    assert!(grown < 48 << 20, "memory grew by {grown} bytes");
+    let errors = errors.borrow();
+    assert_eq!(errors.len(), CLIENTS, "{errors:?}");
+    assert!(errors.iter().all(|e| e.starts_with("get ")), "{errors:?}");
+}

@@ -6,8 +6,11 @@
 //! [`Client`]: the wheel, the peer's address and your own per-connection
 //! state. The server applies the policies a deployed server needs:
 //!
-//! * the filter's limits (e.g. [`crate::filter::Line::max_length`]) end a
-//!   connection whose input breaks them, after the records before it;
+//! * a client that sends more than [`ServerTcp::max_input`] bytes
+//!   (default [`DEFAULT_MAX_INPUT`](super::DEFAULT_MAX_INPUT), 64 KiB)
+//!   without completing a record, or breaks the filter's own limits
+//!   (e.g. [`crate::filter::Line::max_length`]), has its connection
+//!   closed, after the records before it;
 //! * backpressure: a client whose pending output is above the high mark
 //!   is not read from until it drains to the low mark;
 //! * at end of file (or an error) the connection closes once its output
@@ -222,6 +225,7 @@ where
     max_clients: Option<usize>,
     high_water: usize,
     low_water: usize,
+    max_input: usize,
     emfile_pause: Duration,
     new_state: Rc<dyn Fn() -> U>,
     on_input: Input<F::Record, U>,
@@ -245,6 +249,7 @@ where
             max_clients: None,
             high_water: 64 * 1024,
             low_water: 16 * 1024,
+            max_input: super::DEFAULT_MAX_INPUT,
             emfile_pause: Duration::from_millis(100),
             new_state: Rc::new(|| ()),
             on_input: Rc::new(|_, _| {}),
@@ -273,6 +278,7 @@ where
             max_clients: self.max_clients,
             high_water: self.high_water,
             low_water: self.low_water,
+            max_input: self.max_input,
             emfile_pause: self.emfile_pause,
             new_state: Rc::new(make),
             on_input: Rc::new(|_, _| {}),
@@ -308,6 +314,18 @@ where
     pub fn watermarks(mut self, high: usize, low: usize) -> Self {
         self.high_water = high;
         self.low_water = low.min(high);
+        self
+    }
+
+    /// The most bytes a client may send without completing a record
+    /// (what the filter holds unframed); past it the connection is closed
+    /// after the records before, and `on_error` gets a `"get"` error.
+    /// Default [`DEFAULT_MAX_INPUT`](super::DEFAULT_MAX_INPUT), 64 KiB,
+    /// whatever the filter's own limits: see there for why. The filter's
+    /// own limits still apply when smaller. Use `usize::MAX` to rely on
+    /// the filter alone.
+    pub fn max_input(mut self, bytes: usize) -> Self {
+        self.max_input = bytes;
         self
     }
 
@@ -472,6 +490,7 @@ where
         let _ = stream.set_nodelay(true);
         let filter = self.filter.clone();
         let (high, low) = (self.high_water, self.low_water);
+        let max_input = self.max_input;
         let on_input = self.on_input.clone();
         let on_connected = self.on_connected.clone();
         let on_disconnected = self.on_disconnected.clone();
@@ -522,6 +541,7 @@ where
                     .on_flushed("flushed")
                     .on_high(high, "high")
                     .on_low(low, "low")
+                    .max_input(max_input)
                     .start(ctx);
                 match wheel {
                     Ok(w) => ctx.heap().wheel = Some(w),

@@ -149,6 +149,7 @@ where
     connect_timeout: Option<Duration>,
     backoff: Option<Backoff>,
     marks: Option<(usize, usize)>,
+    max_input: usize,
     new_state: Rc<dyn Fn() -> U>,
     on_started: Option<Hook<F::Record, U>>,
     on_connected: Option<Hook<F::Record, U>>,
@@ -177,6 +178,7 @@ where
             connect_timeout: None,
             backoff: None,
             marks: None,
+            max_input: super::DEFAULT_MAX_INPUT,
             new_state: Rc::new(|| ()),
             on_started: None,
             on_connected: None,
@@ -208,6 +210,7 @@ where
             connect_timeout: self.connect_timeout,
             backoff: self.backoff,
             marks: self.marks,
+            max_input: self.max_input,
             new_state: Rc::new(make),
             on_started: None,
             on_connected: None,
@@ -259,6 +262,19 @@ where
     /// reaches `high` bytes, `on_low` when it drains to `low`.
     pub fn watermarks(mut self, high: usize, low: usize) -> Self {
         self.marks = Some((high, low.min(high)));
+        self
+    }
+
+    /// The most bytes the server may send without completing a record
+    /// (what the filter holds unframed); past it the connection is closed
+    /// after the records before, `on_error` getting a `"get"` error, and
+    /// the usual reconnect policy applies. Default
+    /// [`DEFAULT_MAX_INPUT`](super::DEFAULT_MAX_INPUT), 64 KiB, whatever
+    /// the filter's own limits: a misbehaving or hostile server must not
+    /// make the client hold unbounded input. Use `usize::MAX` to rely on
+    /// the filter alone.
+    pub fn max_input(mut self, bytes: usize) -> Self {
+        self.max_input = bytes;
         self
     }
 
@@ -580,7 +596,8 @@ where
         let mut b = ReadWrite::builder(stream, self.filter.clone())
             .on_input(EV_INPUT)
             .on_error(EV_ERROR)
-            .on_flushed(EV_FLUSHED);
+            .on_flushed(EV_FLUSHED)
+            .max_input(self.max_input);
         if let Some((high, low)) = self.marks {
             b = b.on_high(high, EV_HIGH).on_low(low, EV_LOW);
         }
