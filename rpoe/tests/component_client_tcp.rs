@@ -440,3 +440,47 @@ fn a_connection_that_lasted_resets_the_backoff() {
         wait(3)
     );
 }
+
+/// A server that sends a record that never ends: the client holds at
+/// most the default input cap (64 KiB) of it, then drops the connection
+/// with a `"get"` error, instead of buffering what the filter allows
+/// (64 MiB for `Line`).
+#[test]
+fn a_server_that_never_ends_its_line_is_dropped_at_the_input_cap() {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_write_timeout(Some(LIMIT)).unwrap();
+        s.set_read_timeout(Some(LIMIT)).unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        let mut sent = 0usize;
+        while sent < 32 << 20 {
+            match s.write(&chunk) {
+                Ok(n) => sent += n,
+                Err(_) => break, // the client hung up
+            }
+        }
+        // Hold the connection open until the client closes it.
+        let _ = s.read(&mut [0u8; 16]);
+        sent
+    });
+    let log: Log = Rc::default();
+    let (l1, l2) = (log.clone(), log.clone());
+    let mut kernel = Kernel::new().unwrap();
+    ClientTcp::new(addr, Line::literal(b"\n"))
+        .on_error(move |_, e| push(&l1, format!("error {} {}", e.op, e.message)))
+        .on_disconnected(move |_| push(&l2, "disconnected"))
+        .spawn(&mut kernel);
+    run_bounded(&mut kernel, LIMIT);
+    let sent = server.join().unwrap();
+    assert!(sent < 32 << 20, "the client took all {sent} bytes");
+    let log = log.borrow();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(
+        log[0].starts_with("error get") && log[0].contains("limit of 65536"),
+        "{log:?}"
+    );
+    assert_eq!(log[1], "disconnected");
+}
