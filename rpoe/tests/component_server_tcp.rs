@@ -299,9 +299,14 @@ fn custom_handlers_and_the_shutdown_event_of_a_connection() {
 fn a_panicking_handler_closes_only_its_own_connection() {
     let disconnected = Rc::new(Cell::new(0u32));
     let d = disconnected.clone();
+    let booms = Rc::new(Cell::new(0u32));
+    let b = booms.clone();
     let mut kernel = Kernel::new().unwrap();
     let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
-        .on_input(|ctx, line: Vec<u8>| {
+        .on_input(move |ctx, line: Vec<u8>| {
+            if line == b"boom" {
+                b.set(b.get() + 1);
+            }
             assert_ne!(line, b"boom", "a bug a client can trigger");
             ctx.heap().put(&line).unwrap();
         })
@@ -314,8 +319,10 @@ fn a_panicking_handler_closes_only_its_own_connection() {
         a.write_all(b"hello\n").unwrap();
         assert_eq!(read_line(&mut a), "hello");
 
+        // Three in one write: the wheel delivers them in one batch, before
+        // the DIE signal is dispatched; only the first reaches on_input.
         let mut b = connect(addr);
-        b.write_all(b"boom\n").unwrap();
+        b.write_all(b"boom\nboom\nboom\n").unwrap();
         let (data, _) = read_to_close(&mut b);
         assert!(data.is_empty(), "the failing connection got {data:?}");
         assert_eq!(counter.handler_failures(), 1);
@@ -327,6 +334,7 @@ fn a_panicking_handler_closes_only_its_own_connection() {
         assert_eq!(read_line(&mut c), "newcomer", "new ones are accepted");
     });
     assert_eq!(info.handler_failures(), 1);
+    assert_eq!(booms.get(), 1, "records after the failing one are dropped");
     assert_eq!(disconnected.get(), 3, "on_disconnected ran for all three");
 }
 

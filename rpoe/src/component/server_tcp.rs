@@ -115,6 +115,12 @@ pub struct Client<R: 'static, U> {
     paused: bool,
     /// `on_disconnected` has run.
     gone: bool,
+    /// Set while `on_input` runs: still set afterwards means it failed,
+    /// and the records the wheel delivers before the DIE signal arrives
+    /// are dropped (the state they would meet is half-updated).
+    in_input: bool,
+    /// A handler failed: the DIE watcher has closed the connection.
+    failed: bool,
 }
 
 impl<R: 'static, U> Client<R, U> {
@@ -525,6 +531,8 @@ where
             shutdown: false,
             paused: false,
             gone: false,
+            in_input: false,
+            failed: false,
         };
         let session = Session::new(client)
             .on("_start", move |ctx: &mut Ctx<'_, Client<F::Record, U>>| {
@@ -558,7 +566,12 @@ where
                 let Ok((record, _)) = ctx.take_arg::<(F::Record, WheelId)>() else {
                     return;
                 };
+                if ctx.heap().in_input {
+                    return; // an earlier record's handler failed
+                }
+                ctx.heap().in_input = true;
                 on_input(ctx, record);
+                ctx.heap().in_input = false;
                 let c = ctx.heap();
                 if !c.paused && c.wheel.as_ref().is_some_and(|w| w.pending() >= high) {
                     c.paused = true;
@@ -630,8 +643,11 @@ where
                     return;
                 }
                 ctx.sig_handled();
-                failures.fetch_add(1, Ordering::Relaxed);
                 let c = ctx.heap();
+                if std::mem::replace(&mut c.failed, true) {
+                    return; // one connection, one failure
+                }
+                failures.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(
                     target: "rpoe::server_tcp",
                     peer = %c.remote,
