@@ -373,8 +373,11 @@ fn a_server_that_hangs_up_at_once_is_not_hammered() {
         "{} connects in {WINDOW:?}",
         t.len()
     );
-    let (first, last) = (gaps[0], gaps[gaps.len() - 1]);
-    assert!(last >= 8 * first, "gaps do not grow: {gaps:?}");
+    // Each wait is at least twice the one before (a timer never fires
+    // early; connecting only adds to it).
+    for (i, gap) in gaps.iter().enumerate() {
+        assert!(*gap >= INITIAL * (1 << i), "gap {i} is {gap:?}: {gaps:?}");
+    }
 }
 
 /// A connection that lasted `reconnect_reset_after` starts the backoff
@@ -421,21 +424,17 @@ fn a_connection_that_lasted_resets_the_backoff() {
     run_bounded(&mut kernel, LIMIT);
     let ev = events.borrow();
     let kinds: Vec<&str> = ev.iter().map(|e| e.1).collect();
-    assert_eq!(
-        kinds[..9],
-        ["connected", "gone"].repeat(4)[..]
-            .iter()
-            .copied()
-            .chain(["connected"])
-            .collect::<Vec<_>>()[..]
-    );
+    let mut expect = ["connected", "gone"].repeat(4);
+    expect.push("connected");
+    assert_eq!(kinds[..9], expect[..], "{ev:?}");
     // Waits after each loss: 20, 40, 80 ms (each up to 1.5x) while the
     // connections were short-lived ...
     let wait = |i: usize| ev[2 * i + 2].0 - ev[2 * i + 1].0;
     assert!(wait(2) >= 4 * INITIAL, "third wait {:?}", wait(2));
-    // ... and back to 20 ms (up to 30) after the one that lasted.
+    // ... and back to 20 ms (up to 30, plus scheduling) after the one
+    // that lasted, where the doubling would have made it 160.
     assert!(
-        wait(3) >= INITIAL && wait(3) < 3 * INITIAL,
+        wait(3) >= INITIAL && wait(3) < 6 * INITIAL,
         "wait after a lasting connection {:?}",
         wait(3)
     );

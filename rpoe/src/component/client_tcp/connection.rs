@@ -131,7 +131,7 @@ impl Jitter {
     /// `delay` plus a random part of up to half of it: never shorter than
     /// the nominal delay, so `initial` stays a minimum.
     pub(super) fn spread(&mut self, delay: Duration) -> Duration {
-        let half = delay.as_nanos() as u64 / 2;
+        let half = u64::try_from(delay.as_nanos() / 2).unwrap_or(u64::MAX);
         if half == 0 {
             return delay;
         }
