@@ -404,3 +404,29 @@ fn a_client_that_never_ends_its_line_is_cut_off_early() {
     assert_eq!(errors.len(), CLIENTS, "{errors:?}");
     assert!(errors.iter().all(|e| e.starts_with("get ")), "{errors:?}");
 }
+
+/// A failure in `on_connected` (run from the connection's `_start`) is
+/// contained the same way: the DIE watcher is set before it runs.
+#[test]
+fn a_panicking_on_connected_closes_only_that_connection() {
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .on_connected(|ctx| {
+            ctx.heap().put(&b"hello".to_vec()).unwrap();
+            panic!("a bug in on_connected");
+        })
+        .spawn(&mut kernel)
+        .unwrap();
+    let counter = info.clone();
+    run_with_client(&mut kernel, info.session, info.addrs[0], move |addr| {
+        for _ in 0..2 {
+            let mut s = connect(addr);
+            // Closed; what was put before the panic may have been written
+            // (the wheel writes when a handler returns, even a failed one).
+            let (data, _) = read_to_close(&mut s);
+            assert!(data.is_empty() || data == b"hello\n", "got {data:?}");
+        }
+        assert_eq!(counter.handler_failures(), 2);
+    });
+    assert_eq!(info.handler_failures(), 2);
+}

@@ -33,15 +33,20 @@
 //! connection down with it — a one-line denial of service. So each
 //! connection session watches DIE, as a POE program would with
 //! `sig(DIE => ...)` and `sig_handled`: when one of *its own* handlers
-//! failed, the connection is closed at once (pending output discarded —
-//! the handler stopped half-way, so what it put may be incomplete),
+//! failed, the connection is closed at once — output still pending is
+//! discarded, since the handler stopped half-way and what it put may be
+//! incomplete (what it put before failing may already be written: the
+//! wheel writes when a handler returns, failed or not) — records the
+//! wheel still had for `on_input` are dropped,
 //! `on_disconnected` runs, the failure is logged at `error` level
 //! (target `rpoe::server_tcp`) and counted in
 //! [`ServerTcpInfo::handler_failures`], and the server goes on serving
 //! the other connections and accepting new ones. A DIE that started in
-//! another session (the listener, a parent) is left alone. A failure in
-//! `_stop` (hence in an `on_disconnected` run from it) cannot be caught
-//! this way: the kernel reports those from `run`.
+//! another session (the listener, a parent) is left alone. Not covered:
+//! a failure in `_stop` (hence in an `on_disconnected` run from it),
+//! which the kernel reports from `run`, and one in the
+//! [`state`](ServerTcp::state) factory, which runs in the listener's
+//! session when a connection is accepted.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
