@@ -279,7 +279,10 @@ where
     /// 64 MiB lines), and a server must bound what a peer can make it
     /// hold whatever filter it frames with. Checked after the filter has
     /// taken a read, so a wheel holds at most this plus one read
-    /// (64 KiB) of unframed input.
+    /// (64 KiB) of unframed input. What counts is what the filter reports
+    /// as pending: for a [`Stackable`](crate::filter::Stackable) that is
+    /// its first filter's bytes only, so bound the later ones with their
+    /// own limits.
     pub fn max_input(mut self, bytes: usize) -> Self {
         self.max_input = Some(bytes);
         self
