@@ -377,3 +377,29 @@ fn send_timeout_closes_a_client_that_does_not_read() {
     writer.join().expect("writer thread");
     s.assert_alive("after a send timeout");
 }
+
+/// A lingering close is bounded: the client reads its lines and EOF at
+/// once, and if it then neither closes nor sends, the server closes the
+/// socket after --linger ("linger time over").
+#[test]
+fn linger_is_bounded_by_its_flag() {
+    let s = ServerSpec::rpoe_echo(EXE)
+        .args(["--max-line", "1024", "--linger", "300ms"])
+        .env("RUST_LOG", "info,rpoe_echo=debug")
+        .spawn();
+    let c = connect(s.addr());
+    let mut batch = b"ok\n".to_vec();
+    batch.resize(batch.len() + 2000, b'x');
+    send(&c, &batch);
+    let got = read_to_clean_eof(&c, Duration::from_secs(5));
+    assert_bytes_eq("lines before the over-long one", &got, b"ok\n");
+    let shut_at = Instant::now();
+    await_log(&s, "linger time over", Duration::from_secs(5));
+    assert!(
+        shut_at.elapsed() >= Duration::from_millis(200),
+        "lingered only {:?} (--linger 300ms)",
+        shut_at.elapsed()
+    );
+    drop(c);
+    assert_echo(&connect(s.addr()), b"next\n");
+}
