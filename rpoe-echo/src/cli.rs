@@ -19,8 +19,9 @@ use clap::Parser;
 /// --max-buffered bytes (the biggest holders are closed first); out of file
 /// descriptors, accepting pauses briefly instead of spinning. Every close
 /// the client did not ask for is a lingering close: pending output is
-/// written, the write side shut (the client reads EOF), and input discarded
-/// for up to --linger, so no reset destroys what was echoed. SIGINT/SIGTERM
+/// written (dropped after a send timeout, an eviction or over budget), the
+/// write side shut (the client reads EOF), and input discarded for up to
+/// --linger, so no reset destroys what was echoed. SIGINT/SIGTERM
 /// shut down gracefully (stop accepting, read what clients already sent and
 /// echo its complete lines, close; exit 0), a second signal stops at once
 /// (exit 1); SIGHUP is ignored. Durations take a unit: 250ms, 30s, 5m, 1h;
