@@ -461,6 +461,7 @@ fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId, peer_closed: bool, now: Time)
         buffered,
         next_due,
         shutting_down,
+        close_log,
         ..
     } = echo;
     let mut lists = Lists {
@@ -522,7 +523,7 @@ fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId, peer_closed: bool, now: Time)
                     }
                 }
                 Ok(Fed::TooLong) => {
-                    tracing::info!(handle = %h, max_line = cfg.max_line, "line too long; closing after the lines before it");
+                    log_close(close_log, h, Reason::LineTooLong);
                     begin_closing(client, buffered, Reason::LineTooLong);
                     lists.timeline.remove(idx, List::Line);
                 }
