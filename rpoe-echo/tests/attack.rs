@@ -61,6 +61,8 @@ fn idle_connections_cannot_lock_out_new_clients() {
     const CAP: usize = 8;
     let evict_after = Duration::from_secs(2);
     let s = echo(&["--max-connections", "8", "--evict-idle-after", "2s"]);
+    // Every holder's last byte reaches the server after this instant.
+    let held_since = Instant::now();
     let holders: Vec<TcpStream> = (0..CAP)
         .map(|i| {
             let c = connect(s.addr());
@@ -69,21 +71,22 @@ fn idle_connections_cannot_lock_out_new_clients() {
             c
         })
         .collect();
-    let held_since = Instant::now();
 
-    // All fresh: the newcomer is closed at once, unserved.
-    let early = connect(s.addr());
-    let _ = (&early).write_all(b"too early\n");
-    let (got, end) = read_within(&early, None, Duration::from_secs(1));
-    assert!(
-        end.is_closed() && got.is_empty(),
-        "a newcomer was not refused while every connection was fresh: {end:?}, {}",
-        show(&got)
-    );
-    assert!(
-        held_since.elapsed() < evict_after,
-        "too slow to check the refusal"
-    );
+    // All fresh: the newcomer is closed at once, unserved. (On a machine
+    // so loaded that setting up took most of the 2 s, this part cannot
+    // be judged; the rest still is.)
+    if held_since.elapsed() < evict_after / 2 {
+        let early = connect(s.addr());
+        let _ = (&early).write_all(b"too early\n");
+        let (got, end) = read_within(&early, None, Duration::from_millis(500));
+        assert!(
+            end.is_closed() && got.is_empty(),
+            "a newcomer was not refused while every connection was fresh: {end:?}, {}",
+            show(&got)
+        );
+    } else {
+        eprintln!("setup took {:?}: refusal not checked", held_since.elapsed());
+    }
 
     // Then a newcomer is served, once the idlest has been idle long enough.
     let give_up = Instant::now() + evict_after + Duration::from_secs(8);
@@ -315,8 +318,9 @@ fn idle_timeout_closes_quiet_connections_only() {
     let s = echo(&["--idle-timeout", "400ms"]);
     let quiet = connect(s.addr());
     let busy = connect(s.addr());
-    assert_echo(&quiet, b"hello\n");
+    // The quiet client's clock starts after this instant.
     let since = Instant::now();
+    assert_echo(&quiet, b"hello\n");
     for i in 0..8 {
         assert_echo(&busy, format!("busy {i}\n").as_bytes());
         thread::sleep(Duration::from_millis(100)); // the client's pace
@@ -335,8 +339,9 @@ fn idle_timeout_closes_quiet_connections_only() {
 fn line_timeout_closes_a_trickled_line() {
     let s = echo(&["--line-timeout", "400ms", "--idle-timeout", "off"]);
     let c = connect(s.addr());
-    send(&c, b"whole\npar");
+    // The unfinished line begins after this instant.
     let since = Instant::now();
+    send(&c, b"whole\npar");
     let trickle = {
         let w = c.try_clone().expect("clone");
         thread::spawn(move || {
@@ -390,15 +395,16 @@ fn linger_is_bounded_by_its_flag() {
     let c = connect(s.addr());
     let mut batch = b"ok\n".to_vec();
     batch.resize(batch.len() + 2000, b'x');
+    // Lingering begins after this instant.
+    let sent_at = Instant::now();
     send(&c, &batch);
     let got = read_to_clean_eof(&c, Duration::from_secs(5));
     assert_bytes_eq("lines before the over-long one", &got, b"ok\n");
-    let shut_at = Instant::now();
     await_log(&s, "linger time over", Duration::from_secs(5));
     assert!(
-        shut_at.elapsed() >= Duration::from_millis(200),
+        sent_at.elapsed() >= Duration::from_millis(300),
         "lingered only {:?} (--linger 300ms)",
-        shut_at.elapsed()
+        sent_at.elapsed()
     );
     drop(c);
     assert_echo(&connect(s.addr()), b"next\n");
