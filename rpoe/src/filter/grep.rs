@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use super::{Filter, FilterError};
+use super::{Filter, FilterError, GetOne};
 
 type Pred<R> = Box<dyn FnMut(&R) -> bool>;
 
@@ -115,6 +115,54 @@ impl<F: Filter> Filter for Grep<F> {
 
     fn take_pending(&mut self) -> Vec<u8> {
         self.inner.take_pending()
+    }
+
+    /// The chunks of the records passing the output predicate; refused
+    /// records give no chunk. Each run of passing records goes through the
+    /// inner filter's [`put_many`](Filter::put_many) together, so its
+    /// chunking is kept when nothing is refused (a fixed-size
+    /// [`Block`](super::Block) under a `Grep` that refuses a record
+    /// gives one chunk per run, where POE gives one).
+    ///
+    /// ```
+    /// use rpoe::filter::{Filter, Grep, Line};
+    ///
+    /// let mut no_skip = Grep::new(Line::literal("\n"), |_| true, |l: &Vec<u8>| l != b"skip");
+    /// let records = [b"x".to_vec(), b"skip".to_vec(), b"y".to_vec()];
+    /// assert_eq!(no_skip.put_many(&records).unwrap(), [b"x\n".to_vec(), b"y\n".to_vec()]);
+    /// ```
+    fn put_many(&mut self, records: &[F::Record]) -> Result<Vec<Vec<u8>>, FilterError> {
+        let mut chunks = Vec::new();
+        let mut rest = records;
+        while !rest.is_empty() {
+            // Skip refused records, then take the run that passes.
+            let skip = rest.iter().take_while(|r| !(self.put)(r)).count();
+            rest = &rest[skip..];
+            let run = rest.iter().take_while(|r| (self.put)(r)).count();
+            if run > 0 {
+                chunks.extend(self.inner.put_many(&rest[..run])?);
+            }
+            rest = &rest[run..];
+        }
+        Ok(chunks)
+    }
+}
+
+impl<F: GetOne> GetOne for Grep<F> {
+    /// Queue `chunks` with the inner filter.
+    fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError> {
+        self.inner.get_one_start(chunks)
+    }
+
+    /// The inner filter's next record that passes the input predicate,
+    /// cutting (and dropping) the ones that do not.
+    fn get_one(&mut self) -> Result<Option<F::Record>, FilterError> {
+        while let Some(record) = self.inner.get_one()? {
+            if (self.get)(&record) {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
     }
 }
 
