@@ -347,7 +347,8 @@ impl Filter for Block {
     /// [`max_length`](Block::max_length) (or 4 GiB − 1 for
     /// [`be32`](Block::be32)), and in fixed mode with
     /// [`FilterError::Malformed`] unless the record is a whole number of
-    /// blocks; `out` is untouched then.
+    /// blocks or [`check_put(false)`](Block::check_put) was set; `out` is
+    /// untouched then.
     fn put(&mut self, record: &Vec<u8>, out: &mut Vec<u8>) -> Result<(), FilterError> {
         let len = record.len();
         match self.mode {

@@ -15,6 +15,14 @@
 //! encodes one record. Every filter bounds what it buffers and fails with a
 //! [`FilterError`] past its limit instead of growing without end.
 //!
+//! POE's list-based interface is there too, with POE's semantics, for code
+//! ported from Perl and for callers that think in batches:
+//! [`Filter::get_many`] (several chunks, joined, then framed),
+//! [`Filter::put_many`] (several records, POE's chunking),
+//! [`Filter::get_pending`], and the [`GetOne`] trait's `get_one_start` /
+//! `get_one` (queue bytes, cut one record at a time). The wheels use the
+//! streaming interface, which reuses the caller's buffers.
+//!
 //! | filter | records | POE |
 //! |---|---|---|
 //! | [`Line`] | lines, any newline in / `CRLF` out, or a literal terminator | `POE::Filter::Line` |
@@ -26,11 +34,15 @@
 //! | [`Grep`] | another filter's records that pass a predicate | `POE::Filter::Grep` |
 //! | [`Stackable`] | one filter's records fed to another as bytes | `POE::Filter::Stackable` |
 //!
-//! Differences from POE, all on purpose: errors are values, not `die`;
-//! a length prefix is checked against the limit while its digits arrive;
-//! [`Block::fixed`] refuses to write a record that is not whole blocks;
+//! Differences from POE, all on purpose: errors are values, not `die`,
+//! and a filter that returned one is emptied; a length prefix is checked
+//! against the limit while its digits arrive, and stays in the pending
+//! bytes until its frame is complete; [`Block::fixed`] refuses to write
+//! what is not whole blocks unless [`Block::check_put`] says otherwise;
 //! [`RecordBlock::check_put`] refuses a short block rather than holding it
-//! back; [`Reference`] payloads are bincode or JSON, not Storable.
+//! back; pending data is always bytes (POE's `RecordBlock` and `Stackable`
+//! return records); [`Reference`] payloads are bincode or JSON, not
+//! Storable.
 //!
 //! ```
 //! use rpoe::filter::{Filter, Line};
@@ -125,7 +137,10 @@ pub enum FilterError {
 /// POE's filter interface is `get(\@chunks)`, `put(\@records)` and
 /// `get_pending`; here `get` and `put` take one chunk or one record at a
 /// time and append to a caller's buffer, so a wheel reuses its buffers
-/// instead of allocating lists. Records are typed: a wheel built on a
+/// instead of allocating lists. POE's list forms are provided on top of
+/// them — [`get_many`](Filter::get_many), [`put_many`](Filter::put_many),
+/// [`get_pending`](Filter::get_pending) — and overridden where POE's
+/// shape differs; `get_one_start` / `get_one` are the [`GetOne`] trait. Records are typed: a wheel built on a
 /// `Filter<Record = T>` hands its session `T`s.
 ///
 /// Writing a filter of your own takes the four methods. This one makes
