@@ -293,4 +293,39 @@ proptest! {
         prop_assert_eq!(chunks.len(), records.len());
         prop_assert_eq!(blocks.get_many(&chunks).unwrap(), records);
     }
+
+    /// The wrappers' `get_one` (pulling from the inner filter one record
+    /// at a time) yields what their `get_many` yields.
+    #[test]
+    fn wrappers_get_one_drains_to_get_many(
+        lines in proptest::collection::vec(prop::sample::select(vec!["", "a", "#x", "bb"]), 0..12),
+        split in 0usize..64,
+    ) {
+        // Lines, framed in length-prefixed frames of two lines each.
+        let mut wire = Vec::new();
+        let mut frames = Block::length_prefixed();
+        for pair in lines.chunks(2) {
+            let payload: Vec<u8> = pair.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect();
+            frames.put(&payload, &mut wire).unwrap();
+        }
+        let cut = split.min(wire.len());
+        let refs = [&wire[..cut], &wire[cut..]];
+
+        let stack = || Stackable::new(Block::length_prefixed(), Line::literal("\n"));
+        let (mut many, mut one) = (stack(), stack());
+        prop_assert_eq!(many.get_many(&refs).unwrap(), drain(&mut one, &refs).unwrap());
+
+        let grep = || Grep::input_only(stack(), |l: &Vec<u8>| !l.starts_with(b"#"));
+        let (mut many, mut one) = (grep(), grep());
+        prop_assert_eq!(many.get_many(&refs).unwrap(), drain(&mut one, &refs).unwrap());
+
+        let map = || Map::new(stack(), |l: Vec<u8>| l.len(), |n: &usize| vec![b'x'; *n]);
+        let (mut many, mut one) = (map(), map());
+        prop_assert_eq!(many.get_many(&refs).unwrap(), drain(&mut one, &refs).unwrap());
+
+        let triples = || RecordBlock::new(stack(), 3);
+        let (mut many, mut one) = (triples(), triples());
+        prop_assert_eq!(many.get_many(&refs).unwrap(), drain(&mut one, &refs).unwrap());
+        prop_assert_eq!(many.held_records(), one.held_records());
+    }
 }

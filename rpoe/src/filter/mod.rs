@@ -230,6 +230,9 @@ pub trait Filter {
     /// On an error the records cut before it are dropped with the call,
     /// as POE's `die` drops them; use [`get`](Filter::get) to keep them.
     ///
+    /// Generic over the chunk type, so it is not callable through a bare
+    /// `&mut dyn Filter`; a `Box<dyn Filter>` has it.
+    ///
     /// ```
     /// use rpoe::filter::{Filter, Line, Stream};
     ///
