@@ -142,6 +142,20 @@ fn grep_put_many_splits_runs_around_refused_records() {
         [vec![1, 3], vec![5]]
     );
     assert!(odd.put_many(&[vec![2]]).unwrap().is_empty());
+
+    // The predicate sees each record once, in order.
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let log = seen.clone();
+    let mut logged = Grep::new(
+        Line::literal("\n"),
+        |_| true,
+        move |r: &Vec<u8>| {
+            log.borrow_mut().push(r.clone());
+            r != b"b"
+        },
+    );
+    logged.put_many(&[v("a"), v("b"), v("c")]).unwrap();
+    assert_eq!(*seen.borrow(), [v("a"), v("b"), v("c")]);
 }
 
 #[test]

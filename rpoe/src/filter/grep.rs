@@ -132,17 +132,19 @@ impl<F: Filter> Filter for Grep<F> {
     /// assert_eq!(no_skip.put_many(&records).unwrap(), [b"x\n".to_vec(), b"y\n".to_vec()]);
     /// ```
     fn put_many(&mut self, records: &[F::Record]) -> Result<Vec<Vec<u8>>, FilterError> {
+        // The predicate runs once per record, in order, as in POE: it may
+        // count or log.
+        let passes: Vec<bool> = records.iter().map(|r| (self.put)(r)).collect();
         let mut chunks = Vec::new();
-        let mut rest = records;
-        while !rest.is_empty() {
-            // Skip refused records, then take the run that passes.
-            let skip = rest.iter().take_while(|r| !(self.put)(r)).count();
-            rest = &rest[skip..];
-            let run = rest.iter().take_while(|r| (self.put)(r)).count();
+        let mut at = 0;
+        while at < records.len() {
+            // Skip refused records, then send the run that passes.
+            at += passes[at..].iter().take_while(|&&p| !p).count();
+            let run = passes[at..].iter().take_while(|&&p| p).count();
             if run > 0 {
-                chunks.extend(self.inner.put_many(&rest[..run])?);
+                chunks.extend(self.inner.put_many(&records[at..at + run])?);
             }
-            rest = &rest[run..];
+            at += run;
         }
         Ok(chunks)
     }
