@@ -372,8 +372,10 @@ pub trait GetOne: Filter {
     fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError>;
 
     /// Cut the next record from what is queued, or `None` if no whole
-    /// record is there yet. An error (a record over the limit, a bad
-    /// prefix) empties the filter, as [`get`](Filter::get) does.
+    /// record is there yet. A framing error (a record over the limit, a
+    /// bad prefix) empties the filter that raised it, as
+    /// [`get`](Filter::get) does; a [`Map::try_new`] conversion error
+    /// fails only the record it was converting.
     fn get_one(&mut self) -> Result<Option<Self::Record>, FilterError>;
 }
 
