@@ -71,8 +71,6 @@ pub struct Conn {
     pub read_paused: bool,
     /// The write watcher is on.
     pub write_watched: bool,
-    /// Input is over (EOF or over-long line): close once output is written.
-    pub draining: bool,
 }
 
 impl Conn {
@@ -150,6 +148,23 @@ impl Conn {
     /// Drop the partial line (at EOF it is never echoed).
     pub fn drop_partial(&mut self) {
         self.partial = Vec::new();
+    }
+
+    /// Drop the pending output (it will never be written).
+    pub fn drop_output(&mut self) {
+        self.out = Vec::new();
+        self.out_start = 0;
+    }
+
+    /// Bytes of the unfinished line carried so far.
+    pub fn partial_len(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// Bytes of memory the buffers hold (their capacity), for the budget
+    /// across connections.
+    pub fn held(&self) -> usize {
+        self.partial.capacity() + self.out.capacity()
     }
 }
 

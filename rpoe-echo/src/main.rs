@@ -7,12 +7,13 @@ mod conn;
 mod echo;
 mod limits;
 mod listen;
+mod timeline;
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use clap::Parser;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
     let max_connections = opts
         .max_connections
         .unwrap_or_else(limits::default_max_connections);
+    let workers = opts.workers as usize;
     let cfg = echo::Config {
         max_line: opts.max_line as usize,
         high_water: opts.high_water as usize,
@@ -43,22 +45,69 @@ fn main() -> ExitCode {
         accept_batch: opts.accept_batch as usize,
         emfile_pause: Duration::from_millis(opts.emfile_pause_ms),
         shutdown_timeout: Duration::from_millis(opts.shutdown_timeout_ms),
+        idle_timeout: opts.idle_timeout.0,
+        line_timeout: opts.line_timeout.0,
+        send_timeout: opts.send_timeout.0,
+        evict_idle_after: opts.evict_idle_after.0,
+        linger: opts.linger,
+        // Each kernel keeps its own share, so no counter is shared on the
+        // hot path.
+        max_buffered: usize::try_from(opts.max_buffered / workers as u64)
+            .unwrap_or(usize::MAX)
+            .max(1),
         clients: Arc::new(AtomicUsize::new(0)),
         forced: Arc::new(AtomicBool::new(false)),
     };
-    let workers = opts.workers as usize;
+
+    // Kernels and their sessions first: each session watches SIGINT,
+    // SIGTERM and SIGHUP as it starts, so by the time the listeners are
+    // bound and "listening on" is printed a signal is an event, never its
+    // default action (which for SIGHUP is to die).
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+    let mut handoffs = Vec::new();
+    let mut threads = Vec::new();
+    for i in 1..workers {
+        let (tx, rx) = mpsc::channel::<Vec<TcpListener>>();
+        handoffs.push(tx);
+        let cfg = cfg.clone();
+        let ready = ready_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("worker-{i}"))
+            .spawn(move || worker(cfg, ready, rx));
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => return fail(&format!("cannot start a worker thread: {e}")),
+        }
+    }
+    drop(ready_tx);
+    let (mut kernel, me) = match start_kernel(&cfg) {
+        Ok(k) => k,
+        Err(e) => return fail(&e),
+    };
+    for _ in 1..workers {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return fail(&e),
+            Err(_) => return fail("a worker thread died while starting"),
+        }
+    }
 
     let first = match listen::bind_all(&opts.bind, opts.port, workers > 1) {
         Ok(l) => l,
         Err(e) => return fail(&format!("cannot listen: {e}")),
     };
     let addrs: Vec<SocketAddr> = first.iter().filter_map(|l| l.local_addr().ok()).collect();
-    let mut sets = vec![first];
-    for _ in 1..workers {
+    for tx in &handoffs {
         match listen::bind_again(&addrs) {
-            Ok(l) => sets.push(l),
+            Ok(l) => {
+                let _ = tx.send(l);
+            }
             Err(e) => return fail(&format!("cannot listen for another worker: {e}")),
         }
+    }
+    drop(handoffs);
+    if let Err(e) = kernel.call(me, "listen", first) {
+        return fail(&format!("cannot start listening: {e}"));
     }
     let mut stdout = std::io::stdout().lock();
     for addr in &addrs {
@@ -72,30 +121,14 @@ fn main() -> ExitCode {
         high_water = cfg.high_water,
         low_water = cfg.low_water,
         max_connections = cfg.max_connections,
+        max_buffered = cfg.max_buffered,
         workers,
         "serving"
     );
 
-    let mut sets = sets.into_iter();
-    let mine = sets.next().unwrap_or_default();
-    let threads: Vec<_> = sets
-        .enumerate()
-        .map(|(i, listeners)| {
-            let cfg = cfg.clone();
-            std::thread::Builder::new()
-                .name(format!("worker-{}", i + 1))
-                .spawn(move || serve(cfg, listeners))
-        })
-        .collect();
-    let mut ok = serve(cfg.clone(), mine);
+    let mut ok = run(&mut kernel);
     for t in threads {
-        ok &= match t {
-            Ok(handle) => handle.join().unwrap_or(false),
-            Err(e) => {
-                tracing::error!("cannot start a worker thread: {e}");
-                false
-            }
-        };
+        ok &= t.join().unwrap_or(false);
     }
     if cfg.forced.load(Ordering::Relaxed) {
         return ExitCode::FAILURE;
@@ -107,17 +140,43 @@ fn main() -> ExitCode {
     }
 }
 
-/// Run one kernel serving `listeners` until it has nothing left to do.
-fn serve(cfg: echo::Config, listeners: Vec<TcpListener>) -> bool {
-    let mut kernel = match rpoe::Kernel::new() {
+/// A kernel with the server session started (signals watched), waiting
+/// for its listeners.
+fn start_kernel(cfg: &echo::Config) -> Result<(rpoe::Kernel, rpoe::SessionId), String> {
+    let mut kernel = rpoe::Kernel::new().map_err(|e| format!("cannot create a kernel: {e}"))?;
+    let session = echo::session(&mut kernel, cfg.clone());
+    let id = kernel.spawn(session, ());
+    Ok((kernel, id))
+}
+
+/// A worker thread: its own kernel, started (and its signals watched)
+/// before the main thread binds; then the listeners it is handed.
+fn worker(
+    cfg: echo::Config,
+    ready: mpsc::Sender<Result<(), String>>,
+    listeners: mpsc::Receiver<Vec<TcpListener>>,
+) -> bool {
+    let (mut kernel, me) = match start_kernel(&cfg) {
         Ok(k) => k,
         Err(e) => {
-            tracing::error!("cannot create a kernel: {e}");
+            let _ = ready.send(Err(e));
             return false;
         }
     };
-    let session = echo::session(&mut kernel, cfg, listeners);
-    kernel.spawn(session, ());
+    let _ = ready.send(Ok(()));
+    let Ok(listeners) = listeners.recv() else {
+        // The main thread failed to bind; the process is exiting.
+        return false;
+    };
+    if let Err(e) = kernel.call(me, "listen", listeners) {
+        tracing::error!("cannot start listening: {e}");
+        return false;
+    }
+    run(&mut kernel)
+}
+
+/// Run one kernel until it has nothing left to do.
+fn run(kernel: &mut rpoe::Kernel) -> bool {
     match kernel.run() {
         Ok(()) => true,
         Err(e) => {

@@ -166,6 +166,13 @@ fn help_exits_0_and_mentions_every_flag() {
         "--high-water",
         "--low-water",
         "--max-connections",
+        "--idle-timeout",
+        "--line-timeout",
+        "--send-timeout",
+        "--evict-idle-after",
+        "--max-buffered",
+        "--linger",
+        "--shutdown-timeout-ms",
     ] {
         assert!(
             text.contains(flag),

@@ -328,3 +328,158 @@ fn shutdown_before_the_first_attempt_means_no_attempt() {
     run_bounded(&mut kernel, LIMIT);
     assert_eq!(*log.borrow(), ["started"]);
 }
+
+/// Issue 13, finding 12: against a server that accepts and hangs up at
+/// once (what rpoe-echo does at its connection cap) the client used to
+/// reconnect every `initial` forever, since every connect reset the
+/// backoff. Now short-lived connections count as failures: over a fixed
+/// window the reconnects are few and grow apart.
+#[test]
+fn a_server_that_hangs_up_at_once_is_not_hammered() {
+    const INITIAL: Duration = Duration::from_millis(10);
+    const WINDOW: Duration = Duration::from_millis(1500);
+    let mut kernel = Kernel::new().unwrap();
+    let server = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .alias("srv")
+        .on_connected(|ctx| ctx.heap().shutdown())
+        .spawn(&mut kernel)
+        .unwrap();
+    let connects: Rc<RefCell<Vec<Instant>>> = Rc::default();
+    let c = connects.clone();
+    ClientTcp::new(server.addrs[0], Line::literal(b"\n"))
+        .alias("cli")
+        .reconnect(INITIAL, Duration::from_secs(5))
+        .on_connected(move |_| c.borrow_mut().push(Instant::now()))
+        .spawn(&mut kernel);
+    // The observation window, then stop both.
+    kernel.spawn(
+        Session::new(())
+            .on("_start", |ctx| {
+                ctx.delay("stop", WINDOW, ());
+            })
+            .on("stop", |ctx| {
+                ctx.post("cli", "shutdown", ()).unwrap();
+                ctx.post("srv", "shutdown", ()).unwrap();
+            }),
+        (),
+    );
+    run_bounded(&mut kernel, LIMIT);
+    let t = connects.borrow();
+    let gaps: Vec<Duration> = t.windows(2).map(|w| w[1] - w[0]).collect();
+    eprintln!("{} connects in {WINDOW:?}; gaps {gaps:?}", t.len());
+    // 10, 20, 40, ... ms (each up to 1.5x): at most 8 waits fit in 1.5 s.
+    assert!(
+        (4..=10).contains(&t.len()),
+        "{} connects in {WINDOW:?}",
+        t.len()
+    );
+    // Each wait is at least twice the one before (a timer never fires
+    // early; connecting only adds to it).
+    for (i, gap) in gaps.iter().enumerate() {
+        assert!(*gap >= INITIAL * (1 << i), "gap {i} is {gap:?}: {gaps:?}");
+    }
+}
+
+/// A connection that lasted `reconnect_reset_after` starts the backoff
+/// over: the wait after it is about `initial` again, not the doubled one.
+#[test]
+fn a_connection_that_lasted_resets_the_backoff() {
+    const INITIAL: Duration = Duration::from_millis(20);
+    const LASTS: Duration = Duration::from_millis(150);
+    let mut kernel = Kernel::new().unwrap();
+    // Hangs up at once on the first three connections; lets the fourth
+    // last longer than LASTS before hanging up.
+    let accepted = Rc::new(Cell::new(0u32));
+    let a = accepted.clone();
+    let server = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .alias("srv")
+        .on_connected(move |ctx| {
+            a.set(a.get() + 1);
+            let after = if a.get() == 4 {
+                LASTS + Duration::from_millis(50)
+            } else {
+                Duration::ZERO
+            };
+            ctx.delay("hang_up", after, ());
+        })
+        .on("hang_up", |ctx| ctx.heap().shutdown())
+        .spawn(&mut kernel)
+        .unwrap();
+    let events: Rc<RefCell<Vec<(Instant, &'static str)>>> = Rc::default();
+    let (e1, e2) = (events.clone(), events.clone());
+    ClientTcp::new(server.addrs[0], Line::literal(b"\n"))
+        .state(|| 0u32)
+        .reconnect(INITIAL, Duration::from_secs(5))
+        .reconnect_reset_after(LASTS)
+        .on_connected(move |ctx| {
+            ctx.heap().state += 1;
+            e1.borrow_mut().push((Instant::now(), "connected"));
+            if ctx.heap().state == 5 {
+                ctx.heap().shutdown();
+                ctx.post("srv", "shutdown", ()).unwrap();
+            }
+        })
+        .on_disconnected(move |_| e2.borrow_mut().push((Instant::now(), "gone")))
+        .spawn(&mut kernel);
+    run_bounded(&mut kernel, LIMIT);
+    let ev = events.borrow();
+    let kinds: Vec<&str> = ev.iter().map(|e| e.1).collect();
+    let mut expect = ["connected", "gone"].repeat(4);
+    expect.push("connected");
+    assert_eq!(kinds[..9], expect[..], "{ev:?}");
+    // Waits after each loss: 20, 40, 80 ms (each up to 1.5x) while the
+    // connections were short-lived ...
+    let wait = |i: usize| ev[2 * i + 2].0 - ev[2 * i + 1].0;
+    assert!(wait(2) >= 4 * INITIAL, "third wait {:?}", wait(2));
+    // ... and back to 20 ms (up to 30, plus scheduling) after the one
+    // that lasted, where the doubling would have made it 160.
+    assert!(
+        wait(3) >= INITIAL && wait(3) < 6 * INITIAL,
+        "wait after a lasting connection {:?}",
+        wait(3)
+    );
+}
+
+/// A server that sends a record that never ends: the client holds at
+/// most the default input cap (64 KiB) of it, then drops the connection
+/// with a `"get"` error, instead of buffering what the filter allows
+/// (64 MiB for `Line`).
+#[test]
+fn a_server_that_never_ends_its_line_is_dropped_at_the_input_cap() {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_write_timeout(Some(LIMIT)).unwrap();
+        s.set_read_timeout(Some(LIMIT)).unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        let mut sent = 0usize;
+        while sent < 32 << 20 {
+            match s.write(&chunk) {
+                Ok(n) => sent += n,
+                Err(_) => break, // the client hung up
+            }
+        }
+        // Hold the connection open until the client closes it.
+        let _ = s.read(&mut [0u8; 16]);
+        sent
+    });
+    let log: Log = Rc::default();
+    let (l1, l2) = (log.clone(), log.clone());
+    let mut kernel = Kernel::new().unwrap();
+    ClientTcp::new(addr, Line::literal(b"\n"))
+        .on_error(move |_, e| push(&l1, format!("error {} {}", e.op, e.message)))
+        .on_disconnected(move |_| push(&l2, "disconnected"))
+        .spawn(&mut kernel);
+    run_bounded(&mut kernel, LIMIT);
+    let sent = server.join().unwrap();
+    assert!(sent < 32 << 20, "the client took all {sent} bytes");
+    let log = log.borrow();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(
+        log[0].starts_with("error get") && log[0].contains("limit of 65536"),
+        "{log:?}"
+    );
+    assert_eq!(log[1], "disconnected");
+}

@@ -290,3 +290,143 @@ fn custom_handlers_and_the_shutdown_event_of_a_connection() {
     assert!(got.1, "closed cleanly");
     assert_eq!(got.0, b"HELLO\n");
 }
+
+/// Issue 13, finding 5: a handler that panics on one client's line used
+/// to stop the whole server (`run` returned `HandlerFailed`, every other
+/// client lost its connection, new ones were refused). Now only that
+/// connection closes, the failure is counted, and the server goes on.
+#[test]
+fn a_panicking_handler_closes_only_its_own_connection() {
+    let disconnected = Rc::new(Cell::new(0u32));
+    let d = disconnected.clone();
+    let booms = Rc::new(Cell::new(0u32));
+    let b = booms.clone();
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .on_input(move |ctx, line: Vec<u8>| {
+            if line == b"boom" {
+                b.set(b.get() + 1);
+            }
+            assert_ne!(line, b"boom", "a bug a client can trigger");
+            ctx.heap().put(&line).unwrap();
+        })
+        .on_disconnected(move |_| d.set(d.get() + 1))
+        .spawn(&mut kernel)
+        .unwrap();
+    let counter = info.clone();
+    run_with_client(&mut kernel, info.session, info.addrs[0], move |addr| {
+        let mut a = connect(addr);
+        a.write_all(b"hello\n").unwrap();
+        assert_eq!(read_line(&mut a), "hello");
+
+        // Three in one write: the wheel delivers them in one batch, before
+        // the DIE signal is dispatched; only the first reaches on_input.
+        let mut b = connect(addr);
+        b.write_all(b"boom\nboom\nboom\n").unwrap();
+        let (data, _) = read_to_close(&mut b);
+        assert!(data.is_empty(), "the failing connection got {data:?}");
+        assert_eq!(counter.handler_failures(), 1);
+
+        a.write_all(b"still there\n").unwrap();
+        assert_eq!(read_line(&mut a), "still there", "others are still served");
+        let mut c = connect(addr);
+        c.write_all(b"newcomer\n").unwrap();
+        assert_eq!(read_line(&mut c), "newcomer", "new ones are accepted");
+    });
+    assert_eq!(info.handler_failures(), 1);
+    assert_eq!(booms.get(), 1, "records after the failing one are dropped");
+    assert_eq!(disconnected.get(), 3, "on_disconnected ran for all three");
+}
+
+/// Resident memory of this process, in bytes.
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// Issue 13, finding 6: the README's server (`Line::literal(b"\n")`,
+/// whose own limit is POE's 64 MiB) held 250 MB for four clients each
+/// sending 60 MiB without a newline. With the component's default input
+/// cap each such connection is closed after about 64 KiB, and memory
+/// stays flat.
+#[test]
+fn a_client_that_never_ends_its_line_is_cut_off_early() {
+    const CLIENTS: usize = 4;
+    const FLOOD: usize = 60 << 20;
+    let errors: Log = Rc::default();
+    let e = errors.clone();
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .on_input(|ctx, line: Vec<u8>| {
+            let _ = ctx.heap().put(&line);
+        })
+        .on_error(move |_, err| e.borrow_mut().push(format!("{} {}", err.op, err.message)))
+        .spawn(&mut kernel)
+        .unwrap();
+    let before = rss();
+    let (sent, grown) = run_with_client(&mut kernel, info.session, info.addrs[0], move |addr| {
+        let floods: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let mut s = connect(addr);
+                    s.write_all(b"a complete line\n").unwrap();
+                    assert_eq!(read_line(&mut s), "a complete line");
+                    // Then a line that never ends, until the server hangs up.
+                    let chunk = vec![b'x'; 1 << 20];
+                    let mut sent = 0;
+                    while sent < FLOOD {
+                        match s.write(&chunk) {
+                            Ok(n) => sent += n,
+                            Err(_) => break,
+                        }
+                    }
+                    (s, sent)
+                })
+            })
+            .map(|t| t.join().unwrap())
+            .collect::<Vec<_>>();
+        // Measured while every connection is still open on our side.
+        let grown = rss().saturating_sub(before);
+        (floods.iter().map(|(_, n)| *n).collect::<Vec<_>>(), grown)
+    });
+    eprintln!("accepted before cut-off: {sent:?} bytes; RSS growth {grown} bytes");
+    for n in &sent {
+        // What was accepted before the reset: the cap, one read, and the
+        // two sockets' buffers — megabytes, not the 60 MiB sent.
+        assert!(
+            *n < 16 << 20,
+            "a client got {n} bytes in before being cut off"
+        );
+    }
+    assert!(grown < 48 << 20, "memory grew by {grown} bytes");
+    let errors = errors.borrow();
+    assert_eq!(errors.len(), CLIENTS, "{errors:?}");
+    assert!(errors.iter().all(|e| e.starts_with("get ")), "{errors:?}");
+}
+
+/// A failure in `on_connected` (run from the connection's `_start`) is
+/// contained the same way: the DIE watcher is set before it runs.
+#[test]
+fn a_panicking_on_connected_closes_only_that_connection() {
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .on_connected(|ctx| {
+            ctx.heap().put(&b"hello".to_vec()).unwrap();
+            panic!("a bug in on_connected");
+        })
+        .spawn(&mut kernel)
+        .unwrap();
+    let counter = info.clone();
+    run_with_client(&mut kernel, info.session, info.addrs[0], move |addr| {
+        for _ in 0..2 {
+            let mut s = connect(addr);
+            // Closed; what was put before the panic may have been written
+            // (the wheel writes when a handler returns, even a failed one).
+            let (data, _) = read_to_close(&mut s);
+            assert!(data.is_empty() || data == b"hello\n", "got {data:?}");
+        }
+        assert_eq!(counter.handler_failures(), 2);
+    });
+    assert_eq!(info.handler_failures(), 2);
+}

@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -298,6 +299,75 @@ fn truncation_resets_and_rereads_from_the_start() {
     );
 }
 
+/// Issue 13, finding 13 (second half): a truncation followed by writes
+/// that take the file past the old offset before the next poll used to
+/// look like an append: the start of the new content was lost (reading
+/// resumed in its middle). The truncation and rewrite here happen inside
+/// the handler of the last line read, so always between two polls.
+#[test]
+fn truncation_then_regrowth_past_the_offset_between_polls_is_a_reset() {
+    let tmp = TempPath::new("regrow");
+    let p = tmp.path().to_path_buf();
+    std::fs::write(&p, "old line\n").unwrap();
+    let (p1, p2, p3) = (p.clone(), p.clone(), p.clone());
+    let got = scenario(
+        |b| b,
+        &p,
+        vec![
+            act(
+                move || append(&p1, b"new1\nnew2\n"),
+                &["line new1", "line new2"],
+            ),
+            // Offset 19; the new content is longer than that.
+            act(
+                move || {
+                    let f = OpenOptions::new().write(true).open(&p2).unwrap();
+                    f.set_len(0).unwrap();
+                    drop(f);
+                    append(&p2, b"first after the truncation\nsecond\n");
+                },
+                &["reset", "line first after the truncation", "line second"],
+            ),
+            act(move || append(&p3, b"more\n"), &["line more"]),
+            Step::Wait(POLL * 5),
+        ],
+    );
+    assert_eq!(
+        got,
+        lines(&[
+            "line new1",
+            "line new2",
+            "reset",
+            "line first after the truncation",
+            "line second",
+            "line more"
+        ])
+    );
+}
+
+/// The same rewrite before the first poll: the bytes before the starting
+/// offset are remembered when the wheel starts.
+#[test]
+fn truncation_then_regrowth_before_the_first_poll_is_a_reset() {
+    let tmp = TempPath::new("regrow-start");
+    let p = tmp.path().to_path_buf();
+    std::fs::write(&p, "old\n").unwrap();
+    let p1 = p.clone();
+    let got = scenario(
+        |b| b,
+        &p,
+        vec![
+            // Runs in `_start`, right after the wheel started at offset 4.
+            act(
+                move || std::fs::write(&p1, "rewritten\n").unwrap(),
+                &["reset", "line rewritten"],
+            ),
+            Step::Wait(POLL * 5),
+        ],
+    );
+    assert_eq!(got, lines(&["reset", "line rewritten"]));
+}
+
 #[test]
 fn rotation_by_rename_finishes_the_old_file_then_resets_to_the_new_one() {
     let tmp = TempPath::new("rotate");
@@ -413,16 +483,73 @@ fn seek_start_and_seek_back_read_what_is_already_there() {
 }
 
 #[test]
-fn a_read_failure_is_reported_once() {
+fn a_directory_is_refused_and_reported_once() {
     let tmp = TempPath::new("dir");
     std::fs::create_dir(tmp.path()).unwrap();
-    // A directory opens, but reading it fails (EISDIR) at every poll.
+    // Not a regular file: refused at every poll, reported once.
     let got = scenario(
         |b| b.seek_start(),
         tmp.path(),
-        vec![act(|| {}, &["error read"]), Step::Wait(POLL * 5)],
+        vec![act(|| {}, &["error open"]), Step::Wait(POLL * 5)],
     );
-    assert_eq!(got, lines(&["error read"]));
+    assert_eq!(got, lines(&["error open"]));
+}
+
+/// Issue 13, finding 13 (first half): following a FIFO used to block the
+/// whole kernel in `open()` (a FIFO opened for reading waits for a
+/// writer). Now it is refused, at once, with a clear error event. The
+/// kernel runs on a thread of its own so that the old behaviour fails the
+/// test instead of hanging it.
+#[test]
+fn a_fifo_is_refused_without_blocking_the_kernel() {
+    let tmp = TempPath::new("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(tmp.path())
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let path = tmp.path().to_path_buf();
+    let (tx, rx) = mpsc::channel::<WheelError>();
+    let runner = thread::spawn(move || {
+        let mut kernel = Kernel::new().unwrap();
+        kernel.spawn(
+            Session::new(None::<FollowTail<Vec<u8>>>)
+                .on("_start", move |ctx| {
+                    let tail = FollowTail::builder(&path)
+                        .poll_interval(POLL)
+                        .on_error("error")
+                        .start(ctx)
+                        .unwrap();
+                    *ctx.heap() = Some(tail);
+                })
+                .on("error", move |ctx| {
+                    tx.send(ctx.take_arg::<WheelError>().unwrap()).unwrap();
+                    *ctx.heap() = None;
+                }),
+            (),
+        );
+        kernel.run().unwrap();
+    });
+    match rx.recv_timeout(LIMIT) {
+        Ok(e) => {
+            runner.join().unwrap();
+            assert_eq!((e.op, e.errno), ("open", 22), "{e}");
+            assert!(e.message.contains("not a regular file (a FIFO)"), "{e}");
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => match runner.join() {
+            Err(p) => std::panic::resume_unwind(p),
+            Ok(()) => panic!("the kernel ended without an error event"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            // Let the blocked open() return before failing: a writer.
+            let nonblock = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+            let _writer = OpenOptions::new()
+                .write(true)
+                .custom_flags(nonblock)
+                .open(tmp.path());
+            panic!("no error event within {LIMIT:?}: blocked in open() on a FIFO");
+        }
+    }
 }
 
 #[test]

@@ -532,3 +532,54 @@ fn writing_to_a_reset_connection_is_a_write_error() {
         "{log:?}"
     );
 }
+
+/// `max_input` bounds what the filter may hold unframed, whatever the
+/// filter's own (POE-sized) limits: the records before are delivered,
+/// then a `"get"` error, and reading stops.
+#[test]
+fn max_input_cuts_off_a_record_that_never_ends() {
+    #[derive(Default)]
+    struct Heap {
+        wheel: Option<ReadWrite<Vec<u8>>>,
+        far: Option<mio::net::UnixStream>,
+        lines: Vec<Vec<u8>>,
+        error: Option<WheelError>,
+    }
+    let mut kernel = Kernel::new().unwrap();
+    kernel.spawn(
+        Session::new(Heap::default())
+            .on("_start", |ctx| {
+                let (near, mut far) = mio::net::UnixStream::pair().unwrap();
+                let wheel = ReadWrite::builder(near, Line::literal("\n"))
+                    .max_input(1000)
+                    .on_input("line")
+                    .on_error("error")
+                    .start(ctx)
+                    .unwrap();
+                far.write_all(b"ok\n").unwrap();
+                far.write_all(&[b'x'; 1001]).unwrap();
+                let heap = ctx.heap();
+                (heap.wheel, heap.far) = (Some(wheel), Some(far));
+            })
+            .on("line", |ctx| {
+                let (line, _) = ctx.take_arg::<(Vec<u8>, WheelId)>().unwrap();
+                ctx.heap().lines.push(line);
+            })
+            .on("error", |ctx| {
+                let e = ctx.take_arg::<WheelError>().unwrap();
+                let heap = ctx.heap();
+                heap.error = Some(e);
+                heap.wheel = None;
+                heap.far = None;
+            })
+            .on("_stop", |ctx| {
+                let heap = ctx.heap();
+                assert_eq!(heap.lines, [b"ok".to_vec()]);
+                let e = heap.error.as_ref().expect("an error event");
+                assert_eq!((e.op, e.errno), ("get", 22), "{e}");
+                assert!(e.message.contains("limit of 1000"), "{e}");
+            }),
+        (),
+    );
+    kernel.run().unwrap();
+}

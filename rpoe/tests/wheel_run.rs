@@ -596,3 +596,63 @@ fn several_children_in_one_session_are_told_apart_by_wheel_id() {
     assert_eq!(seen, expected);
     let _ = RunStream::Stdout; // the stream names are public API
 }
+
+/// Issue 13, finding 11: a child that ignores SIGTERM used to survive the
+/// wheel's drop, and its session (alive until the child is reaped) with
+/// it — `run` never returned. Now it gets SIGKILL after the grace period.
+#[test]
+fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
+    const GRACE: Duration = Duration::from_millis(300);
+    let log: Shared = Rc::default();
+    let dropped_at: Rc<RefCell<Option<Instant>>> = Rc::default();
+    let d = dropped_at.clone();
+    let mut kernel = Kernel::new().unwrap();
+    let sid = kernel.spawn(
+        recording(Session::new(heap(&log)))
+            .on("_start", |ctx| {
+                // `exec` keeps the ignored disposition: the sleep itself
+                // ignores TERM.
+                let script = "trap '' TERM; echo ready; exec sleep 30";
+                let run = builder(sh(script)).kill_grace(GRACE).start(ctx).unwrap();
+                ctx.heap().log.borrow_mut().pid = run.pid();
+                ctx.heap().run = Some(run);
+            })
+            .on("stdout", move |ctx| {
+                *d.borrow_mut() = Some(Instant::now());
+                ctx.heap().run = None; // SIGTERM, which the child ignores
+            }),
+        (),
+    );
+    run_bounded(&mut kernel, sid, LIMIT);
+    let exited_after = dropped_at.borrow().expect("dropped").elapsed();
+    let l = log.borrow();
+    assert_eq!(l.exit.map(|e| e.signal()), Some(Some(9)), "{:?}", l.events);
+    assert!(exited_after >= GRACE, "killed after {exited_after:?}");
+    assert_reaped(l.pid, Duration::ZERO);
+}
+
+/// The escalation also covers a session that is gone: the child is
+/// killed and reaped in the background, not left running.
+#[test]
+fn a_stopped_session_whose_child_ignores_sigterm_leaves_nothing_running() {
+    let log: Shared = Rc::default();
+    let mut kernel = Kernel::new().unwrap();
+    let sid = kernel.spawn(
+        recording(Session::new(heap(&log)))
+            .on("_start", |ctx| {
+                let script = "trap '' TERM; echo ready; exec sleep 30";
+                let run = builder(sh(script))
+                    .kill_grace(Duration::from_millis(100))
+                    .start(ctx)
+                    .unwrap();
+                ctx.heap().log.borrow_mut().pid = run.pid();
+                ctx.heap().run = Some(run);
+            })
+            .on("stdout", |ctx| ctx.yield_event("stop", ()))
+            .on("stop", |ctx| ctx.stop_kernel()),
+        (),
+    );
+    run_bounded(&mut kernel, sid, LIMIT);
+    assert!(log.borrow().exit.is_none());
+    assert_reaped(log.borrow().pid, Duration::from_secs(10));
+}

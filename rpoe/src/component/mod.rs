@@ -18,6 +18,11 @@
 //! they may post, set timers, spawn, and reach the connection through the
 //! heap.
 //!
+//! Both components bound what a peer can make them hold: unframed input
+//! to [`DEFAULT_MAX_INPUT`] (64 KiB) per connection whatever the filter
+//! allows, pending output by watermarks. Change the first with
+//! `max_input`.
+//!
 //! ```
 //! use rpoe::component::{ClientTcp, ServerTcp};
 //! use rpoe::filter::Line;
@@ -48,6 +53,23 @@
 
 pub mod client_tcp;
 pub mod server_tcp;
+
+/// The most input a component's connection holds without completing a
+/// record, by default: 64 KiB (set with [`ServerTcp::max_input`] and
+/// [`ClientTcp::max_input`]).
+///
+/// Why a component default and not only the filter's: the filter is the
+/// caller's, and POE's [`Line`](crate::filter::Line) defaults
+/// (64 MiB lines, 512 MiB buffer) are far too generous for a network
+/// peer — four clients each sending 60 MiB without a newline made a
+/// `ServerTcp` with `Line::literal(b"\n")` hold 250 MB. With this cap a
+/// peer that never ends its record costs at most 64 KiB plus one read
+/// (64 KiB), then its connection is closed (after the records it
+/// completed before). For a `Line` filter this is a 64 KiB line limit
+/// (terminator not counted); a protocol with bigger records (large
+/// [`Block`](crate::filter::Block)s, serialized
+/// [`Reference`](crate::filter::Reference) values) raises it.
+pub const DEFAULT_MAX_INPUT: usize = 64 * 1024;
 
 pub use client_tcp::{Backoff, ClientTcp, Connection};
 pub use server_tcp::{Client, ServerTcp, ServerTcpInfo};

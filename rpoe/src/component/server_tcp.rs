@@ -6,28 +6,59 @@
 //! [`Client`]: the wheel, the peer's address and your own per-connection
 //! state. The server applies the policies a deployed server needs:
 //!
-//! * the filter's limits (e.g. [`crate::filter::Line::max_length`]) end a
-//!   connection whose input breaks them, after the records before it;
+//! * a client that sends more than [`ServerTcp::max_input`] bytes
+//!   (default [`DEFAULT_MAX_INPUT`](super::DEFAULT_MAX_INPUT), 64 KiB)
+//!   without completing a record, or breaks the filter's own limits
+//!   (e.g. [`crate::filter::Line::max_length`]), has its connection
+//!   closed, after the records before it;
 //! * backpressure: a client whose pending output is above the high mark
 //!   is not read from until it drains to the low mark;
 //! * at end of file (or an error) the connection closes once its output
 //!   is written;
 //! * beyond the connection limit new connections are closed at once;
-//! * out of file descriptors, accepting pauses briefly instead of spinning.
+//! * out of file descriptors, accepting pauses briefly instead of spinning;
+//! * a callback that panics (or a handler added with [`ServerTcp::on`]
+//!   that fails) costs only its own connection: see [below](#a-failing-handler).
 //!
 //! Those policies are the reason to use the component rather than copy a
 //! wheels server: each is a few lines that are easy to forget, and a
 //! server missing one fails only under load or under attack.
+//!
+//! # A failing handler
+//!
+//! In POE a `die` in a handler becomes a DIE signal; if nobody handles
+//! it, every session it reaches is stopped and `run` rethrows the error.
+//! For a server that would mean one client whose line trips a bug
+//! (a panic in `on_input`, say) takes the listener and every other
+//! connection down with it — a one-line denial of service. So each
+//! connection session watches DIE, as a POE program would with
+//! `sig(DIE => ...)` and `sig_handled`: when one of *its own* handlers
+//! failed, the connection is closed at once — output still pending is
+//! discarded, since the handler stopped half-way and what it put may be
+//! incomplete (what it put before failing may already be written: the
+//! wheel writes when a handler returns, failed or not) — records the
+//! wheel still had for `on_input` are dropped,
+//! `on_disconnected` runs, the failure is logged at `error` level
+//! (target `rpoe::server_tcp`) and counted in
+//! [`ServerTcpInfo::handler_failures`], and the server goes on serving
+//! the other connections and accepting new ones. A DIE that started in
+//! another session (the listener, a parent) is left alone. Not covered:
+//! a failure in `_stop` (hence in an `on_disconnected` run from it),
+//! which the kernel reports from `run`, and one in the
+//! [`state`](ServerTcp::state) factory, which runs in the listener's
+//! session when a connection is accepted.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 
 use crate::filter::{Filter, FilterError};
-use crate::kernel::{Ctx, Error, Kernel, Session, SessionId};
+use crate::kernel::{Ctx, DieInfo, Error, Kernel, Session, SessionId, Signal};
 use crate::wheel::{Accepted, ListenAccept, ReadWrite, WheelError, WheelId};
 
 type Input<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>, R)>;
@@ -35,6 +66,9 @@ type Hook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>)>;
 /// Starts the session of one accepted connection.
 type SpawnClient = Rc<dyn Fn(&mut Ctx<'_, Listener>, TcpStream, SocketAddr)>;
 type ErrorHook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>, &WheelError)>;
+
+/// The connection session's DIE watcher (a name users will not pick).
+const EV_DIE: &str = "rpoe::server_tcp die";
 
 /// One connection's heap: what the callbacks reach with `ctx.heap()`
 /// (POE's connection heap with its `client` wheel, `remote_ip` /
@@ -86,6 +120,12 @@ pub struct Client<R: 'static, U> {
     paused: bool,
     /// `on_disconnected` has run.
     gone: bool,
+    /// Set while `on_input` runs: still set afterwards means it failed,
+    /// and the records the wheel delivers before the DIE signal arrives
+    /// are dropped (the state they would meet is half-updated).
+    in_input: bool,
+    /// A handler failed: the DIE watcher has closed the connection.
+    failed: bool,
 }
 
 impl<R: 'static, U> Client<R, U> {
@@ -122,6 +162,21 @@ pub struct ServerTcpInfo {
     pub session: SessionId,
     /// The addresses it listens on (ports resolved).
     pub addrs: Vec<SocketAddr>,
+    /// Shared with the connection sessions, which count into it. Atomic
+    /// only so that `ServerTcpInfo` stays `Send` (a test or a monitor
+    /// thread may hold it); the kernel itself is single-threaded.
+    failures: Arc<AtomicU64>,
+}
+
+impl ServerTcpInfo {
+    /// How many connections were closed because one of their handlers
+    /// failed (panicked, or returned an error) — see
+    /// [the module documentation](self#a-failing-handler). Each is also
+    /// logged. A server bug that clients can trigger shows up here
+    /// instead of stopping the server.
+    pub fn handler_failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
 }
 
 /// A TCP server; configure it, then [`ServerTcp::spawn`] it.
@@ -181,6 +236,7 @@ where
     max_clients: Option<usize>,
     high_water: usize,
     low_water: usize,
+    max_input: usize,
     emfile_pause: Duration,
     new_state: Rc<dyn Fn() -> U>,
     on_input: Input<F::Record, U>,
@@ -204,6 +260,7 @@ where
             max_clients: None,
             high_water: 64 * 1024,
             low_water: 16 * 1024,
+            max_input: super::DEFAULT_MAX_INPUT,
             emfile_pause: Duration::from_millis(100),
             new_state: Rc::new(|| ()),
             on_input: Rc::new(|_, _| {}),
@@ -232,6 +289,7 @@ where
             max_clients: self.max_clients,
             high_water: self.high_water,
             low_water: self.low_water,
+            max_input: self.max_input,
             emfile_pause: self.emfile_pause,
             new_state: Rc::new(make),
             on_input: Rc::new(|_, _| {}),
@@ -267,6 +325,18 @@ where
     pub fn watermarks(mut self, high: usize, low: usize) -> Self {
         self.high_water = high;
         self.low_water = low.min(high);
+        self
+    }
+
+    /// The most bytes a client may send without completing a record
+    /// (what the filter holds unframed); past it the connection is closed
+    /// after the records before, and `on_error` gets a `"get"` error.
+    /// Default [`DEFAULT_MAX_INPUT`](super::DEFAULT_MAX_INPUT), 64 KiB,
+    /// whatever the filter's own limits: see there for why. The filter's
+    /// own limits still apply when smaller. Use `usize::MAX` to rely on
+    /// the filter alone.
+    pub fn max_input(mut self, bytes: usize) -> Self {
+        self.max_input = bytes;
         self
     }
 
@@ -328,20 +398,29 @@ where
 
     /// Bind the listeners and start the server in `kernel`.
     pub fn spawn(self, kernel: &mut Kernel) -> Result<ServerTcpInfo, Error> {
-        let (session, addrs) = self.build()?;
+        let (session, addrs, failures) = self.build()?;
         let id = kernel.spawn(session, ());
-        Ok(ServerTcpInfo { session: id, addrs })
+        Ok(ServerTcpInfo {
+            session: id,
+            addrs,
+            failures,
+        })
     }
 
     /// Bind the listeners and start the server as a child of the running
     /// session.
     pub fn spawn_child<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<ServerTcpInfo, Error> {
-        let (session, addrs) = self.build()?;
+        let (session, addrs, failures) = self.build()?;
         let id = ctx.spawn(session, ());
-        Ok(ServerTcpInfo { session: id, addrs })
+        Ok(ServerTcpInfo {
+            session: id,
+            addrs,
+            failures,
+        })
     }
 
-    fn build(self) -> Result<(Session<Listener>, Vec<SocketAddr>), Error> {
+    #[allow(clippy::type_complexity)]
+    fn build(self) -> Result<(Session<Listener>, Vec<SocketAddr>, Arc<AtomicU64>), Error> {
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for a in &self.addrs {
@@ -354,10 +433,12 @@ where
         let emfile_pause = self.emfile_pause;
         let spawn_client: SpawnClient =
             Rc::new(move |ctx, stream, peer| self.spawn_client(ctx, stream, peer));
+        let failures = Arc::new(AtomicU64::new(0));
         let heap = Listener {
             pending: listeners,
             wheels: Vec::new(),
             clients: Rc::new(Cell::new(0)),
+            failures: failures.clone(),
             max,
         };
         let accepting = spawn_client.clone();
@@ -413,19 +494,21 @@ where
                     let _ = ctx.alias_remove(&a);
                 }
             });
-        Ok((session, addrs))
+        Ok((session, addrs, failures))
     }
 
     fn spawn_client(&self, ctx: &mut Ctx<'_, Listener>, stream: TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let filter = self.filter.clone();
         let (high, low) = (self.high_water, self.low_water);
+        let max_input = self.max_input;
         let on_input = self.on_input.clone();
         let on_connected = self.on_connected.clone();
         let on_disconnected = self.on_disconnected.clone();
         let on_flushed = self.on_flushed.clone();
         let on_error = self.on_error.clone();
         let counter = ctx.heap().clients.clone();
+        let failures = ctx.heap().failures.clone();
         // `on_disconnected` runs once, from a live handler as soon as the
         // wheel is gone (so it may still post), else from `_stop`.
         let disconnected = move |ctx: &mut Ctx<'_, Client<F::Record, U>>| {
@@ -438,7 +521,8 @@ where
             }
         };
         let disconnected = Rc::new(disconnected);
-        let (d_input, d_flushed, d_error, d_shutdown, d_stop) = (
+        let (d_input, d_flushed, d_error, d_shutdown, d_die, d_stop) = (
+            disconnected.clone(),
             disconnected.clone(),
             disconnected.clone(),
             disconnected.clone(),
@@ -452,18 +536,25 @@ where
             shutdown: false,
             paused: false,
             gone: false,
+            in_input: false,
+            failed: false,
         };
         let session = Session::new(client)
             .on("_start", move |ctx: &mut Ctx<'_, Client<F::Record, U>>| {
                 let Ok(stream) = ctx.take_arg::<TcpStream>() else {
                     return;
                 };
+                // First, so that a failure in `on_connected` is contained too.
+                if let Err(e) = ctx.sig("DIE", EV_DIE) {
+                    tracing::warn!(target: "rpoe::server_tcp", error = %e, "cannot watch DIE");
+                }
                 let wheel = ReadWrite::builder(stream, filter.clone())
                     .on_input("input")
                     .on_error("error")
                     .on_flushed("flushed")
                     .on_high(high, "high")
                     .on_low(low, "low")
+                    .max_input(max_input)
                     .start(ctx);
                 match wheel {
                     Ok(w) => ctx.heap().wheel = Some(w),
@@ -480,7 +571,12 @@ where
                 let Ok((record, _)) = ctx.take_arg::<(F::Record, WheelId)>() else {
                     return;
                 };
+                if ctx.heap().in_input {
+                    return; // an earlier record's handler failed
+                }
+                ctx.heap().in_input = true;
                 on_input(ctx, record);
+                ctx.heap().in_input = false;
                 let c = ctx.heap();
                 if !c.paused && c.wheel.as_ref().is_some_and(|w| w.pending() >= high) {
                     c.paused = true;
@@ -538,6 +634,36 @@ where
                 ctx.heap().shutdown();
                 d_shutdown(ctx);
             })
+            .on(EV_DIE, move |ctx| {
+                let Ok(signal) = ctx.take_arg::<Signal>() else {
+                    return;
+                };
+                // DIE also reaches the descendants of a failing session
+                // (and this one is the listener's): only our own failures
+                // are ours to contain.
+                let Some(info) = signal.arg::<DieInfo>() else {
+                    return;
+                };
+                if info.session != ctx.id() {
+                    return;
+                }
+                ctx.sig_handled();
+                let c = ctx.heap();
+                if std::mem::replace(&mut c.failed, true) {
+                    return; // one connection, one failure
+                }
+                failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    target: "rpoe::server_tcp",
+                    peer = %c.remote,
+                    event = %info.event,
+                    error = %info.message,
+                    "a connection's handler failed; closing that connection"
+                );
+                c.shutdown = true;
+                c.wheel = None;
+                d_die(ctx);
+            })
             .on("_stop", move |ctx| {
                 counter.set(counter.get().saturating_sub(1));
                 ctx.heap().wheel = None;
@@ -556,6 +682,8 @@ pub(crate) struct Listener {
     pending: Vec<TcpListener>,
     wheels: Vec<ListenAccept>,
     clients: Rc<Cell<usize>>,
+    /// Connections closed because a handler failed.
+    failures: Arc<AtomicU64>,
     max: usize,
 }
 

@@ -21,15 +21,40 @@
 //! that does not exist yet is waited for and read from its start once it
 //! appears.
 //!
-//! When the file is **truncated** (it became shorter than what was read)
-//! or **rotated** (the name now leads to another file: a different device
-//! or inode), the rest of the old file is read first, then the reset event
-//! is sent with the `WheelId`, and the new content is read from its start.
-//! Bytes of an unfinished record from before the reset are dropped. While
-//! the name leads nowhere (rotated away, not yet recreated) the old file
-//! is still followed. As with `tail -F`, a truncation followed by enough
-//! writes to pass the old size within one poll interval cannot be told
-//! from appends.
+//! When the file is **rotated** (the name now leads to another file: a
+//! different device or inode), the rest of the old file is read first,
+//! then the reset event is sent with the `WheelId`, and the new file is
+//! read from its start. When it is **truncated** (same file, but what was
+//! read is no longer there), the reset event is sent and the file is read
+//! from its start. Bytes of an unfinished record from before the reset are
+//! dropped. While the name leads nowhere (rotated away, not yet
+//! recreated) the old file is still followed.
+//!
+//! # How truncation is recognised
+//!
+//! By size alone (`tail -F`'s way: the file is shorter than the offset
+//! read to), a truncation followed by writes that take the file past the
+//! old offset before the next poll (`copytruncate` rotation of a busy log)
+//! looks like an append: the start of the new content is skipped and
+//! reading resumes in the middle of it. Modification times do not help —
+//! every append changes them too. So the wheel also remembers the last
+//! bytes it read (up to 256, the ones just before its offset) and, before
+//! reading on, checks that the file still holds them there: if the file
+//! is shorter than the offset, or those bytes changed, the file was
+//! truncated (or rewritten in place), and it starts over from the
+//! beginning. That costs one small `pread` per poll, from the page cache.
+//! What it cannot see is a rewrite that puts the very same bytes back at
+//! that spot — then the content there is, byte for byte, what was read.
+//!
+//! # Regular files only
+//!
+//! The wheel follows regular files. Anything else at the path — a FIFO, a
+//! socket, a device, a directory — is refused with an error event (op
+//! `"open"`, errno `EINVAL`, message "... is not a regular file ..."),
+//! and the wheel goes on polling the name in case a regular file appears
+//! there. The type is checked before opening, and the open itself is
+//! non-blocking: opening a FIFO for reading otherwise blocks until a
+//! writer appears, and that would block the whole kernel.
 //!
 //! Failures to open, read or stat the file go to the error event as a
 //! [`WheelError`] (op `"open"`, `"read"` or `"stat"`); the same failure
@@ -44,13 +69,11 @@
 //! as in POE); dropping the wheel removes it. Records are delivered with a
 //! synchronous call into the session from that handler, as POE's
 //! `$kernel->call` does.
-//!
-//! Only regular files are supported (no FIFOs or sockets).
 
 use std::cell::RefCell;
 use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -64,6 +87,12 @@ use super::{WheelError, WheelId};
 const POLL_EVENT: &str = "rpoe::wheel::FollowTail poll";
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
+/// Bytes just before the offset that are remembered, to recognise a
+/// truncation the size does not show (see the module documentation).
+const FINGERPRINT: usize = 256;
+/// `EINVAL`, the errno of the error event for a path that is not a
+/// regular file.
+const EINVAL: i32 = 22;
 /// Reads per poll; past it the next poll comes at once instead of after
 /// the interval, so one huge append cannot hold the session up.
 const READS_PER_POLL: usize = 16;
@@ -203,11 +232,11 @@ impl<R: 'static> FollowTailBuilder<R> {
             closed: false,
             last_error: None,
             buf: Vec::new(),
+            seen: Vec::new(),
         };
         // Where "the end" is is decided now, not at the first poll: lines
         // appended between the two are new.
-        if let Ok(mut file) = File::open(&state.path) {
-            let meta = file.metadata()?;
+        if let Ok(Opened::File(mut file, meta)) = open_regular(&state.path) {
             let len = meta.len();
             let pos = match self.start {
                 Start::End => len,
@@ -218,8 +247,10 @@ impl<R: 'static> FollowTailBuilder<R> {
             state.pos = pos;
             state.ident = Some(ident(&meta));
             state.file = Some(file);
+            state.load_fingerprint();
         }
-        // Other open failures are reported by the first poll.
+        // Other open failures (and a path that is not a regular file) are
+        // reported by the first poll.
         let inner = Rc::new(Inner {
             owner,
             local: ctx.core.local.clone(),
@@ -378,6 +409,8 @@ struct State<R> {
     /// The last failure reported, to report each one once.
     last_error: Option<(&'static str, i32)>,
     buf: Vec<u8>,
+    /// The last bytes read (at most [`FINGERPRINT`]), which end at `pos`.
+    seen: Vec<u8>,
 }
 
 struct Inner<R> {
@@ -409,6 +442,61 @@ struct Tick(Weak<dyn Tail>);
 
 fn ident(meta: &Metadata) -> (u64, u64) {
     (meta.dev(), meta.ino())
+}
+
+/// What is at the followed path.
+enum Opened {
+    /// A regular file, opened, and its metadata.
+    File(File, Metadata),
+    /// Nothing yet.
+    Missing,
+    /// Something else: what it is.
+    NotRegular(&'static str),
+}
+
+fn kind_of(t: std::fs::FileType) -> &'static str {
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
+/// Open `path` if it is a regular file, without ever blocking: the type is
+/// checked first (a `stat` never blocks), and the open is non-blocking in
+/// case something else was put there in between (then the type is caught
+/// by the `fstat` after it). For a regular file `O_NONBLOCK` changes
+/// nothing.
+fn open_regular(path: &Path) -> std::io::Result<Opened> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => return Ok(Opened::NotRegular(kind_of(m.file_type()))),
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Opened::Missing),
+        Err(e) => return Err(e),
+    }
+    let nonblock = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nonblock)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Opened::Missing),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(Opened::NotRegular(kind_of(meta.file_type())));
+    }
+    Ok(Opened::File(file, meta))
 }
 
 /// The session handler behind every FollowTail's timer.
@@ -498,7 +586,76 @@ impl<R> State<R> {
     fn reset(&mut self, emits: &mut Vec<Emit<R>>) {
         let _ = self.filter.take_pending();
         self.pos = 0;
+        self.seen.clear();
         emits.push(Emit::Reset);
+    }
+
+    /// Remember the bytes just before `pos` of the open file (when it was
+    /// opened somewhere other than its start).
+    fn load_fingerprint(&mut self) {
+        self.seen.clear();
+        let Some(file) = &self.file else {
+            return;
+        };
+        let n = self.pos.min(FINGERPRINT as u64) as usize;
+        let mut bytes = vec![0; n];
+        if file.read_exact_at(&mut bytes, self.pos - n as u64).is_ok() {
+            self.seen = bytes;
+        }
+    }
+
+    /// Keep the last [`FINGERPRINT`] bytes read.
+    fn remember(&mut self, n: usize) {
+        let chunk = &self.buf[..n];
+        if chunk.len() >= FINGERPRINT {
+            self.seen.clear();
+            self.seen
+                .extend_from_slice(&chunk[chunk.len() - FINGERPRINT..]);
+        } else {
+            self.seen.extend_from_slice(chunk);
+            let excess = self.seen.len().saturating_sub(FINGERPRINT);
+            self.seen.drain(..excess);
+        }
+    }
+
+    /// Was the open file truncated since it was last read — shorter than
+    /// `pos`, or no longer holding the bytes that were read just before
+    /// `pos`? (See the module documentation for why the size alone is not
+    /// enough.) `Err` if it cannot be told.
+    fn truncated(&self) -> std::io::Result<bool> {
+        let Some(file) = &self.file else {
+            return Ok(false);
+        };
+        if file.metadata()?.len() < self.pos {
+            return Ok(true);
+        }
+        if self.seen.is_empty() {
+            return Ok(false);
+        }
+        let mut now = vec![0; self.seen.len()];
+        match file.read_exact_at(&mut now, self.pos - self.seen.len() as u64) {
+            Ok(()) => Ok(now != self.seen),
+            // Shrunk between the two calls.
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Report that the path is not a regular file (once).
+    fn refuse(&mut self, what: &'static str, emits: &mut Vec<Emit<R>>) {
+        let key = ("open", EINVAL);
+        if self.last_error != Some(key) {
+            self.last_error = Some(key);
+            emits.push(Emit::Error(WheelError {
+                op: "open",
+                errno: EINVAL,
+                message: format!(
+                    "{} is not a regular file ({what}); FollowTail follows regular files only",
+                    self.path.display()
+                ),
+                wheel: self.id,
+            }));
+        }
     }
 
     /// One poll: open the file if needed, read what was appended, then
@@ -508,34 +665,31 @@ impl<R> State<R> {
             return false;
         }
         let mut budget = READS_PER_POLL;
+        // Truncated since the last read? Checked before reading on: after
+        // a truncation and a regrowth, what lies past `pos` is the middle
+        // of new content.
+        match self.truncated() {
+            Ok(false) => {}
+            Ok(true) => {
+                if let Some(f) = self.file.as_mut() {
+                    if let Err(e) = f.seek(SeekFrom::Start(0)) {
+                        self.fail("read", &e, emits);
+                        self.file = None;
+                        return false;
+                    }
+                }
+                self.reset(emits);
+            }
+            Err(e) => {
+                self.fail("stat", &e, emits);
+                return false;
+            }
+        }
         if self.read(emits, &mut budget) {
             return true;
         }
         if self.file.is_none() {
             return false;
-        }
-
-        // Truncated: the file is now shorter than what was read.
-        let len = match self.file.as_ref().map(File::metadata) {
-            Some(Ok(m)) => m.len(),
-            Some(Err(e)) => {
-                self.fail("stat", &e, emits);
-                return false;
-            }
-            None => return false,
-        };
-        if len < self.pos {
-            if let Some(f) = self.file.as_mut() {
-                if let Err(e) = f.seek(SeekFrom::Start(0)) {
-                    self.fail("read", &e, emits);
-                    self.file = None;
-                    return false;
-                }
-            }
-            self.reset(emits);
-            if self.read(emits, &mut budget) {
-                return true;
-            }
         }
 
         // Rotated: the name leads to another file now. The old one has
@@ -559,18 +713,15 @@ impl<R> State<R> {
     /// than the one last followed is read from its start, after a reset
     /// if one was followed before.
     fn open(&mut self, emits: &mut Vec<Emit<R>>) -> bool {
-        let mut file = match File::open(&self.path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::NotFound => return false,
-            Err(e) => {
-                self.fail("open", &e, emits);
+        let (mut file, meta) = match open_regular(&self.path) {
+            Ok(Opened::File(f, m)) => (f, m),
+            Ok(Opened::Missing) => return false,
+            Ok(Opened::NotRegular(what)) => {
+                self.refuse(what, emits);
                 return false;
             }
-        };
-        let meta = match file.metadata() {
-            Ok(m) => m,
             Err(e) => {
-                self.fail("stat", &e, emits);
+                self.fail("open", &e, emits);
                 return false;
             }
         };
@@ -613,6 +764,7 @@ impl<R> State<R> {
                 Ok(0) => break,
                 Ok(n) => {
                     self.pos += n as u64;
+                    self.remember(n);
                     if let Err(e) = self.filter.get(&self.buf[..n], &mut records) {
                         // A record over the filter's limit: drop what it
                         // holds and carry on after it.

@@ -18,7 +18,11 @@
 //!   output is written) and calls `on_disconnected`;
 //! * with [`ClientTcp::reconnect`] set, connects again after every failed
 //!   attempt and every lost connection, waiting `initial`, then twice as
-//!   long each time up to `max`; a successful connect resets the delay;
+//!   long each time up to `max` (plus random jitter); the delay starts
+//!   over only once a connection has lasted
+//!   [`reconnect_reset_after`](ClientTcp::reconnect_reset_after)
+//!   (default [`DEFAULT_RESET_AFTER`], one second) — a server that
+//!   accepts and hangs up at once is not hammered;
 //! * on [`Connection::shutdown`] (or a posted `"shutdown"`) stops
 //!   reconnecting, closes the connection once its output is written and
 //!   drops its alias, so the session ends;
@@ -77,6 +81,10 @@ pub use connection::{Backoff, Connection};
 type Input<R, U> = Rc<dyn Fn(&mut Ctx<'_, Connection<R, U>>, R)>;
 type Hook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Connection<R, U>>)>;
 type ErrorHook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Connection<R, U>>, &WheelError)>;
+
+/// How long a connection must last before the reconnect delay starts over
+/// from `initial` (see [`ClientTcp::reconnect_reset_after`]).
+pub const DEFAULT_RESET_AFTER: Duration = Duration::from_secs(1);
 
 /// `ETIMEDOUT`, reported for a connect that outlasts the timeout.
 const ETIMEDOUT: i32 = rustix::io::Errno::TIMEDOUT.raw_os_error();
@@ -148,7 +156,9 @@ where
     alias: Option<String>,
     connect_timeout: Option<Duration>,
     backoff: Option<Backoff>,
+    reset_after: Duration,
     marks: Option<(usize, usize)>,
+    max_input: usize,
     new_state: Rc<dyn Fn() -> U>,
     on_started: Option<Hook<F::Record, U>>,
     on_connected: Option<Hook<F::Record, U>>,
@@ -176,7 +186,9 @@ where
             alias: None,
             connect_timeout: None,
             backoff: None,
+            reset_after: DEFAULT_RESET_AFTER,
             marks: None,
+            max_input: super::DEFAULT_MAX_INPUT,
             new_state: Rc::new(|| ()),
             on_started: None,
             on_connected: None,
@@ -207,7 +219,9 @@ where
             alias: self.alias,
             connect_timeout: self.connect_timeout,
             backoff: self.backoff,
+            reset_after: self.reset_after,
             marks: self.marks,
+            max_input: self.max_input,
             new_state: Rc::new(make),
             on_started: None,
             on_connected: None,
@@ -247,6 +261,18 @@ where
     /// `initial` the first time and doubling up to `max`. Without it the
     /// session ends after its connection does (or its attempt fails),
     /// unless a callback posts `"reconnect"`.
+    ///
+    /// Each wait is lengthened by a random part of up to half of it
+    /// (jitter), so that many clients cut off at once — a server restart
+    /// — do not all come back in the same instant; a wait is never shorter
+    /// than its nominal delay.
+    ///
+    /// A successful connect does *not* start the delay over: a server at
+    /// its connection limit accepts and closes at once, and starting over
+    /// on every connect turned that into a reconnect every `initial`
+    /// forever. The delay starts over only when a connection that lasted
+    /// at least [`reconnect_reset_after`](ClientTcp::reconnect_reset_after)
+    /// ends.
     pub fn reconnect(mut self, initial: Duration, max: Duration) -> Self {
         self.backoff = Some(Backoff {
             initial,
@@ -255,10 +281,32 @@ where
         self
     }
 
+    /// How long a connection must last for the reconnect delay to start
+    /// over from `initial` when it ends (default [`DEFAULT_RESET_AFTER`],
+    /// one second). Shorter-lived connections count as failures: the next
+    /// wait keeps doubling.
+    pub fn reconnect_reset_after(mut self, lasted: Duration) -> Self {
+        self.reset_after = lasted;
+        self
+    }
+
     /// Output watermarks: `on_high` is called when the output buffer
     /// reaches `high` bytes, `on_low` when it drains to `low`.
     pub fn watermarks(mut self, high: usize, low: usize) -> Self {
         self.marks = Some((high, low.min(high)));
+        self
+    }
+
+    /// The most bytes the server may send without completing a record
+    /// (what the filter holds unframed); past it the connection is closed
+    /// after the records before, `on_error` getting a `"get"` error, and
+    /// the usual reconnect policy applies. Default
+    /// [`DEFAULT_MAX_INPUT`](super::DEFAULT_MAX_INPUT), 64 KiB, whatever
+    /// the filter's own limits: a misbehaving or hostile server must not
+    /// make the client hold unbounded input. Use `usize::MAX` to rely on
+    /// the filter alone.
+    pub fn max_input(mut self, bytes: usize) -> Self {
+        self.max_input = bytes;
         self
     }
 
@@ -395,6 +443,8 @@ where
             shut: false,
             failures: 0,
             next_delay: None,
+            connected_at: None,
+            rng: connection::Jitter::new(self.remote),
         };
         let states = std::mem::take(&mut self.states);
         let me = Rc::new(self);
@@ -580,7 +630,8 @@ where
         let mut b = ReadWrite::builder(stream, self.filter.clone())
             .on_input(EV_INPUT)
             .on_error(EV_ERROR)
-            .on_flushed(EV_FLUSHED);
+            .on_flushed(EV_FLUSHED)
+            .max_input(self.max_input);
         if let Some((high, low)) = self.marks {
             b = b.on_high(high, EV_HIGH).on_low(low, EV_LOW);
         }
@@ -588,13 +639,15 @@ where
         c.factory = None;
         match b.start(ctx) {
             Ok(w) => {
+                let now = ctx.now();
                 let c = ctx.heap();
                 c.wheel = Some(w);
                 c.local = local;
                 c.connected = true;
                 c.closing = false;
                 c.failures = 0;
-                c.next_delay = None;
+                // The backoff delay is kept: see `close_quietly`.
+                c.connected_at = Some(now);
             }
             Err(e) => {
                 let io = std::io::Error::other(e.to_string());
@@ -633,7 +686,14 @@ where
 
     /// Drop the connection and call `on_disconnected`.
     fn close_quietly(&self, ctx: &mut Ctx<'_, Connection<F::Record, U>>) {
+        let now = ctx.now();
         let c = ctx.heap();
+        // Only a connection that lasted starts the backoff over.
+        if let Some(at) = c.connected_at.take() {
+            if now.saturating_since(at) >= self.reset_after {
+                c.next_delay = None;
+            }
+        }
         c.wheel = None;
         c.closing = false;
         c.connected = false;
@@ -653,7 +713,8 @@ where
             Some(b) => {
                 let delay = c.next_delay.unwrap_or(b.initial);
                 c.next_delay = Some(delay.saturating_mul(2).min(b.max));
-                ctx.delay(EV_RETRY, delay, ());
+                let wait = c.rng.spread(delay);
+                ctx.delay(EV_RETRY, wait, ());
             }
             None => remove_aliases(ctx),
         }

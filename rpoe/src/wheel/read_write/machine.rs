@@ -33,6 +33,8 @@ pub(super) struct State<R> {
     pub(super) flush_after_batch: bool,
     pub(super) read_paused: bool,
     pub(super) shutdown_output: bool,
+    /// See [`ReadWriteBuilder::max_input`].
+    pub(super) max_input: Option<usize>,
     pub(super) rbuf: Vec<u8>,
     /// Records completed by a filter switch, delivered with the next read.
     pub(super) carry: Vec<R>,
@@ -206,6 +208,18 @@ where
                 }
                 Ok(n) => {
                     if let Err(e) = st.input.get(&st.rbuf[..n], &mut records) {
+                        end = Some(WheelError {
+                            op: "get",
+                            errno: 22,
+                            message: e.to_string(),
+                            wheel: st.id,
+                        });
+                        break;
+                    }
+                    let held = st.input.pending().len();
+                    if let Some(max) = st.max_input.filter(|&m| held > m) {
+                        let _ = st.input.take_pending();
+                        let e = crate::filter::FilterError::TooLong { len: held, max };
                         end = Some(WheelError {
                             op: "get",
                             errno: 22,

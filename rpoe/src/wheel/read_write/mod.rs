@@ -126,6 +126,7 @@ pub struct ReadWriteBuilder<S, R> {
     events: Events,
     high: Option<usize>,
     low: Option<usize>,
+    max_input: Option<usize>,
 }
 
 #[derive(Default, Clone)]
@@ -266,6 +267,26 @@ where
         self.events.low = Some(event.into());
         self
     }
+    /// The most input bytes the input filter may hold without completing
+    /// a record (its [`pending`](Filter::pending) bytes, counted after
+    /// each read). Past it the wheel stops reading and sends the error
+    /// event a `"get"` [`WheelError`] (errno `EINVAL`, as for the filter's
+    /// own limits) after the records completed before; what the filter
+    /// held is dropped. Default: no limit beyond the filter's own.
+    ///
+    /// Why here and not only in the filter: the filter is often one the
+    /// caller passed in with generous defaults (POE's `Line` allows
+    /// 64 MiB lines), and a server must bound what a peer can make it
+    /// hold whatever filter it frames with. Checked after the filter has
+    /// taken a read, so a wheel holds at most this plus one read
+    /// (64 KiB) of unframed input. What counts is what the filter reports
+    /// as pending: for a [`Stackable`](crate::filter::Stackable) that is
+    /// its first filter's bytes only, so bound the later ones with their
+    /// own limits.
+    pub fn max_input(mut self, bytes: usize) -> Self {
+        self.max_input = Some(bytes);
+        self
+    }
     /// Use a different filter for output than for input.
     pub fn output_filter(mut self, f: impl Filter<Record = R> + 'static) -> Self {
         self.output = Box::new(f);
@@ -308,6 +329,7 @@ where
                 flush_after_batch: false,
                 read_paused: false,
                 shutdown_output: false,
+                max_input: self.max_input,
                 rbuf: Vec::new(),
                 carry: Vec::new(),
             }),
@@ -334,6 +356,7 @@ impl<R: 'static> ReadWrite<R> {
             events: Events::default(),
             high: None,
             low: None,
+            max_input: None,
         }
     }
 
@@ -372,6 +395,7 @@ impl<R: 'static> ReadWrite<R> {
             events: Events::default(),
             high: None,
             low: None,
+            max_input: None,
         }
     }
 

@@ -5,6 +5,7 @@
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal as OsSignal, WaitId, WaitIdOptions};
 
@@ -74,6 +75,76 @@ pub(super) fn reap_detached(pid: u32, pidfd: Option<Arc<OwnedFd>>) {
                 tracing::warn!(target: "rpoe::wheel", pid, error = %e, "cannot start a reaper thread; the child will stay a zombie");
             }
         }
+    }
+}
+
+/// Give a child that was just sent `SIGTERM` `grace` to exit, then send
+/// it `SIGKILL`.
+///
+/// Why a thread and not a kernel timer: the escalation must happen
+/// whatever becomes of the session (stopped, its exit watcher removed)
+/// and of the kernel (stopped, dropped) — the cases where a child that
+/// ignores `SIGTERM` would otherwise run forever, holding its session
+/// (and so `run`) or a reaper thread. The thread only waits and signals;
+/// reaping stays where it was (the kernel's `sig_child`, or
+/// [`reap_detached`]), so the exit event still arrives as usual. It lives
+/// at most `grace` (plus the `SIGKILL`).
+pub(super) fn escalate(pid: u32, pidfd: Option<Arc<OwnedFd>>, grace: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name(format!("rpoe-kill-{pid}"))
+        .spawn(move || {
+            if exits_within(pid, pidfd.as_deref(), Instant::now() + grace) {
+                return;
+            }
+            tracing::warn!(target: "rpoe::wheel", pid, ?grace, "child ignored SIGTERM; sending SIGKILL");
+            let _ = send_signal(pid, pidfd.as_deref(), OsSignal::KILL);
+        });
+    if let Err(e) = spawned {
+        // Better now than never.
+        tracing::warn!(target: "rpoe::wheel", pid, error = %e, "cannot start a kill thread; sending SIGKILL at once");
+        let _ = send_signal(pid, None, OsSignal::KILL);
+    }
+}
+
+/// Wait until the child has exited (reaped or not) or `deadline` passes;
+/// true if it exited. An error that leaves the question open counts as
+/// exited: never SIGKILL on a guess.
+fn exits_within(pid: u32, pidfd: Option<&OwnedFd>, deadline: Instant) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    if let Some(fd) = pidfd {
+        // A pidfd polls readable once its process has exited.
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let timeout = Timespec {
+                tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
+                tv_nsec: left.subsec_nanos().into(),
+            };
+            let mut fds = [PollFd::new(fd, PollFlags::IN)];
+            match poll(&mut fds, Some(&timeout)) {
+                Ok(0) => return false,
+                Ok(_) => return true,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => return true,
+            }
+        }
+    }
+    // No pidfd (Linux before 5.3): look without reaping, every 10 ms.
+    let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+        return true;
+    };
+    let opts = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    loop {
+        match rustix::process::waitid(WaitId::Pid(p), opts) {
+            Ok(Some(_)) => return true,
+            Ok(None) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            // ECHILD: already reaped.
+            Err(_) => return true,
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

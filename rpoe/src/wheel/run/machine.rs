@@ -30,6 +30,8 @@ pub(super) struct State<R> {
     /// The wheel was dropped: no more events.
     pub(super) closed: bool,
     pub(super) kill_on_drop: bool,
+    /// After the drop's `SIGTERM`, how long before `SIGKILL`.
+    pub(super) kill_grace: Duration,
     pub(super) paused_out: bool,
     pub(super) paused_err: bool,
     pub(super) rbuf: Vec<u8>,
@@ -327,11 +329,14 @@ impl<R: 'static> Inner<R> {
         st.closed = true;
         let handles = [st.stdin.take(), st.stdout.take(), st.stderr.take()];
         let kill = st.kill_on_drop && st.open_outputs > 0;
+        let grace = st.kill_grace;
         drop(st);
         if kill {
             // At once: the kernel work below may run late (or, if the
             // kernel is dropped, never).
-            let _ = send_signal(self.pid, self.pidfd.as_deref(), OsSignal::TERM);
+            if send_signal(self.pid, self.pidfd.as_deref(), OsSignal::TERM).is_ok() {
+                escalate(self.pid, self.pidfd.clone(), grace);
+            }
         }
         let reaper = Reaper {
             pid: self.pid,

@@ -46,8 +46,12 @@
 //! events except the exit event. Then:
 //!
 //! * if the child still had stdout or stderr open, it is sent `SIGTERM`
-//!   (unless [`kill_on_drop(false)`](RunBuilder::kill_on_drop)); a child
-//!   that already closed both (the close event fired) is left to finish;
+//!   (unless [`kill_on_drop(false)`](RunBuilder::kill_on_drop)), and if
+//!   it has not exited [`kill_grace`](RunBuilder::kill_grace) later
+//!   (default [`DEFAULT_KILL_GRACE`], 5 s) — it ignores or traps `SIGTERM`
+//!   — `SIGKILL`, so that the session (which lives until its child is
+//!   reaped) and with it `run` always end; a child that already closed
+//!   both outputs (the close event fired) is left to finish;
 //! * either way it is still reaped: while the session lives, by the
 //!   kernel, and the exit event arrives as usual; if the session is gone
 //!   (stopped by a signal or `stop`), or the kernel itself was dropped, a
@@ -65,6 +69,7 @@ use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
+use std::time::Duration;
 
 use mio::unix::pipe;
 use rustix::process::{Pid, PidfdFlags, Signal as OsSignal};
@@ -79,8 +84,14 @@ use super::{WheelError, WheelId};
 mod child;
 mod machine;
 
-use child::{parse_signal, send_signal, Reaper};
+use child::{escalate, parse_signal, send_signal, Reaper};
 use machine::{EventIds, Inner, State};
+
+/// How long a child sent `SIGTERM` by a dropped wheel has to exit before
+/// it is sent `SIGKILL` (see [`RunBuilder::kill_grace`]): long enough for
+/// a program to flush and clean up, short enough that a stuck one does
+/// not hold its session (and `run`) for long.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
@@ -256,6 +267,7 @@ pub struct RunBuilder<R> {
     stderr_filter: BoxFilter<R>,
     names: Names,
     kill_on_drop: bool,
+    kill_grace: Duration,
     stdin: bool,
 }
 
@@ -274,6 +286,7 @@ impl<R: 'static> RunBuilder<R> {
             stderr_filter: Box::new(filter),
             names: self.names,
             kill_on_drop: self.kill_on_drop,
+            kill_grace: self.kill_grace,
             stdin: self.stdin,
         }
     }
@@ -332,6 +345,16 @@ impl<R: 'static> RunBuilder<R> {
     /// open sends it `SIGTERM` (default: true). It is reaped either way.
     pub fn kill_on_drop(mut self, kill: bool) -> Self {
         self.kill_on_drop = kill;
+        self
+    }
+    /// How long a child sent `SIGTERM` because the wheel was dropped has
+    /// to exit before it is sent `SIGKILL` (default
+    /// [`DEFAULT_KILL_GRACE`], 5 s). Without the escalation a child that
+    /// ignores `SIGTERM` would keep running, and keep its session — hence
+    /// `run` — alive forever. The wait happens off the kernel thread: the
+    /// loop is never blocked by it.
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
         self
     }
     /// Give the child `/dev/null` as stdin instead of a pipe;
@@ -433,6 +456,7 @@ impl<R: 'static> RunBuilder<R> {
                 open_outputs: 2,
                 closed: false,
                 kill_on_drop: self.kill_on_drop,
+                kill_grace: self.kill_grace,
                 paused_out: false,
                 paused_err: false,
                 rbuf: Vec::new(),
@@ -503,6 +527,7 @@ impl Run<Vec<u8>> {
             stderr_filter: Box::new(Line::literal(b"\n")),
             names: Names::default(),
             kill_on_drop: true,
+            kill_grace: DEFAULT_KILL_GRACE,
             stdin: true,
         }
     }
