@@ -343,3 +343,27 @@ proptest! {
         prop_assert_eq!(many.held_records(), one.held_records());
     }
 }
+
+#[cfg(feature = "reference")]
+#[test]
+fn reference_get_one_decodes_one_value_at_a_time_and_keeps_the_rest() {
+    use rpoe::filter::Reference;
+    let mut writer: Reference<(u32, String)> = Reference::new();
+    let frames = writer
+        .put_many(&[(1, "one".to_string()), (2, "two".to_string())])
+        .unwrap();
+    let joined: Vec<u8> = frames.concat();
+    // Split mid-frame: the second value is not whole until the last byte.
+    let (head, tail) = joined.split_at(joined.len() - 1);
+    let mut reader: Reference<(u32, String)> = Reference::new();
+    reader.get_one_start(&[head]).unwrap();
+    assert_eq!(reader.get_one().unwrap(), Some((1, "one".to_string())));
+    assert_eq!(reader.get_one().unwrap(), None);
+    assert!(reader.get_pending().is_some());
+    reader.get_one_start(&[tail]).unwrap();
+    assert_eq!(reader.get_one().unwrap(), Some((2, "two".to_string())));
+    assert_eq!(reader.get_one().unwrap(), None);
+    // Agrees with get_many over the same bytes.
+    let mut list: Reference<(u32, String)> = Reference::new();
+    assert_eq!(list.get_many(&[head, tail]).unwrap().len(), 2);
+}

@@ -50,7 +50,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::block::Block;
-use super::{Filter, FilterError};
+use super::{Filter, FilterError, GetOne};
 use guard::{Budget, Guarded};
 
 /// The most zero-sized elements (such as `()`) one decoded value may hold
@@ -330,6 +330,22 @@ impl<T: Serialize + DeserializeOwned> Filter for Reference<T> {
 
     fn take_pending(&mut self) -> Vec<u8> {
         self.framing.take_pending()
+    }
+}
+
+/// POE's `get_one_start` / `get_one`: frames are cut one at a time and each
+/// is decoded as it is cut, so a bad frame fails only the `get_one` that
+/// meets it, with the frames after it still queued.
+impl<T: Serialize + DeserializeOwned> GetOne for Reference<T> {
+    fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError> {
+        self.framing.get_one_start(chunks)
+    }
+
+    fn get_one(&mut self) -> Result<Option<T>, FilterError> {
+        self.framing
+            .get_one()?
+            .map(|frame| self.decode(&frame))
+            .transpose()
     }
 }
 
