@@ -12,7 +12,12 @@
 //! any other path with 404 and any other method with 405, then closes. At
 //! most [`MAX_HTTP`] scrapes are served at once; more are closed at once,
 //! so a flood of scrapers costs a few descriptors, never memory or the
-//! echo clients' time. It stops with the first SIGINT/SIGTERM.
+//! echo clients' time. After the response the write side is shut and
+//! input is discarded until the client closes (at most [`MAX_DISCARD`]
+//! bytes, within the same timeout), as the echo connections do, so a
+//! request with unread bytes after its head cannot turn the close into a
+//! reset that destroys the response. It stops with the first
+//! SIGINT/SIGTERM.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
@@ -46,12 +51,32 @@ pub struct Config {
     pub notify: bool,
 }
 
+/// Most input discarded after the request before closing anyway.
+const MAX_DISCARD: usize = 64 * 1024;
+
+/// Where a scrape is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Reading the request head.
+    Reading,
+    /// Writing the response; input is discarded.
+    Writing,
+    /// Response written and write side shut: discarding input until the
+    /// client closes (or the timeout), so that closing with unread input
+    /// cannot reset the connection and destroy the response.
+    Draining,
+}
+
 /// One scrape in progress.
 struct Http {
     h: HandleId,
+    stage: Stage,
     req: Vec<u8>,
     out: Vec<u8>,
     written: usize,
+    discarded: usize,
+    /// The client closed (or failed) while we were writing.
+    peer_done: bool,
     timer: TimerId,
 }
 
@@ -186,9 +211,12 @@ fn accept(ctx: &mut Ctx<'_, Ops>) {
         let timer = ctx.delay("http_timeout", HTTP_TIMEOUT, h);
         ctx.heap().http.push(Http {
             h,
+            stage: Stage::Reading,
             req: Vec::new(),
             out: Vec::new(),
             written: 0,
+            discarded: 0,
+            peer_done: false,
             timer,
         });
     }
@@ -205,6 +233,33 @@ fn http_read(ctx: &mut Ctx<'_, Ops>) {
         return;
     };
     let mut buf = [0u8; 2048];
+    if c.stage != Stage::Reading {
+        // Whatever follows the request head: read and discard it.
+        let end = loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    c.discarded += n;
+                    if c.discarded > MAX_DISCARD {
+                        break true;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => break true,
+            }
+        };
+        if !end {
+            ctx.io_drained();
+        } else if c.stage == Stage::Draining {
+            close(ctx, h);
+        } else {
+            // Still writing: finish, then close (see `http_write`).
+            c.peer_done = true;
+            let _ = ctx.select_read_off(h);
+        }
+        return;
+    }
     let answer = loop {
         match stream.read(&mut buf) {
             Ok(0) => break Some(None),
@@ -236,8 +291,8 @@ fn http_read(ctx: &mut Ctx<'_, Ops>) {
             if let Some(c) = ctx.heap().http.iter_mut().find(|c| c.h == h) {
                 c.out = out;
                 c.req = Vec::new();
+                c.stage = Stage::Writing;
             }
-            let _ = ctx.select_read_off(h);
             if ctx.select_write(h, "http_write").is_err() {
                 close(ctx, h);
             }
@@ -255,24 +310,37 @@ fn http_write(ctx: &mut Ctx<'_, Ops>) {
     let Some(c) = ops.http.iter_mut().find(|c| c.h == h) else {
         return;
     };
-    let done = loop {
+    /// What the write loop found.
+    enum Then {
+        Wait,
+        Close,
+        Drain,
+    }
+    let then = loop {
         if c.written == c.out.len() {
-            // HTTP/1.0 without keep-alive: the close ends the body.
-            let _ = stream.shutdown(Shutdown::Write);
-            break true;
+            // HTTP/1.0 without keep-alive: the end of the stream ends the
+            // body. Shut the write side, then wait for the client's close.
+            if stream.shutdown(Shutdown::Write).is_err() || c.peer_done {
+                break Then::Close;
+            }
+            c.stage = Stage::Draining;
+            c.out = Vec::new();
+            break Then::Drain;
         }
         match stream.write(&c.out[c.written..]) {
-            Ok(0) => break true,
+            Ok(0) => break Then::Close,
             Ok(n) => c.written += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break false,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break Then::Wait,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => break true,
+            Err(_) => break Then::Close,
         }
     };
-    if done {
-        close(ctx, h);
-    } else {
-        ctx.io_drained();
+    match then {
+        Then::Wait => ctx.io_drained(),
+        Then::Close => close(ctx, h),
+        Then::Drain => {
+            let _ = ctx.select_write_off(h);
+        }
     }
 }
 

@@ -342,9 +342,27 @@ fn other_paths_and_methods_are_refused() {
         got.starts_with("HTTP/1.0 431 "),
         "a 10 kB request head: {got:?}"
     );
-    // A scraper that sends nothing is cut off by the timeout, and the
-    // server goes on serving.
     s.assert_alive("after the refused requests");
+}
+
+#[test]
+fn a_silent_scraper_is_cut_off_after_5s_and_echo_goes_on() {
+    let s = ServerSpec::rpoe_echo(EXE)
+        .args(["--metrics", "127.0.0.1:0"])
+        .spawn();
+    let m = metrics_addr(&s.stdout());
+    let started = Instant::now();
+    let silent = TcpStream::connect(m).unwrap();
+    let c = connect(s.addr());
+    assert_echo(&c, b"while a scraper says nothing\n");
+    let (got, _) = rpoe_testkit::io::read_until_closed(&silent, Duration::from_secs(15));
+    assert!(got.is_empty(), "{got:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "cut off after {:?}, before the 5 s timeout",
+        started.elapsed()
+    );
+    assert_echo(&c, b"still echoing\n");
 }
 
 #[test]
