@@ -96,6 +96,13 @@ fn main() -> ExitCode {
         }
     }
 
+    // The metrics listener first: if it cannot be bound, no client has
+    // been accepted yet.
+    let metrics_listener = match opts.metrics.map(TcpListener::bind).transpose() {
+        Ok(l) => l,
+        Err(e) => return fail(&format!("cannot listen for --metrics: {e}")),
+    };
+    let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
     let first = match listen::bind_all(&opts.bind, opts.port, workers > 1) {
         Ok(l) => l,
         Err(e) => return fail(&format!("cannot listen: {e}")),
@@ -113,11 +120,6 @@ fn main() -> ExitCode {
     if let Err(e) = kernel.call(me, "listen", first) {
         return fail(&format!("cannot start listening: {e}"));
     }
-    let metrics_listener = match opts.metrics.map(TcpListener::bind).transpose() {
-        Ok(l) => l,
-        Err(e) => return fail(&format!("cannot listen for --metrics: {e}")),
-    };
-    let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
     let notify = std::env::var_os("NOTIFY_SOCKET").is_some();
     kernel.spawn(
         ops::session(ops::Config {
