@@ -188,7 +188,10 @@ fn init_logging(format: cli::LogFormat) {
         .with_writer(std::io::stderr);
     match format {
         cli::LogFormat::Text => builder.init(),
-        cli::LogFormat::Json => builder.json().init(),
+        cli::LogFormat::Json => {
+            LOG_JSON.store(true, Ordering::Relaxed);
+            builder.json().init()
+        }
     }
 }
 
@@ -238,8 +241,15 @@ fn run(kernel: &mut rpoe::Kernel) -> bool {
     }
 }
 
+/// Set when logs are JSON lines: then nothing else may be written to
+/// stderr, or a log shipper would choke on the stray line.
+static LOG_JSON: AtomicBool = AtomicBool::new(false);
+
 fn fail(msg: &str) -> ExitCode {
     tracing::error!("{msg}");
-    eprintln!("rpoe-echo: {msg}");
+    // Also plainly, so it shows even with RUST_LOG=off.
+    if !LOG_JSON.load(Ordering::Relaxed) {
+        eprintln!("rpoe-echo: {msg}");
+    }
     ExitCode::FAILURE
 }

@@ -718,3 +718,49 @@ fn the_example_unit_is_type_notify_and_its_command_line_serves() {
     let t = scrape(m);
     assert_eq!(get(&t, "rpoe_echo_lines_total", None), 1.0);
 }
+
+#[test]
+fn an_unusable_metrics_address_fails_startup_with_json_lines_only() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut child = Command::new(EXE)
+        .args(["--bind", "127.0.0.1", "--port", "0", "--log-format", "json"])
+        .args(["--metrics", &addr])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // It exits by itself; stderr closes when it does.
+    let mut pipe = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut err = String::new();
+        let _ = pipe.read_to_string(&mut err);
+        let _ = tx.send(err);
+    });
+    let err = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(err) => err,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running 20 s after failing to bind --metrics");
+        }
+    };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "stderr: {err}");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(!out.contains("listening on"), "listened anyway: {out}");
+    assert!(err.contains("cannot listen for --metrics"), "{err}");
+    for line in err.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+        assert!(v.is_object(), "{line}");
+    }
+}
