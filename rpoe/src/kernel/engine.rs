@@ -233,6 +233,15 @@ impl Core {
             event: name.clone(),
             message: message.clone(),
         };
+        if self.signals.die_depth == Some(self.depth) {
+            // A DIE watcher failed. Queuing another DIE would hand the same
+            // handler its own failure, forever if it always fails: POE
+            // makes this fatal, and so do we (see `dispatch_signal`).
+            self.signals
+                .die_failure
+                .get_or_insert((id.num, name, message));
+            return err;
+        }
         let stopping = self.sessions.get(key).is_none_or(|e| e.stopping);
         if event == EventId::STOP || stopping || self.stop_requested {
             self.exception.get_or_insert(err);
