@@ -4,13 +4,15 @@
 //!
 //! - a failing DIE handler ends `run` with an error instead of being
 //!   handed its own failure forever;
+//! - recursion through `call` (or `spawn`) stops at the call-depth limit
+//!   with an error instead of overflowing the stack;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rpoe::{DieInfo, Error, Kernel, Session, Signal};
+use rpoe::{DieInfo, Error, Kernel, KernelBuilder, Session, Signal};
 
 type Log = Rc<RefCell<Vec<String>>>;
 
@@ -185,4 +187,174 @@ fn die_handler_of_an_ancestor_that_fails_ends_run_with_an_error() {
         *l.borrow(),
         ["parent on_die", "child _stop", "parent _stop"]
     );
+}
+
+// ----- call depth ------------------------------------------------------
+
+/// What unbounded recursion through `call` saw: the deepest level whose
+/// handler ran, and the [`Error::CallDepth`] (event, limit) the call below
+/// it got. Only the caller at the limit sees the error itself: the levels
+/// above get their callee's return value.
+#[derive(Default)]
+struct Dive {
+    deepest: u32,
+    error: Option<(String, u32)>,
+}
+
+/// A session whose `go` calls `down`, which calls itself (into the same
+/// session, or ping-ponging with a twin when `peer` is given) without
+/// end. Every level passes the failure up.
+fn diver(peer: Option<&'static str>) -> Session<Rc<RefCell<Dive>>> {
+    let dive = Rc::new(RefCell::new(Dive::default()));
+    Session::new(dive)
+        .on("_start", move |ctx| {
+            if let Some(p) = peer {
+                ctx.alias_set(if p == "a" { "b" } else { "a" }).unwrap();
+            }
+        })
+        .on("go", move |ctx| -> Result<rpoe::Value, Error> {
+            let me = ctx.id();
+            ctx.call(me, "down", 1u32)
+        })
+        .on("down", move |ctx| -> Result<rpoe::Value, Error> {
+            let level = *ctx.arg::<u32>().unwrap();
+            let dive = ctx.heap().clone();
+            dive.borrow_mut().deepest = level;
+            let r = match peer {
+                Some(p) => ctx.call(p, "down", level + 1),
+                None => {
+                    let me = ctx.id();
+                    ctx.call(me, "down", level + 1)
+                }
+            };
+            if let Err(Error::CallDepth { event, limit }) = &r {
+                dive.borrow_mut()
+                    .error
+                    .get_or_insert((event.clone(), *limit));
+            }
+            r
+        })
+}
+
+/// Run unbounded self-recursion on a kernel built by `build`; returns how
+/// deep it got and the error.
+fn dive_alone(build: KernelBuilder) -> (u32, Option<(String, u32)>) {
+    let mut k = build.build().unwrap();
+    let s = diver(None);
+    let dive = Rc::new(RefCell::new(Dive::default()));
+    let d2 = dive.clone();
+    let id = k.spawn(
+        s.on("_stop", move |ctx| {
+            let mut mine = ctx.heap().borrow_mut();
+            let mut out = d2.borrow_mut();
+            out.deepest = mine.deepest;
+            out.error = mine.error.take();
+        }),
+        (),
+    );
+    k.post(id, "go", ()).unwrap();
+    k.run().unwrap();
+    let mut d = dive.borrow_mut();
+    (d.deepest, d.error.take())
+}
+
+#[test]
+fn unbounded_call_recursion_gets_call_depth_error_at_the_default_limit() {
+    // Runs on the test harness's thread (Rust's default 2 MiB stack for
+    // threads it spawns). Before the limit this overflowed the stack and
+    // aborted the whole test process.
+    let (deepest, err) = dive_alone(Kernel::builder());
+    // `go` is the first handler on the stack, `down` 1 the second...
+    let limit = KernelBuilder::DEFAULT_CALL_DEPTH_LIMIT;
+    assert_eq!(deepest, limit - 1);
+    assert_eq!(err, Some(("down".to_string(), limit)));
+}
+
+#[test]
+fn call_depth_limit_holds_on_a_spawned_thread_with_the_default_stack() {
+    let t = std::thread::Builder::new()
+        .name("default-stack".into())
+        .spawn(|| dive_alone(Kernel::builder()).0)
+        .unwrap();
+    assert_eq!(
+        t.join().unwrap(),
+        KernelBuilder::DEFAULT_CALL_DEPTH_LIMIT - 1
+    );
+}
+
+#[test]
+fn call_depth_limit_is_configurable() {
+    let (deepest, err) = dive_alone(Kernel::builder().call_depth_limit(10));
+    assert_eq!(deepest, 9);
+    assert_eq!(err, Some(("down".to_string(), 10)));
+    assert!(matches!(
+        Kernel::builder().call_depth_limit(0).build(),
+        Err(Error::Invalid(_))
+    ));
+}
+
+#[test]
+fn ping_pong_calls_between_two_sessions_stop_at_the_limit() {
+    let mut k = Kernel::builder().call_depth_limit(50).build().unwrap();
+    let a = diver(Some("b"));
+    let a_dive = Rc::new(RefCell::new(Dive::default()));
+    let a_dive2 = a_dive.clone();
+    let a_id = k.spawn(
+        a.on("_stop", move |ctx| {
+            let mut mine = ctx.heap().borrow_mut();
+            let mut out = a_dive2.borrow_mut();
+            out.deepest = mine.deepest;
+            out.error = mine.error.take();
+        }),
+        (),
+    );
+    let b = diver(Some("a"));
+    let b_dive = Rc::new(RefCell::new(Dive::default()));
+    let b_dive2 = b_dive.clone();
+    k.spawn(
+        b.on("_stop", move |ctx| {
+            let mut mine = ctx.heap().borrow_mut();
+            let mut out = b_dive2.borrow_mut();
+            out.deepest = mine.deepest;
+            out.error = mine.error.take();
+        }),
+        (),
+    );
+    k.post(a_id, "go", ()).unwrap();
+    let (r, fired) = run_watched(&mut k, Duration::from_secs(10));
+    assert!(!fired);
+    r.unwrap();
+    // `go` and `down` 1..=49 ran, alternating between a and b: 50
+    // handlers on the stack; the call from `down` 49 was refused.
+    let deepest = a_dive.borrow().deepest.max(b_dive.borrow().deepest);
+    assert_eq!(deepest, 49);
+    let errors = a_dive.borrow().error.is_some() as u8 + b_dive.borrow().error.is_some() as u8;
+    assert_eq!(errors, 1, "exactly the deepest caller saw the refusal");
+}
+
+#[test]
+fn unbounded_spawn_recursion_fails_the_spawning_handler_at_the_limit() {
+    fn nest(depth: Rc<RefCell<u32>>) -> Session<Rc<RefCell<u32>>> {
+        Session::new(depth).on("_start", |ctx| {
+            let d = ctx.heap().clone();
+            *d.borrow_mut() += 1;
+            ctx.spawn(nest(d), ());
+        })
+    }
+    let depth = Rc::new(RefCell::new(0));
+    let mut k = Kernel::builder().call_depth_limit(100).build().unwrap();
+    k.spawn(nest(depth.clone()), ());
+    let (r, fired) = run_watched(&mut k, Duration::from_secs(10));
+    assert!(!fired);
+    // The 100th `_start` could not spawn: it failed (a DIE nobody
+    // handled), so run() stops everything and reports it.
+    assert_eq!(*depth.borrow(), 100);
+    match r {
+        Err(Error::HandlerFailed { event, message, .. }) => {
+            assert_eq!(event, "_start");
+            assert!(message.contains("call depth limit"), "{message}");
+        }
+        other => panic!("run() returned {other:?}"),
+    }
+    assert_eq!(k.session_count(), 0);
 }

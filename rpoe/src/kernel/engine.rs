@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use mio::{Poll, Token, Waker};
 
+use super::builder::Limits;
 use super::clock::{Clock, Time};
 use super::dispatch::{reborrow, AnySession, Delivery, Fail, Stack};
 use super::error::Error;
@@ -47,6 +48,8 @@ pub(crate) struct Core {
     pub kernel_id: String,
     /// Handlers on the stack right now (0: the kernel itself is running).
     pub depth: u32,
+    /// The bounds set by the kernel's builder.
+    pub limits: Limits,
     /// The clock as last read: posts are stamped with it instead of reading
     /// the clock each time. It is refreshed at every round's start, when
     /// due events are sampled, and whenever a timer is set, so a post can
@@ -56,6 +59,10 @@ pub(crate) struct Core {
     /// (or an error) with it.
     pub io_closed: bool,
 }
+
+/// Levels past the call-depth limit the kernel's lifecycle events may
+/// still be delivered at (see `Core::lifecycle_may_nest`).
+const LIFECYCLE_HEADROOM: u32 = 16;
 
 /// Token of the cross-thread waker.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -70,7 +77,7 @@ impl Core {
         t
     }
 
-    pub(crate) fn new(clock: Clock) -> Result<Core, Error> {
+    pub(crate) fn new(clock: Clock, limits: Limits) -> Result<Core, Error> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
         Ok(Core {
@@ -90,6 +97,7 @@ impl Core {
             idle_sent: false,
             kernel_id: String::new(),
             depth: 0,
+            limits,
             post_time: Time::default(),
             io_closed: false,
         })
@@ -177,6 +185,9 @@ impl Core {
         key: SessionKey,
         d: Delivery,
     ) -> Result<Value, Error> {
+        if self.depth >= self.limits.call_depth && !self.lifecycle_may_nest(d.event) {
+            return Err(self.call_depth_error(d.event));
+        }
         let entry = self
             .sessions
             .get_mut(key)
@@ -213,6 +224,29 @@ impl Core {
             Err(Fail::NoHandler(e)) => Err(e),
             Err(Fail::Panicked(p)) if self_call => std::panic::resume_unwind(p),
             Err(f) => Err(self.handler_failed(key, id, event, sender, f.message())),
+        }
+    }
+
+    /// Whether a delivery past the call-depth limit may still run: the
+    /// kernel's own lifecycle events (`_start`, `_stop`, `_child`,
+    /// `_parent`) get [`LIFECYCLE_HEADROOM`] more levels, so a handler at
+    /// the limit that stops or detaches a session does not make it miss
+    /// its `_stop` or its parent its `_child`. They cannot recurse on
+    /// their own (spawning and calling are checked at the limit), so the
+    /// headroom is only ever used a few levels deep.
+    fn lifecycle_may_nest(&self, event: EventId) -> bool {
+        let lifecycle = matches!(
+            event,
+            EventId::START | EventId::STOP | EventId::CHILD | EventId::PARENT
+        );
+        lifecycle && self.depth < self.limits.call_depth.saturating_add(LIFECYCLE_HEADROOM)
+    }
+
+    pub(crate) fn call_depth_error(&self, event: EventId) -> Error {
+        tracing::warn!(target: "rpoe::dispatch", event = self.names.name(event), limit = self.limits.call_depth, "call depth limit reached");
+        Error::CallDepth {
+            event: self.names.name(event).to_string(),
+            limit: self.limits.call_depth,
         }
     }
 
@@ -303,6 +337,12 @@ impl Core {
         session: Box<dyn AnySession>,
         args: Payload,
     ) -> SessionId {
+        if self.depth >= self.limits.call_depth {
+            // Spawning cannot return an error (POE's create has no failure
+            // either), and running the child's `_start` here would go
+            // past the limit: fail the spawning handler, as a `die` would.
+            panic!("{}", self.call_depth_error(EventId::START));
+        }
         let id = self.sessions.insert(session, parent);
         let sender = match parent.and_then(|p| self.sessions.id_of(p)) {
             Some(pid) => Sender::Session(pid),

@@ -75,6 +75,18 @@ pub enum Error {
         /// The panic message or error text.
         message: String,
     },
+    /// A [`crate::Ctx::call`] (or another nested dispatch) would have put
+    /// more handlers on the stack than the kernel's call-depth limit
+    /// ([`crate::KernelBuilder::call_depth_limit`]); the handler was not
+    /// run. Unbounded recursion through `call` ends here instead of in a
+    /// stack overflow, which aborts the whole process.
+    #[error("call depth limit ({limit} nested handlers) reached; {event:?} was not run")]
+    CallDepth {
+        /// The event that was not dispatched.
+        event: String,
+        /// The limit in force.
+        limit: u32,
+    },
     /// A handler failed while it was handling a DIE signal (POE: a `die`
     /// inside a DIE handler). This is not turned into yet another DIE:
     /// a handler that fails on every DIE would be handed its own failure
@@ -113,6 +125,7 @@ impl Error {
             Error::NoSuchHandle(_) => "EBADF",
             Error::ClockStalled(_) => "EDEADLK",
             Error::Invalid(_) => "EINVAL",
+            Error::CallDepth { .. } => "ELOOP",
             Error::HandlerFailed { .. } | Error::DieHandlerFailed { .. } => "EFAULT",
             Error::Io(_) => "EIO",
         }

@@ -19,6 +19,7 @@
 //! 5. sessions that nothing can wake any more are stopped, most recently
 //!    idle first, and freed.
 
+mod builder;
 mod clock;
 mod ctx;
 mod ctx_signals;
@@ -45,6 +46,7 @@ use std::time::Duration;
 
 use mio::Events;
 
+pub use builder::KernelBuilder;
 pub use clock::{ManualClock, Time};
 pub use ctx::{Ctx, RemovedTimer};
 pub use dispatch::{ObjectStates, Session};
@@ -105,9 +107,15 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// A kernel on the system's monotonic clock.
+    /// A kernel on the system's monotonic clock, with the default limits
+    /// (see [`KernelBuilder`]).
     pub fn new() -> Result<Kernel, Error> {
-        Self::with_clock(clock::Clock::System(std::time::Instant::now()))
+        KernelBuilder::new().build()
+    }
+
+    /// Configure a kernel's limits before building it.
+    pub fn builder() -> KernelBuilder {
+        KernelBuilder::new()
     }
 
     /// A kernel on a clock that moves only when told (for tests). Keep a
@@ -115,14 +123,17 @@ impl Kernel {
     /// for a timer and nothing else can wake it, `run` returns
     /// [`Error::ClockStalled`] instead of hanging.
     pub fn with_manual_clock(clock: ManualClock) -> Result<Kernel, Error> {
-        Self::with_clock(clock::Clock::Manual(clock))
+        KernelBuilder::new().manual_clock(clock).build()
     }
 
-    fn with_clock(clock: clock::Clock) -> Result<Kernel, Error> {
+    pub(crate) fn with_clock(
+        clock: clock::Clock,
+        limits: builder::Limits,
+    ) -> Result<Kernel, Error> {
         static KERNELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = KERNELS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = format!("{:x}-{n:x}", std::process::id());
-        let mut core = Core::new(clock)?;
+        let mut core = Core::new(clock, limits)?;
         core.kernel_id = id.clone();
         Ok(Kernel {
             id,
