@@ -43,5 +43,5 @@ pub use kernel::{
     Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef, HandleId,
     IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle, ManualClock, ObjectStates,
     ParentChange, Postback, Postbacked, RemoteDest, RemovedTimer, Sender, Session, SessionId,
-    Signal, Time, TimerId, Value,
+    Signal, Time, TimerId, TryPostError, Value,
 };

@@ -6,13 +6,17 @@
 //!   handed its own failure forever;
 //! - recursion through `call` (or `spawn`) stops at the call-depth limit
 //!   with an error instead of overflowing the stack;
+//! - posts from other threads wait in a bounded inbox: a thread posting in
+//!   a tight loop is slowed to the kernel's pace instead of growing memory,
+//!   and timers still fire on time under that flood.
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use rpoe::{DieInfo, Error, Kernel, KernelBuilder, Session, Signal};
+use rpoe::{DieInfo, Error, Kernel, KernelBuilder, KernelHandle, Session, Signal, TryPostError};
 
 type Log = Rc<RefCell<Vec<String>>>;
 
@@ -357,4 +361,224 @@ fn unbounded_spawn_recursion_fails_the_spawning_handler_at_the_limit() {
         other => panic!("run() returned {other:?}"),
     }
     assert_eq!(k.session_count(), 0);
+}
+
+// ----- the cross-thread inbox --------------------------------------------
+
+/// A session aliased "sink" that counts `n` events and records their
+/// arguments; a refcount keeps it alive until it has them all.
+fn sink(got: Rc<RefCell<Vec<u32>>>, want: usize) -> Session<Rc<RefCell<Vec<u32>>>> {
+    Session::new(got)
+        .on("_start", |ctx| {
+            ctx.alias_set("sink").unwrap();
+            let me = ctx.id();
+            ctx.refcount_increment(me, "expecting").unwrap();
+        })
+        .on("n", move |ctx| {
+            let v = *ctx.arg::<u32>().unwrap();
+            let got = ctx.heap().clone();
+            got.borrow_mut().push(v);
+            if got.borrow().len() == want {
+                let me = ctx.id();
+                ctx.refcount_decrement(me, "expecting").unwrap();
+            }
+        })
+}
+
+#[test]
+fn try_post_fails_when_the_inbox_is_full_and_gives_the_argument_back() {
+    let mut k = Kernel::builder().inbox_capacity(4).build().unwrap();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    k.spawn(sink(got.clone(), 4), ());
+    let h = k.handle();
+    assert_eq!(h.capacity(), 4);
+    // The kernel is not running, so nothing makes room.
+    let t = std::thread::spawn(move || {
+        for i in 0..4u32 {
+            h.try_post("sink", "n", i).unwrap();
+        }
+        let refused = h.try_post("sink", "n", 99u32).unwrap_err();
+        assert!(refused.is_full());
+        assert_eq!(refused.to_string(), "the kernel's cross-thread inbox is full");
+        assert_eq!(refused.into_inner(), 99);
+        assert_eq!(h.queued(), 4);
+        h
+    });
+    let h = t.join().unwrap();
+    k.run().unwrap();
+    assert_eq!(*got.borrow(), [0, 1, 2, 3]);
+    assert_eq!(h.queued(), 0);
+    // `?` turns the refusal into the kernel's error type.
+    let e: Error = TryPostError::Full(()).into();
+    assert!(matches!(e, Error::InboxFull));
+}
+
+#[test]
+fn post_on_the_kernel_thread_with_a_full_inbox_fails_instead_of_deadlocking() {
+    let mut k = Kernel::builder().inbox_capacity(1).build().unwrap();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    k.spawn(sink(got.clone(), 1), ());
+    let h = k.handle();
+    h.post("sink", "n", 1u32).unwrap();
+    assert!(matches!(h.post("sink", "n", 2u32), Err(Error::InboxFull)));
+    // post_timeout does not wait on this thread either.
+    let started = Instant::now();
+    let e = h
+        .post_timeout("sink", "n", 3u32, Duration::from_secs(60))
+        .unwrap_err();
+    assert!(e.is_full() && started.elapsed() < Duration::from_secs(30));
+    k.run().unwrap();
+    assert_eq!(*got.borrow(), [1]);
+}
+
+#[test]
+fn post_timeout_waits_at_most_the_timeout_for_room() {
+    let k = Kernel::builder().inbox_capacity(1).build().unwrap();
+    let h = k.handle();
+    h.post("nobody", "n", 0u32).unwrap();
+    let t = std::thread::spawn(move || {
+        let started = Instant::now();
+        let r = h.post_timeout("nobody", "n", 1u32, Duration::from_millis(50));
+        (r.map_err(|e| e.into_inner()), started.elapsed())
+    });
+    let (r, waited) = t.join().unwrap();
+    assert_eq!(r, Err(1));
+    assert!(waited >= Duration::from_millis(50), "{waited:?}");
+    drop(k);
+}
+
+#[test]
+fn dropping_the_kernel_fails_posts_waiting_for_room() {
+    let k = Kernel::builder().inbox_capacity(1).build().unwrap();
+    let h = k.handle();
+    h.post("nobody", "n", 0u32).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        tx.send(()).unwrap();
+        // Blocks (the kernel never runs) until the kernel is dropped;
+        // if the drop comes first, it fails at once. Either way: an error.
+        h.post("nobody", "n", 1u32)
+    });
+    rx.recv().unwrap();
+    drop(k);
+    let r = t.join().unwrap();
+    assert!(matches!(r, Err(Error::NoSuchSession(_))), "{r:?}");
+}
+
+#[test]
+fn posts_from_a_thread_arrive_in_order_through_a_tiny_inbox() {
+    // The poster outruns the kernel all the time and must wait for room
+    // again and again; nothing is lost or reordered.
+    const N: u32 = 20_000;
+    let mut k = Kernel::builder().inbox_capacity(8).build().unwrap();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    k.spawn(sink(got.clone(), N as usize), ());
+    let h = k.handle();
+    let t = std::thread::spawn(move || {
+        for i in 0..N {
+            h.post("sink", "n", i).unwrap();
+            assert!(h.queued() <= 8);
+        }
+    });
+    let (r, fired) = run_watched(&mut k, Duration::from_secs(60));
+    assert!(!fired);
+    r.unwrap();
+    t.join().unwrap();
+    assert!(got.borrow().iter().copied().eq(0..N));
+}
+
+/// What the flood test measured.
+#[derive(Default)]
+struct Flood {
+    /// Most queued events and timers seen by a handler.
+    max_queue: usize,
+    /// Most posts seen waiting in the inbox.
+    max_inbox: usize,
+    /// Cross-thread posts dispatched.
+    remote: u64,
+    /// Self-yields dispatched.
+    yields: u64,
+    /// How late the 100 ms timer fired.
+    late: Option<Duration>,
+}
+
+#[test]
+fn a_flood_of_cross_thread_posts_and_yields_is_bounded_and_a_timer_fires_on_time() {
+    // Issue 13, finding 8: one thread posting for a second queued 1.5 M
+    // events (+454 MiB) and a 100 ms timer fired 31 s late.
+    const IN_FLIGHT: usize = 64;
+    let mut k = Kernel::new().unwrap();
+    let h: KernelHandle = k.handle();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = Rc::new(RefCell::new(Flood::default()));
+    let h2 = h.clone();
+    let started = Instant::now();
+    k.spawn(
+        Session::new(flood.clone())
+            .on("_start", |ctx| {
+                ctx.alias_set("target").unwrap();
+                ctx.delay("timer", Duration::from_millis(100), ());
+                for _ in 0..IN_FLIGHT {
+                    ctx.yield_event("spin", ());
+                }
+            })
+            .on("spin", move |ctx| {
+                let queued = ctx.pending_count();
+                let inbox = h2.queued();
+                let f = ctx.heap().clone();
+                let mut f = f.borrow_mut();
+                f.yields += 1;
+                f.max_queue = f.max_queue.max(queued);
+                f.max_inbox = f.max_inbox.max(inbox);
+                if f.late.is_none() {
+                    ctx.yield_event("spin", ());
+                }
+            })
+            .on("from_thread", |ctx| {
+                let queued = ctx.pending_count();
+                let f = ctx.heap().clone();
+                let mut f = f.borrow_mut();
+                f.remote += 1;
+                f.max_queue = f.max_queue.max(queued);
+            })
+            .on("timer", move |ctx| {
+                let late = started.elapsed().saturating_sub(Duration::from_millis(100));
+                ctx.heap().borrow_mut().late = Some(late);
+                ctx.stop_kernel();
+            }),
+        (),
+    );
+    let stop2 = stop.clone();
+    let poster = std::thread::spawn(move || {
+        let mut sent = 0u64;
+        // Bounded: ends when the kernel is dropped (post fails) or told to.
+        while !stop2.load(Ordering::Relaxed) {
+            if h.post("target", "from_thread", sent).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        sent
+    });
+    let (r, fired) = run_watched(&mut k, Duration::from_secs(30));
+    stop.store(true, Ordering::Relaxed);
+    drop(k);
+    let sent = poster.join().unwrap();
+    assert!(!fired, "the timer never fired");
+    r.unwrap();
+    let f = flood.borrow();
+    let late = f.late.unwrap();
+    eprintln!(
+        "sent {sent}, dispatched {} remote and {} yields; max queue {}, max inbox {}; timer late by {late:?}",
+        f.remote, f.yields, f.max_queue, f.max_inbox
+    );
+    // Both kinds of events did flow while the timer was pending.
+    assert!(f.remote > 0 && f.yields > IN_FLIGHT as u64);
+    assert!(f.max_inbox <= KernelBuilder::DEFAULT_INBOX_CAPACITY);
+    // The queue holds at most a round's share of cross-thread posts plus
+    // the yields and the two timers (the test's and the watchdog's is a
+    // post, not a timer).
+    let bound = KernelBuilder::DEFAULT_EVENTS_PER_ROUND + 2 * IN_FLIGHT + 2;
+    assert!(f.max_queue <= bound, "queue grew to {} (bound {bound})", f.max_queue);
+    assert!(late < Duration::from_millis(50), "timer fired {late:?} late");
 }

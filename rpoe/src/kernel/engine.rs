@@ -18,8 +18,9 @@ use super::handles::Handles;
 use super::ids::{Dest, Sender, SessionId};
 use super::names::{EventId, Names};
 use super::payload::{Payload, Value};
-use super::postback::{Local, RemoteQueue};
+use super::postback::Local;
 use super::queue::{Kind, Next, Queue, Queued, SessionKey, Timer};
+use super::remote::{RemotePost, RemoteQueue};
 use super::sessions::Sessions;
 use super::signals::{DieInfo, Signals};
 
@@ -39,6 +40,10 @@ pub(crate) struct Core {
     pub local: Rc<Local>,
     /// Posts from other threads.
     pub remote: Arc<RemoteQueue>,
+    /// Cross-thread posts the kernel may still take this round.
+    pub remote_budget: usize,
+    /// Posts taken from the inbox, kept to reuse its allocation.
+    pub remote_batch: Vec<RemotePost>,
     pub waker: Arc<Waker>,
     /// Public refcount tags that are non-zero, across all sessions.
     pub extrefs_live: usize,
@@ -91,7 +96,9 @@ impl Core {
             signals: Signals::default(),
             exception: None,
             local: Rc::new(Local::default()),
-            remote: Arc::new(RemoteQueue::default()),
+            remote: Arc::new(RemoteQueue::new(limits.inbox_capacity)),
+            remote_budget: 0,
+            remote_batch: Vec::new(),
             waker,
             extrefs_live: 0,
             idle_sent: false,
@@ -684,7 +691,15 @@ impl Core {
 
     /// How long the poll may block.
     pub(crate) fn poll_timeout(&mut self) -> Result<Option<Duration>, Error> {
-        if self.queue.event_count() > 0 || !self.local.is_empty() {
+        if self.queue.event_count() > 0
+            || !self.local.is_empty()
+            || self
+                .remote
+                .pending
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
+            // Work is waiting, including cross-thread posts left in the
+            // inbox by the per-round cap (no waker will announce those).
             return Ok(Some(Duration::ZERO));
         }
         let now = self.clock.now();

@@ -75,6 +75,13 @@ pub enum Error {
         /// The panic message or error text.
         message: String,
     },
+    /// The kernel's cross-thread inbox is full
+    /// ([`crate::KernelBuilder::inbox_capacity`]), and the post could not
+    /// wait for room: [`crate::KernelHandle::post`] on the kernel's own
+    /// thread (waiting there would deadlock), or a
+    /// [`crate::TryPostError::Full`] converted with `?`.
+    #[error("the kernel's cross-thread inbox is full")]
+    InboxFull,
     /// A [`crate::Ctx::call`] (or another nested dispatch) would have put
     /// more handlers on the stack than the kernel's call-depth limit
     /// ([`crate::KernelBuilder::call_depth_limit`]); the handler was not
@@ -126,6 +133,7 @@ impl Error {
             Error::ClockStalled(_) => "EDEADLK",
             Error::Invalid(_) => "EINVAL",
             Error::CallDepth { .. } => "ELOOP",
+            Error::InboxFull => "EAGAIN",
             Error::HandlerFailed { .. } | Error::DieHandlerFailed { .. } => "EFAULT",
             Error::Io(_) => "EIO",
         }

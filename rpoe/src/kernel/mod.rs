@@ -35,6 +35,7 @@ mod names;
 mod payload;
 mod postback;
 mod queue;
+mod remote;
 mod sessions;
 mod signaling;
 mod signals;
@@ -57,7 +58,8 @@ pub use ids::{Dest, HandleId, Sender, SessionId, TimerId};
 pub use introspect::SessionInfo;
 pub use names::{EventId, EventRef, IntoEvent};
 pub use payload::{IoMode, Value};
-pub use postback::{Callback, KernelHandle, Postback, Postbacked, RemoteDest};
+pub use postback::{Callback, Postback, Postbacked};
+pub use remote::{KernelHandle, RemoteDest, TryPostError};
 pub use signals::{ChildExit, DieInfo, Signal};
 
 pub(crate) use dispatch::Delivery as KDelivery;
@@ -192,7 +194,8 @@ impl Kernel {
     }
 
     /// A `Send + Clone` handle that posts into this kernel from any thread
-    /// and wakes it.
+    /// and wakes it, through a bounded inbox (see [`KernelHandle`] for
+    /// what happens when it is full).
     pub fn handle(&self) -> KernelHandle {
         KernelHandle {
             queue: self.core.remote.clone(),
@@ -335,6 +338,10 @@ impl Kernel {
             return Ok(false);
         }
         core.refresh_now();
+        // This round's share of cross-thread posts: less than the events
+        // a round dispatches, so under a flood of them the queue drains
+        // faster than it fills.
+        core.remote_budget = (core.limits.events_per_round / 2).max(1);
         core.drain_remote();
         core.drain_local();
         core.idle_check();
@@ -429,10 +436,7 @@ impl Drop for Kernel {
     /// are dropped without `_stop` (with a warning), like a POE program
     /// that exits without running its kernel to the end.
     fn drop(&mut self) {
-        self.core
-            .remote
-            .closed
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.core.remote.close();
         if self.core.sessions.len() > 0 {
             tracing::warn!(target: "rpoe::kernel", sessions = self.core.sessions.len(), "kernel dropped with live sessions; their _stop handlers will not run");
         }
