@@ -8,14 +8,18 @@
 //!   with an error instead of overflowing the stack;
 //! - posts from other threads wait in a bounded inbox: a thread posting in
 //!   a tight loop is slowed to the kernel's pace instead of growing memory,
-//!   and timers still fire on time under that flood.
+//!   and timers still fire on time under that flood;
+//! - a round dispatches a bounded batch of events, so I/O gets its turn
+//!   under a flood of them, in the same order as without the cap.
 
 use std::cell::RefCell;
+use std::io::{Read, Write};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use mio::net::UnixStream;
 use rpoe::{DieInfo, Error, Kernel, KernelBuilder, KernelHandle, Session, Signal, TryPostError};
 
 type Log = Rc<RefCell<Vec<String>>>;
@@ -399,7 +403,10 @@ fn try_post_fails_when_the_inbox_is_full_and_gives_the_argument_back() {
         }
         let refused = h.try_post("sink", "n", 99u32).unwrap_err();
         assert!(refused.is_full());
-        assert_eq!(refused.to_string(), "the kernel's cross-thread inbox is full");
+        assert_eq!(
+            refused.to_string(),
+            "the kernel's cross-thread inbox is full"
+        );
         assert_eq!(refused.into_inner(), 99);
         assert_eq!(h.queued(), 4);
         h
@@ -579,6 +586,152 @@ fn a_flood_of_cross_thread_posts_and_yields_is_bounded_and_a_timer_fires_on_time
     // the yields and the two timers (the test's and the watchdog's is a
     // post, not a timer).
     let bound = KernelBuilder::DEFAULT_EVENTS_PER_ROUND + 2 * IN_FLIGHT + 2;
-    assert!(f.max_queue <= bound, "queue grew to {} (bound {bound})", f.max_queue);
-    assert!(late < Duration::from_millis(50), "timer fired {late:?} late");
+    assert!(
+        f.max_queue <= bound,
+        "queue grew to {} (bound {bound})",
+        f.max_queue
+    );
+    assert!(
+        late < Duration::from_millis(50),
+        "timer fired {late:?} late"
+    );
+}
+
+// ----- events per round ------------------------------------------------
+
+#[derive(Default)]
+struct Burst {
+    theirs: Option<UnixStream>,
+    dispatched: usize,
+    /// How many burst events had run when the socket's readiness did.
+    read_after: Option<usize>,
+}
+
+#[test]
+fn io_gets_its_turn_within_a_round_of_a_burst_of_events() {
+    // A handler queues 100,000 events at once; the first of them makes a
+    // socket readable. Before the cap, the round dispatched all 100,000
+    // before polling again, so the read waited for the whole burst.
+    const BURST: usize = 100_000;
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let state = Rc::new(RefCell::new(Burst {
+        theirs: Some(theirs),
+        ..Burst::default()
+    }));
+    let mut k = Kernel::new().unwrap();
+    k.spawn(
+        Session::new((state.clone(), None))
+            .on("_start", |ctx| {
+                let sock = ctx.take_arg::<UnixStream>().unwrap();
+                let h = ctx.add_handle(sock);
+                ctx.heap().1 = Some(h);
+                ctx.select_read(h, "readable").unwrap();
+                for _ in 0..BURST {
+                    ctx.yield_event("burst", ());
+                }
+            })
+            .on("burst", |ctx| {
+                let st = ctx.heap().0.clone();
+                let mut st = st.borrow_mut();
+                st.dispatched += 1;
+                if st.dispatched == 1 {
+                    st.theirs.as_mut().unwrap().write_all(b"x").unwrap();
+                }
+            })
+            .on("readable", |ctx| {
+                let h = ctx.heap().1.unwrap();
+                let mut b = [0u8; 1];
+                assert_eq!(
+                    ctx.handle::<UnixStream>(h).unwrap().read(&mut b).unwrap(),
+                    1
+                );
+                ctx.close_handle(h).unwrap();
+                let st = ctx.heap().0.clone();
+                let mut st = st.borrow_mut();
+                st.read_after = Some(st.dispatched);
+            }),
+        ours,
+    );
+    let (r, fired) = run_watched(&mut k, Duration::from_secs(60));
+    assert!(!fired);
+    r.unwrap();
+    let st = state.borrow();
+    assert_eq!(st.dispatched, BURST);
+    let read_after = st.read_after.unwrap();
+    assert!(
+        read_after <= KernelBuilder::DEFAULT_EVENTS_PER_ROUND,
+        "the socket's readiness waited for {read_after} events"
+    );
+}
+
+/// Events and timers of three sessions that post, yield, call and set
+/// zero-delay timers at each other, then stop; returns the order their
+/// handlers ran in.
+fn interleaving(k: &mut Kernel) -> Vec<String> {
+    let l = log();
+    for name in ["a", "b", "c"] {
+        k.spawn(
+            Session::new((l.clone(), name))
+                .on("_start", |ctx| {
+                    let name = ctx.heap().1;
+                    ctx.alias_set(name).unwrap();
+                    for i in 0..3u32 {
+                        ctx.yield_event("step", i);
+                    }
+                })
+                .on("step", |ctx| {
+                    let i = *ctx.arg::<u32>().unwrap();
+                    let (l, name) = ctx.heap().clone();
+                    l.borrow_mut().push(format!("{name} step {i}"));
+                    if i < 12 {
+                        ctx.yield_event("step", i + 3);
+                        let peer = if name == "a" { "b" } else { "a" };
+                        ctx.post(peer, "poke", format!("{name}{i}")).unwrap();
+                    }
+                    if i % 4 == 0 {
+                        ctx.delay_add("tick", Duration::ZERO, i);
+                        let me = ctx.id();
+                        ctx.call(me, "poke", format!("call{i}")).unwrap();
+                    }
+                })
+                .on("poke", |ctx| {
+                    let from = ctx.take_arg::<String>().unwrap();
+                    let (l, name) = ctx.heap().clone();
+                    l.borrow_mut().push(format!("{name} poke {from}"));
+                })
+                .on("tick", |ctx| {
+                    let i = *ctx.arg::<u32>().unwrap();
+                    let (l, name) = ctx.heap().clone();
+                    l.borrow_mut().push(format!("{name} tick {i}"));
+                })
+                .on("_stop", |ctx| {
+                    let (l, name) = ctx.heap().clone();
+                    l.borrow_mut().push(format!("{name} _stop"));
+                }),
+            (),
+        );
+    }
+    k.run().unwrap();
+    let v = l.borrow().clone();
+    v
+}
+
+#[test]
+fn capping_events_per_round_keeps_their_order() {
+    let clock = rpoe::ManualClock::new();
+    let mut uncapped = Kernel::with_manual_clock(clock.clone()).unwrap();
+    let expected = interleaving(&mut uncapped);
+    assert!(expected.len() > 100, "{}", expected.len());
+    for cap in [1, 2, 3, 7] {
+        let mut k = Kernel::builder()
+            .events_per_round(cap)
+            .manual_clock(clock.clone())
+            .build()
+            .unwrap();
+        assert_eq!(interleaving(&mut k), expected, "events_per_round({cap})");
+    }
+    assert!(matches!(
+        Kernel::builder().events_per_round(0).build(),
+        Err(Error::Invalid(_))
+    ));
 }

@@ -6,7 +6,9 @@
 //! [`Kernel::run`] repeats rounds until no session is left. Each round, as
 //! in POE's select loop:
 //!
-//! 1. if nothing but aliases keeps any session alive, every session is
+//! 1. posts from other threads are taken from the inbox (at most half of
+//!    [`KernelBuilder::events_per_round`] per round, the rest wait there);
+//!    if nothing but aliases keeps any session alive, every session is
 //!    stopped (POE's unhandled IDLE signal);
 //! 2. the OS is polled: without waiting if an event is due, else until the
 //!    next timer (or indefinitely);
@@ -15,9 +17,13 @@
 //! 4. queued events and timers due by now, and queued before this step
 //!    began, are dispatched in due order, FIFO among equals; anything
 //!    queued meanwhile waits for the next round, so a handler that yields
-//!    forever cannot starve I/O or timers;
+//!    forever cannot starve I/O or timers. At most
+//!    [`KernelBuilder::events_per_round`] are dispatched (default 4,096):
+//!    a larger batch is finished in the following rounds, before anything
+//!    queued after it, so the cap lets I/O and signals in between without
+//!    changing the order of queued events;
 //! 5. sessions that nothing can wake any more are stopped, most recently
-//!    idle first, and freed.
+//!    idle first, and freed (after the whole batch, when it was split).
 
 mod builder;
 mod clock;
@@ -106,6 +112,9 @@ pub struct Kernel {
     /// handle is in error (then a short read does not mean drained).
     reads: Vec<(u32, bool)>,
     writes: Vec<u32>,
+    /// The time and queue mark of a batch the events-per-round cap cut
+    /// short: the next round finishes it before taking anything newer.
+    carry: Option<(Time, u64)>,
 }
 
 impl Kernel {
@@ -144,6 +153,7 @@ impl Kernel {
             events: Events::with_capacity(EVENTS_PER_POLL),
             reads: Vec::new(),
             writes: Vec::new(),
+            carry: None,
         })
     }
 
@@ -309,7 +319,8 @@ impl Kernel {
         }
     }
 
-    /// Run exactly one round. Like POE's, the round may wait for I/O or
+    /// Run exactly one round (a batch larger than
+    /// [`KernelBuilder::events_per_round`] takes several). Like POE's, the round may wait for I/O or
     /// the next timer (on a manual clock it never waits), and it returns
     /// true while the kernel is alive: POE's kernel is itself a session,
     /// so the call after the last session stopped still returns true (it
@@ -407,12 +418,23 @@ impl Kernel {
                 }
             }
             core.handles.rearm_all(core.poll.registry());
-            core.gc_sweep();
+            if self.carry.is_none() {
+                core.gc_sweep();
+            }
         }
 
-        let now = core.refresh_now();
-        let mark = core.queue.seq_mark();
-        while core.dispatch_next(now, mark) {
+        // The batch: what was due and queued when this step began — or,
+        // if the last round stopped at the cap, the rest of that round's
+        // batch first, with its time and mark, so the cap changes when
+        // I/O gets its turn but never the order of queued events.
+        let fresh = core.refresh_now();
+        let (now, mark) = self
+            .carry
+            .take()
+            .unwrap_or_else(|| (fresh, core.queue.seq_mark()));
+        let mut budget = core.limits.events_per_round;
+        while budget > 0 && core.dispatch_next(now, mark) {
+            budget -= 1;
             if let Some(e) = core.exception.take() {
                 // A failure nobody handled (checked, as POE does, after
                 // each dispatched event): stop everything, then report it.
@@ -423,6 +445,13 @@ impl Kernel {
             if core.stop_requested {
                 break;
             }
+        }
+        if budget == 0 && !core.stop_requested {
+            // Cut short by the cap: finish this batch next round. The GC
+            // sweep waits for the end of the batch too, as it would have
+            // without the cap.
+            self.carry = Some((now, mark));
+            return Ok(core.sessions.len() > 0);
         }
         core.gc_sweep();
         // Heaps freed by the sweep may have dropped postbacks.
