@@ -241,6 +241,7 @@ impl Core {
     /// its `_stop` or its parent its `_child`. They cannot recurse on
     /// their own (spawning and calling are checked at the limit), so the
     /// headroom is only ever used a few levels deep.
+    #[cold]
     fn lifecycle_may_nest(&self, event: EventId) -> bool {
         let lifecycle = matches!(
             event,
@@ -249,6 +250,10 @@ impl Core {
         lifecycle && self.depth < self.limits.call_depth.saturating_add(LIFECYCLE_HEADROOM)
     }
 
+    /// Out of line: keeps the refusal (and its logging) off `deliver`'s
+    /// hot path.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn call_depth_error(&self, event: EventId) -> Error {
         tracing::warn!(target: "rpoe::dispatch", event = self.names.name(event), limit = self.limits.call_depth, "call depth limit reached");
         Error::CallDepth {
