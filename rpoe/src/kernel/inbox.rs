@@ -64,7 +64,12 @@ impl Core {
     /// [`crate::KernelBuilder::events_per_round`]); the rest stay in the
     /// inbox for the next round.
     pub(crate) fn drain_remote(&mut self) {
-        if self.remote_budget == 0 || !self.remote.pending.swap(false, Ordering::AcqRel) {
+        // A plain load first: most rounds find no cross-thread post, and it
+        // spares them the locked read-modify-write of the swap.
+        if self.remote_budget == 0
+            || !self.remote.pending.load(Ordering::Acquire)
+            || !self.remote.pending.swap(false, Ordering::AcqRel)
+        {
             return;
         }
         let mut posts = std::mem::take(&mut self.remote_batch);
