@@ -319,10 +319,11 @@ impl Kernel {
         }
     }
 
-    /// Run exactly one round (a batch larger than
-    /// [`KernelBuilder::events_per_round`] takes several). Like POE's, the round may wait for I/O or
-    /// the next timer (on a manual clock it never waits), and it returns
-    /// true while the kernel is alive: POE's kernel is itself a session,
+    /// Run exactly one round (a batch of events larger than
+    /// [`KernelBuilder::events_per_round`] takes several). Like POE's, the
+    /// round may wait for I/O or the next timer (on a manual clock it
+    /// never waits), and it returns true while the kernel is alive: POE's
+    /// kernel is itself a session,
     /// so the call after the last session stopped still returns true (it
     /// retires the kernel) and only the one after that returns false.
     pub fn run_one_timeslice(&mut self) -> Result<bool, Error> {
