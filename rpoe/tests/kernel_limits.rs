@@ -368,6 +368,65 @@ fn unbounded_spawn_recursion_fails_the_spawning_handler_at_the_limit() {
     assert_eq!(k.session_count(), 0);
 }
 
+#[test]
+fn a_handler_at_the_depth_limit_can_still_stop_sessions_and_they_get_stop() {
+    // `_stop`, `_child` and `_parent` are the kernel's own events: they get
+    // a little headroom past the limit, so nobody misses them because the
+    // handler that caused them ran deep.
+    let l = log();
+    let mut k = Kernel::builder().call_depth_limit(3).build().unwrap();
+    let l2 = l.clone();
+    k.spawn(
+        Session::new(l.clone())
+            .on("_start", move |ctx| {
+                ctx.spawn(
+                    Session::new(l2.clone()).on("_stop", |ctx| {
+                        ctx.heap().borrow_mut().push("child _stop".into())
+                    }),
+                    (),
+                );
+                ctx.yield_event("go", 1u32);
+            })
+            .on("go", |ctx| {
+                let level = *ctx.arg::<u32>().unwrap();
+                let me = ctx.id();
+                match ctx.call(me, "go", level + 1) {
+                    Err(Error::CallDepth { .. }) => {
+                        ctx.heap()
+                            .borrow_mut()
+                            .push(format!("refused below {level}"));
+                        ctx.stop_kernel();
+                    }
+                    Err(e) => panic!("{e}"),
+                    Ok(_) => {}
+                }
+            })
+            .on("_child", |ctx| {
+                let kind = ctx.arg::<rpoe::ChildEvent>().unwrap().kind();
+                ctx.heap()
+                    .borrow_mut()
+                    .push(format!("parent _child {kind}"));
+            })
+            .on("_stop", |ctx| {
+                ctx.heap().borrow_mut().push("parent _stop".into())
+            }),
+        (),
+    );
+    let (r, fired) = run_watched(&mut k, Duration::from_secs(5));
+    assert!(!fired);
+    r.unwrap();
+    assert_eq!(
+        *l.borrow(),
+        [
+            "parent _child create",
+            "refused below 3",
+            "child _stop",
+            "parent _child lose",
+            "parent _stop"
+        ]
+    );
+}
+
 // ----- the cross-thread inbox --------------------------------------------
 
 /// A session aliased "sink" that counts `n` events and records their
