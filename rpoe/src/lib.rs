@@ -77,7 +77,7 @@ pub mod wheel;
 
 pub use kernel::{
     Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef, HandleId,
-    IntoEvent, IoMode, IoSource, Kernel, KernelHandle, ManualClock, ObjectStates, ParentChange,
-    Postback, Postbacked, RemoteDest, RemovedTimer, Sender, Session, SessionId, Signal, Time,
-    TimerId, Value,
+    IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle, ManualClock, ObjectStates,
+    ParentChange, Postback, Postbacked, RemoteDest, RemovedTimer, Sender, Session, SessionId,
+    Signal, Time, TimerId, TryPostError, Value,
 };

@@ -181,6 +181,13 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// `call`). Works into this session itself and into sessions further up
     /// the current call chain. [`Error::NoHandler`] when the session has
     /// neither the handler nor `_default`.
+    ///
+    /// Calls nest on the Rust stack, so their depth is bounded: a call
+    /// that would put more handlers on the stack than the kernel's limit
+    /// ([`crate::KernelBuilder::call_depth_limit`], default 256) returns
+    /// [`Error::CallDepth`] without running the handler (POE recurses
+    /// until memory runs out; here the stack would overflow and abort the
+    /// process).
     pub fn call<'d>(
         &mut self,
         dest: impl Into<Dest<'d>>,
@@ -207,6 +214,14 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Create a child session; its `_start` runs now with `args`, then this
     /// session's `_child` (create).
+    ///
+    /// # Panics
+    ///
+    /// If this handler already runs at the call-depth limit
+    /// ([`crate::KernelBuilder::call_depth_limit`]), since the child's
+    /// `_start` would run deeper. Like any panic in a handler, that fails
+    /// this handler (a DIE signal to this session), it does not take the
+    /// kernel down.
     pub fn spawn<H2: 'static>(&mut self, session: Session<H2>, args: impl Any) -> SessionId {
         let built: Box<dyn AnySession> = session.build(&mut self.core.names);
         let me = self.frame.key;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use mio::{Poll, Token, Waker};
 
+use super::builder::Limits;
 use super::clock::{Clock, Time};
 use super::dispatch::{reborrow, AnySession, Delivery, Fail, Stack};
 use super::error::Error;
@@ -17,8 +18,9 @@ use super::handles::Handles;
 use super::ids::{Dest, Sender, SessionId};
 use super::names::{EventId, Names};
 use super::payload::{Payload, Value};
-use super::postback::{Local, RemoteQueue};
+use super::postback::Local;
 use super::queue::{Kind, Next, Queue, Queued, SessionKey, Timer};
+use super::remote::{RemotePost, RemoteQueue};
 use super::sessions::Sessions;
 use super::signals::{DieInfo, Signals};
 
@@ -38,6 +40,10 @@ pub(crate) struct Core {
     pub local: Rc<Local>,
     /// Posts from other threads.
     pub remote: Arc<RemoteQueue>,
+    /// Cross-thread posts the kernel may still take this round.
+    pub remote_budget: usize,
+    /// Posts taken from the inbox, kept to reuse its allocation.
+    pub remote_batch: Vec<RemotePost>,
     pub waker: Arc<Waker>,
     /// Public refcount tags that are non-zero, across all sessions.
     pub extrefs_live: usize,
@@ -47,6 +53,8 @@ pub(crate) struct Core {
     pub kernel_id: String,
     /// Handlers on the stack right now (0: the kernel itself is running).
     pub depth: u32,
+    /// The bounds set by the kernel's builder.
+    pub limits: Limits,
     /// The clock as last read: posts are stamped with it instead of reading
     /// the clock each time. It is refreshed at every round's start, when
     /// due events are sampled, and whenever a timer is set, so a post can
@@ -56,6 +64,10 @@ pub(crate) struct Core {
     /// (or an error) with it.
     pub io_closed: bool,
 }
+
+/// Levels past the call-depth limit the kernel's lifecycle events may
+/// still be delivered at (see `Core::lifecycle_may_nest`).
+const LIFECYCLE_HEADROOM: u32 = 16;
 
 /// Token of the cross-thread waker.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -70,7 +82,7 @@ impl Core {
         t
     }
 
-    pub(crate) fn new(clock: Clock) -> Result<Core, Error> {
+    pub(crate) fn new(clock: Clock, limits: Limits) -> Result<Core, Error> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
         Ok(Core {
@@ -84,12 +96,15 @@ impl Core {
             signals: Signals::default(),
             exception: None,
             local: Rc::new(Local::default()),
-            remote: Arc::new(RemoteQueue::default()),
+            remote: Arc::new(RemoteQueue::new(limits.inbox_capacity)),
+            remote_budget: 0,
+            remote_batch: Vec::new(),
             waker,
             extrefs_live: 0,
             idle_sent: false,
             kernel_id: String::new(),
             depth: 0,
+            limits,
             post_time: Time::default(),
             io_closed: false,
         })
@@ -177,6 +192,9 @@ impl Core {
         key: SessionKey,
         d: Delivery,
     ) -> Result<Value, Error> {
+        if self.depth >= self.limits.call_depth && !self.lifecycle_may_nest(d.event) {
+            return Err(self.call_depth_error(d.event));
+        }
         let entry = self
             .sessions
             .get_mut(key)
@@ -216,6 +234,34 @@ impl Core {
         }
     }
 
+    /// Whether a delivery past the call-depth limit may still run: the
+    /// kernel's own lifecycle events (`_start`, `_stop`, `_child`,
+    /// `_parent`) get [`LIFECYCLE_HEADROOM`] more levels, so a handler at
+    /// the limit that stops or detaches a session does not make it miss
+    /// its `_stop` or its parent its `_child`. They cannot recurse on
+    /// their own (spawning and calling are checked at the limit), so the
+    /// headroom is only ever used a few levels deep.
+    #[cold]
+    fn lifecycle_may_nest(&self, event: EventId) -> bool {
+        let lifecycle = matches!(
+            event,
+            EventId::START | EventId::STOP | EventId::CHILD | EventId::PARENT
+        );
+        lifecycle && self.depth < self.limits.call_depth.saturating_add(LIFECYCLE_HEADROOM)
+    }
+
+    /// Out of line: keeps the refusal (and its logging) off `deliver`'s
+    /// hot path.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn call_depth_error(&self, event: EventId) -> Error {
+        tracing::warn!(target: "rpoe::dispatch", event = self.names.name(event), limit = self.limits.call_depth, "call depth limit reached");
+        Error::CallDepth {
+            event: self.names.name(event).to_string(),
+            limit: self.limits.call_depth,
+        }
+    }
+
     /// A handler failed: queue DIE to its session, or keep the error for
     /// `run` when the session is stopping (POE rethrows those at once).
     fn handler_failed(
@@ -233,6 +279,15 @@ impl Core {
             event: name.clone(),
             message: message.clone(),
         };
+        if self.signals.die_depth == Some(self.depth) {
+            // A DIE watcher failed. Queuing another DIE would hand the same
+            // handler its own failure, forever if it always fails: POE
+            // makes this fatal, and so do we (see `dispatch_signal`).
+            self.signals
+                .die_failure
+                .get_or_insert((id.num, name, message));
+            return err;
+        }
         let stopping = self.sessions.get(key).is_none_or(|e| e.stopping);
         if event == EventId::STOP || stopping || self.stop_requested {
             self.exception.get_or_insert(err);
@@ -294,6 +349,12 @@ impl Core {
         session: Box<dyn AnySession>,
         args: Payload,
     ) -> SessionId {
+        if self.depth >= self.limits.call_depth {
+            // Spawning cannot return an error (POE's create has no failure
+            // either), and running the child's `_start` here would go
+            // past the limit: fail the spawning handler, as a `die` would.
+            panic!("{}", self.call_depth_error(EventId::START));
+        }
         let id = self.sessions.insert(session, parent);
         let sender = match parent.and_then(|p| self.sessions.id_of(p)) {
             Some(pid) => Sender::Session(pid),
@@ -635,7 +696,15 @@ impl Core {
 
     /// How long the poll may block.
     pub(crate) fn poll_timeout(&mut self) -> Result<Option<Duration>, Error> {
-        if self.queue.event_count() > 0 || !self.local.is_empty() {
+        if self.queue.event_count() > 0
+            || !self.local.is_empty()
+            || self
+                .remote
+                .pending
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
+            // Work is waiting, including cross-thread posts left in the
+            // inbox by the per-round cap (no waker will announce those).
             return Ok(Some(Duration::ZERO));
         }
         let now = self.clock.now();

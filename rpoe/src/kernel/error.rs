@@ -9,7 +9,11 @@ use std::io;
 use super::ids::{HandleId, TimerId};
 
 /// Everything a kernel operation can fail with.
+///
+/// New variants may be added as the kernel grows new limits, so a `match`
+/// needs a wildcard arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No session matches the destination (POE: ESRCH).
     #[error("no such session: {0}")]
@@ -71,6 +75,45 @@ pub enum Error {
         /// The panic message or error text.
         message: String,
     },
+    /// The kernel's cross-thread inbox is full
+    /// ([`crate::KernelBuilder::inbox_capacity`]), and the post could not
+    /// wait for room: [`crate::KernelHandle::post`] on the kernel's own
+    /// thread (waiting there would deadlock), or a
+    /// [`crate::TryPostError::Full`] converted with `?`.
+    #[error("the kernel's cross-thread inbox is full")]
+    InboxFull,
+    /// A [`crate::Ctx::call`] (or another nested dispatch) would have put
+    /// more handlers on the stack than the kernel's call-depth limit
+    /// ([`crate::KernelBuilder::call_depth_limit`]); the handler was not
+    /// run. Unbounded recursion through `call` ends here instead of in a
+    /// stack overflow, which aborts the whole process.
+    #[error("call depth limit ({limit} nested handlers) reached; {event:?} was not run")]
+    CallDepth {
+        /// The event that was not dispatched.
+        event: String,
+        /// The limit in force.
+        limit: u32,
+    },
+    /// A handler failed while it was handling a DIE signal (POE: a `die`
+    /// inside a DIE handler). This is not turned into yet another DIE:
+    /// a handler that fails on every DIE would be handed its own failure
+    /// forever. Instead, as POE's `run` rethrows it, `run` stops every
+    /// session and returns this error.
+    #[error("handler for {event:?} in session {session} failed while handling DIE: {message}{}", original_text(.original))]
+    DieHandlerFailed {
+        /// The number of the session whose DIE handler failed.
+        session: u64,
+        /// The DIE handler's event name.
+        event: String,
+        /// The handler's panic message or error text.
+        message: String,
+        /// The failure the DIE signal was about (an
+        /// [`Error::HandlerFailed`]); `None` for a DIE sent by hand with
+        /// [`crate::Ctx::signal`] rather than raised by a failing handler.
+        /// POE reports it only when nobody called `sig_handled`; rpoe
+        /// always keeps it, since it is what the handler was reacting to.
+        original: Option<Box<Error>>,
+    },
     /// An operating-system error from polling or registering a handle.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
@@ -89,8 +132,19 @@ impl Error {
             Error::NoSuchHandle(_) => "EBADF",
             Error::ClockStalled(_) => "EDEADLK",
             Error::Invalid(_) => "EINVAL",
-            Error::HandlerFailed { .. } => "EFAULT",
+            Error::CallDepth { .. } => "ELOOP",
+            Error::InboxFull => "EAGAIN",
+            Error::HandlerFailed { .. } | Error::DieHandlerFailed { .. } => "EFAULT",
             Error::Io(_) => "EIO",
         }
+    }
+}
+
+/// The tail of [`Error::DieHandlerFailed`]'s message: the failure that
+/// raised the DIE, worded like POE's rethrown text.
+fn original_text(original: &Option<Box<Error>>) -> String {
+    match original {
+        Some(e) => format!(" (the DIE was for: {e})"),
+        None => String::new(),
     }
 }

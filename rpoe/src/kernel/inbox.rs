@@ -9,8 +9,9 @@ use super::engine::Core;
 use super::error::Error;
 use super::ids::Dest;
 use super::payload::Payload;
-use super::postback::{LocalOp, RemoteDest};
+use super::postback::LocalOp;
 use super::queue::{Kind, Queued, SessionKey};
+use super::remote::RemoteDest;
 
 impl Core {
     /// Turn postback work into queue entries and refcount releases.
@@ -58,16 +59,23 @@ impl Core {
         }
     }
 
-    /// Take posts made from other threads.
+    /// Take posts made from other threads, oldest first, at most
+    /// `remote_budget` of them (what is left of this round's share, see
+    /// [`crate::KernelBuilder::events_per_round`]); the rest stay in the
+    /// inbox for the next round.
     pub(crate) fn drain_remote(&mut self) {
-        if !self.remote.pending.swap(false, Ordering::AcqRel) {
+        // A plain load first: most rounds find no cross-thread post, and it
+        // spares them the locked read-modify-write of the swap.
+        if self.remote_budget == 0
+            || !self.remote.pending.load(Ordering::Acquire)
+            || !self.remote.pending.swap(false, Ordering::AcqRel)
+        {
             return;
         }
-        let posts = match self.remote.posts.lock() {
-            Ok(mut p) => std::mem::take(&mut *p),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        };
-        for p in posts {
+        let mut posts = std::mem::take(&mut self.remote_batch);
+        self.remote.take(self.remote_budget, &mut posts);
+        self.remote_budget -= posts.len();
+        for p in posts.drain(..) {
             let key = match &p.dest {
                 RemoteDest::Id(id) => self.sessions.key_of(*id),
                 RemoteDest::Alias(a) => self.resolve(&Dest::Alias(a)),
@@ -80,6 +88,7 @@ impl Core {
             let args: Box<dyn Any> = p.args;
             self.post_key(key, None, ev, Payload::Boxed(args));
         }
+        self.remote_batch = posts;
     }
 
     /// Change a public refcount tag by `delta`; returns the new value.

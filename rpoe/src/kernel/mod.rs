@@ -6,7 +6,9 @@
 //! [`Kernel::run`] repeats rounds until no session is left. Each round, as
 //! in POE's select loop:
 //!
-//! 1. if nothing but aliases keeps any session alive, every session is
+//! 1. posts from other threads are taken from the inbox (at most half of
+//!    [`KernelBuilder::events_per_round`] per round, the rest wait there);
+//!    if nothing but aliases keeps any session alive, every session is
 //!    stopped (POE's unhandled IDLE signal);
 //! 2. the OS is polled: without waiting if an event is due, else until the
 //!    next timer (or indefinitely);
@@ -15,10 +17,15 @@
 //! 4. queued events and timers due by now, and queued before this step
 //!    began, are dispatched in due order, FIFO among equals; anything
 //!    queued meanwhile waits for the next round, so a handler that yields
-//!    forever cannot starve I/O or timers;
+//!    forever cannot starve I/O or timers. At most
+//!    [`KernelBuilder::events_per_round`] are dispatched (default 4,096):
+//!    a larger batch is finished in the following rounds, before anything
+//!    queued after it, so the cap lets I/O and signals in between without
+//!    changing the order of queued events;
 //! 5. sessions that nothing can wake any more are stopped, most recently
-//!    idle first, and freed.
+//!    idle first, and freed (after the whole batch, when it was split).
 
+mod builder;
 mod clock;
 mod ctx;
 mod ctx_signals;
@@ -34,6 +41,7 @@ mod names;
 mod payload;
 mod postback;
 mod queue;
+mod remote;
 mod sessions;
 mod signaling;
 mod signals;
@@ -45,6 +53,7 @@ use std::time::Duration;
 
 use mio::Events;
 
+pub use builder::KernelBuilder;
 pub use clock::{ManualClock, Time};
 pub use ctx::{Ctx, RemovedTimer};
 pub use dispatch::{ObjectStates, Session};
@@ -55,7 +64,8 @@ pub use ids::{Dest, HandleId, Sender, SessionId, TimerId};
 pub use introspect::SessionInfo;
 pub use names::{EventId, EventRef, IntoEvent};
 pub use payload::{IoMode, Value};
-pub use postback::{Callback, KernelHandle, Postback, Postbacked, RemoteDest};
+pub use postback::{Callback, Postback, Postbacked};
+pub use remote::{KernelHandle, RemoteDest, TryPostError};
 pub use signals::{ChildExit, DieInfo, Signal};
 
 pub(crate) use dispatch::Delivery as KDelivery;
@@ -102,12 +112,21 @@ pub struct Kernel {
     /// handle is in error (then a short read does not mean drained).
     reads: Vec<(u32, bool)>,
     writes: Vec<u32>,
+    /// The time and queue mark of a batch the events-per-round cap cut
+    /// short: the next round finishes it before taking anything newer.
+    carry: Option<(Time, u64)>,
 }
 
 impl Kernel {
-    /// A kernel on the system's monotonic clock.
+    /// A kernel on the system's monotonic clock, with the default limits
+    /// (see [`KernelBuilder`]).
     pub fn new() -> Result<Kernel, Error> {
-        Self::with_clock(clock::Clock::System(std::time::Instant::now()))
+        KernelBuilder::new().build()
+    }
+
+    /// Configure a kernel's limits before building it.
+    pub fn builder() -> KernelBuilder {
+        KernelBuilder::new()
     }
 
     /// A kernel on a clock that moves only when told (for tests). Keep a
@@ -115,14 +134,17 @@ impl Kernel {
     /// for a timer and nothing else can wake it, `run` returns
     /// [`Error::ClockStalled`] instead of hanging.
     pub fn with_manual_clock(clock: ManualClock) -> Result<Kernel, Error> {
-        Self::with_clock(clock::Clock::Manual(clock))
+        KernelBuilder::new().manual_clock(clock).build()
     }
 
-    fn with_clock(clock: clock::Clock) -> Result<Kernel, Error> {
+    pub(crate) fn with_clock(
+        clock: clock::Clock,
+        limits: builder::Limits,
+    ) -> Result<Kernel, Error> {
         static KERNELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = KERNELS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = format!("{:x}-{n:x}", std::process::id());
-        let mut core = Core::new(clock)?;
+        let mut core = Core::new(clock, limits)?;
         core.kernel_id = id.clone();
         Ok(Kernel {
             id,
@@ -131,6 +153,7 @@ impl Kernel {
             events: Events::with_capacity(EVENTS_PER_POLL),
             reads: Vec::new(),
             writes: Vec::new(),
+            carry: None,
         })
     }
 
@@ -181,7 +204,8 @@ impl Kernel {
     }
 
     /// A `Send + Clone` handle that posts into this kernel from any thread
-    /// and wakes it.
+    /// and wakes it, through a bounded inbox (see [`KernelHandle`] for
+    /// what happens when it is full).
     pub fn handle(&self) -> KernelHandle {
         KernelHandle {
             queue: self.core.remote.clone(),
@@ -295,9 +319,11 @@ impl Kernel {
         }
     }
 
-    /// Run exactly one round. Like POE's, the round may wait for I/O or
-    /// the next timer (on a manual clock it never waits), and it returns
-    /// true while the kernel is alive: POE's kernel is itself a session,
+    /// Run exactly one round (a batch of events larger than
+    /// [`KernelBuilder::events_per_round`] takes several). Like POE's, the
+    /// round may wait for I/O or the next timer (on a manual clock it
+    /// never waits), and it returns true while the kernel is alive: POE's
+    /// kernel is itself a session,
     /// so the call after the last session stopped still returns true (it
     /// retires the kernel) and only the one after that returns false.
     pub fn run_one_timeslice(&mut self) -> Result<bool, Error> {
@@ -324,6 +350,10 @@ impl Kernel {
             return Ok(false);
         }
         core.refresh_now();
+        // This round's share of cross-thread posts: less than the events
+        // a round dispatches, so under a flood of them the queue drains
+        // faster than it fills.
+        core.remote_budget = (core.limits.events_per_round / 2).max(1);
         core.drain_remote();
         core.drain_local();
         core.idle_check();
@@ -389,12 +419,23 @@ impl Kernel {
                 }
             }
             core.handles.rearm_all(core.poll.registry());
-            core.gc_sweep();
+            if self.carry.is_none() {
+                core.gc_sweep();
+            }
         }
 
-        let now = core.refresh_now();
-        let mark = core.queue.seq_mark();
-        while core.dispatch_next(now, mark) {
+        // The batch: what was due and queued when this step began — or,
+        // if the last round stopped at the cap, the rest of that round's
+        // batch first, with its time and mark, so the cap changes when
+        // I/O gets its turn but never the order of queued events.
+        let fresh = core.refresh_now();
+        let (now, mark) = self
+            .carry
+            .take()
+            .unwrap_or_else(|| (fresh, core.queue.seq_mark()));
+        let mut budget = core.limits.events_per_round;
+        while budget > 0 && core.dispatch_next(now, mark) {
+            budget -= 1;
             if let Some(e) = core.exception.take() {
                 // A failure nobody handled (checked, as POE does, after
                 // each dispatched event): stop everything, then report it.
@@ -405,6 +446,13 @@ impl Kernel {
             if core.stop_requested {
                 break;
             }
+        }
+        if budget == 0 && !core.stop_requested {
+            // Cut short by the cap: finish this batch next round. The GC
+            // sweep waits for the end of the batch too, as it would have
+            // without the cap.
+            self.carry = Some((now, mark));
+            return Ok(core.sessions.len() > 0);
         }
         core.gc_sweep();
         // Heaps freed by the sweep may have dropped postbacks.
@@ -418,10 +466,7 @@ impl Drop for Kernel {
     /// are dropped without `_stop` (with a warning), like a POE program
     /// that exits without running its kernel to the end.
     fn drop(&mut self) {
-        self.core
-            .remote
-            .closed
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.core.remote.close();
         if self.core.sessions.len() > 0 {
             tracing::warn!(target: "rpoe::kernel", sessions = self.core.sessions.len(), "kernel dropped with live sessions; their _stop handlers will not run");
         }

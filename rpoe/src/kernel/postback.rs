@@ -1,15 +1,10 @@
 //! Postbacks and callbacks (closures that send an event to a session and
-//! keep it alive while they exist), and the `Send` handle that posts into a
-//! kernel from other threads.
+//! keep it alive while they exist).
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
-use mio::Waker;
 
 use super::ctx::Ctx;
 use super::error::Error;
@@ -188,102 +183,5 @@ impl Callback {
     /// The session it calls.
     pub fn session(&self) -> SessionId {
         self.0.target
-    }
-}
-
-/// Where a [`KernelHandle`] posts.
-#[derive(Clone, Debug)]
-pub enum RemoteDest {
-    /// A session by id.
-    Id(SessionId),
-    /// A session by alias.
-    Alias(String),
-}
-
-impl From<SessionId> for RemoteDest {
-    fn from(id: SessionId) -> Self {
-        RemoteDest::Id(id)
-    }
-}
-
-impl From<&str> for RemoteDest {
-    fn from(a: &str) -> Self {
-        RemoteDest::Alias(a.to_string())
-    }
-}
-
-pub(crate) struct RemotePost {
-    pub dest: RemoteDest,
-    pub event: String,
-    pub args: Box<dyn Any + Send>,
-}
-
-#[derive(Default)]
-pub(crate) struct RemoteQueue {
-    pub posts: Mutex<Vec<RemotePost>>,
-    pub pending: AtomicBool,
-    pub closed: AtomicBool,
-}
-
-/// Posts into a kernel from any thread and wakes it (what POE cannot do).
-/// `Send + Sync + Clone`. Events arrive with the kernel as sender, in the
-/// order each thread posted them. A handle does not keep any session
-/// alive; hold a refcount ([`Ctx::refcount_increment`]) while replies are
-/// expected.
-///
-/// ```
-/// use rpoe::{Kernel, Session};
-///
-/// let mut kernel = Kernel::new().unwrap();
-/// let remote = kernel.handle();
-/// kernel.spawn(
-///     Session::new(())
-///         .on("_start", |ctx| {
-///             ctx.alias_set("sink").unwrap();
-///             let me = ctx.id();
-///             ctx.refcount_increment(me, "waiting").unwrap();
-///         })
-///         .on("from_thread", |ctx| {
-///             assert_eq!(ctx.take_arg::<String>().unwrap(), "hi");
-///             let me = ctx.id();
-///             ctx.refcount_decrement(me, "waiting").unwrap();
-///         }),
-///     (),
-/// );
-/// let t = std::thread::spawn(move || remote.post("sink", "from_thread", String::from("hi")).unwrap());
-/// kernel.run().unwrap();
-/// t.join().unwrap();
-/// ```
-#[derive(Clone)]
-pub struct KernelHandle {
-    pub(crate) queue: Arc<RemoteQueue>,
-    pub(crate) waker: Arc<Waker>,
-}
-
-impl KernelHandle {
-    /// Queue `event` with `args` for `dest` and wake the kernel. Fails only
-    /// if the kernel has been dropped; an unknown destination is dropped
-    /// by the kernel (logged at debug level).
-    pub fn post(
-        &self,
-        dest: impl Into<RemoteDest>,
-        event: &str,
-        args: impl Any + Send,
-    ) -> Result<(), Error> {
-        if self.queue.closed.load(Ordering::Acquire) {
-            return Err(Error::NoSuchSession("the kernel is gone".into()));
-        }
-        let mut posts = match self.queue.posts.lock() {
-            Ok(p) => p,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        posts.push(RemotePost {
-            dest: dest.into(),
-            event: event.to_string(),
-            args: Box::new(args),
-        });
-        drop(posts);
-        self.queue.pending.store(true, Ordering::Release);
-        self.waker.wake().map_err(Error::Io)
     }
 }

@@ -60,6 +60,12 @@ impl Core {
         tracing::debug!(target: "rpoe::signal", signal = %name, sessions = touched.len(), "dispatch signal");
 
         let outer_handled = std::mem::replace(&mut self.signals.handled, false);
+        let is_die = &*name == "DIE";
+        let outer_die_depth = if is_die {
+            self.signals.die_depth.replace(self.depth)
+        } else {
+            self.signals.die_depth.take()
+        };
         let watchers: Vec<Watching> = self
             .signals
             .watchers
@@ -93,6 +99,12 @@ impl Core {
             );
         }
         let handled = std::mem::replace(&mut self.signals.handled, outer_handled);
+        self.signals.die_depth = outer_die_depth;
+        let die_failure = if is_die {
+            self.signals.die_failure.take()
+        } else {
+            None
+        };
 
         let stop = match class(&name) {
             Class::Benign => false,
@@ -106,13 +118,27 @@ impl Core {
                 }
             }
         }
-        if &*name == "DIE" && !handled {
-            if let Some(info) = args.downcast_ref::<super::signals::DieInfo>() {
-                self.exception.get_or_insert(Error::HandlerFailed {
+        let original =
+            args.downcast_ref::<super::signals::DieInfo>()
+                .map(|info| Error::HandlerFailed {
                     session: info.session.num,
                     event: info.event.clone(),
                     message: info.message.clone(),
                 });
+        if let Some((session, event, message)) = die_failure {
+            // A DIE watcher failed: fatal whether or not the DIE was
+            // handled (POE rethrows it from `run` either way); `run`
+            // stops everything once this dispatch returns.
+            tracing::warn!(target: "rpoe::signal", session, event = %event, error = %message, "DIE handler failed; stopping the kernel");
+            self.exception.get_or_insert(Error::DieHandlerFailed {
+                session,
+                event,
+                message,
+                original: original.map(Box::new),
+            });
+        } else if is_die && !handled {
+            if let Some(e) = original {
+                self.exception.get_or_insert(e);
             }
         }
     }

@@ -176,6 +176,13 @@ pub(crate) struct Signals {
     pub os_registered: Vec<i32>,
     /// Child processes may have exited: try reaping at the next round.
     pub reap_due: bool,
+    /// While a DIE signal's watchers run: the handler depth they run at,
+    /// so a failure of the watcher itself (not of something it called in
+    /// another session) can be told apart.
+    pub die_depth: Option<u32>,
+    /// The first failure of a DIE watcher during the current DIE dispatch:
+    /// (session number, event name, message).
+    pub die_failure: Option<(u64, String, String)>,
 }
 
 impl Signals {
