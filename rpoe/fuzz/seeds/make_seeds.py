@@ -66,9 +66,10 @@ value = json.dumps(["hi", [1, 2, 18446744073709551615], True, [[1, 2], []]]).enc
 write("get_reference", "json", split(1, [3, 9], frame(value) + frame(b'["",[],null,[]]')))
 
 # read_write: limits (max_length, max_buffer, max_input), then actions:
-# op & 7: 0-2 write (op >> 3) + 1 bytes, 3 run, 4 read, 5 half-close,
-# 6 close, 7 write ((op >> 3) + 1) * 16 bytes.
-RUN, READ, HALF, CLOSE = 3, 4, 5, 6
+# op & 7: 0-1 write (op >> 3) + 1 bytes, 2 pause (op >> 3 even) or
+# resume (odd), 3 run, 4 read, 5 half-close, 6 close, 7 write
+# ((op >> 3) + 1) * 16 bytes.
+RUN, READ, HALF, CLOSE, PAUSE, RESUME = 3, 4, 5, 6, 2, 2 | 8
 
 
 def w(data):
@@ -88,5 +89,7 @@ write("read_write", "max-input", limits(64, 200, 10) + w(b"ok\n") + bytes([RUN])
       + bytes([RUN, READ]))
 write("read_write", "buffer-full", limits(64, 16, 79) + w(b"abc\n" * 5) + bytes([RUN]))
 write("read_write", "reset", limits(40, 200, 60) + w(b"a\nb\nc\n") + bytes([RUN, CLOSE, RUN]))
+write("read_write", "pause", limits(40, 200, 60) + w(b"one\n") + bytes([PAUSE]) + w(b"two\nth")
+      + bytes([RUN]) + w(b"ree\n") + bytes([RUN, RESUME, READ, HALF, RUN, READ]))
 write("read_write", "big-write", limits(64, 255, 79) + bytes([7 | (3 << 3)]) + (b"line\n" * 13)[:64]
       + bytes([RUN, READ, RUN]))

@@ -49,11 +49,16 @@ pub enum Action {
     HalfClose,
     /// Close the peer: end of file, or a reset if echo is left unread.
     Close,
+    /// The session pauses the wheel's input (then the kernel runs).
+    Pause,
+    /// The session resumes it (then the kernel runs).
+    Resume,
 }
 
 /// Parse the fuzzer's bytes: three bytes of limits, then actions. An
 /// action byte's low three bits choose it; for writes, the high five bits
-/// give a length and that many following bytes are the data.
+/// give a length and that many following bytes are the data; for 2, their
+/// low bit picks pause or resume.
 pub fn parse(data: &[u8]) -> (Limits, Vec<Action>) {
     let byte = |i: usize| data.get(i).copied().unwrap_or(0);
     let limits = Limits {
@@ -67,7 +72,15 @@ pub fn parse(data: &[u8]) -> (Limits, Vec<Action>) {
         rest = tail;
         let arg = usize::from(op >> 3);
         let write_len = match op & 7 {
-            0..=2 => Some(arg + 1),
+            0 | 1 => Some(arg + 1),
+            2 => {
+                actions.push(if arg & 1 == 0 {
+                    Action::Pause
+                } else {
+                    Action::Resume
+                });
+                None
+            }
             3 => {
                 actions.push(Action::Run);
                 None
@@ -119,12 +132,14 @@ struct Model {
     end: End,
     /// The peer's write side is shut (or the peer is closed).
     shut: Option<End>,
+    /// The wheel's input is paused: nothing is read.
+    paused: bool,
 }
 
 impl Model {
     /// The wheel reads everything in flight as one chunk.
     fn run(&mut self) {
-        if self.end != End::Open {
+        if self.end != End::Open || self.paused {
             return;
         }
         let chunk = std::mem::take(&mut self.in_flight);
@@ -263,7 +278,7 @@ pub fn run(data: &[u8]) {
     let mut kernel = Kernel::with_manual_clock(ManualClock::new()).expect("kernel");
     let near = RefCell::new(Some(near));
     let spy = RefCell::new(Some(spy));
-    kernel.spawn(
+    let session = kernel.spawn(
         Session::new(Heap {
             wheel: None,
             seen: seen.clone(),
@@ -289,6 +304,16 @@ pub fn run(data: &[u8]) {
             }
             heap.seen.borrow_mut().records.push(record);
         })
+        .on("pause", |ctx| {
+            let pause = ctx.take_arg::<bool>().unwrap();
+            if let Some(w) = &ctx.heap().wheel {
+                if pause {
+                    w.pause_input();
+                } else {
+                    w.resume_input();
+                }
+            }
+        })
         .on("error", |ctx| {
             let e = ctx.take_arg::<WheelError>().unwrap();
             ctx.heap().seen.borrow_mut().errors.push(e);
@@ -303,6 +328,7 @@ pub fn run(data: &[u8]) {
         records: Vec::new(),
         end: End::Open,
         shut: None,
+        paused: false,
     };
     let mut echo = Vec::new();
     let mut echo_lost = false;
@@ -350,6 +376,19 @@ pub fn run(data: &[u8]) {
             }
             Action::Run => {
                 settle(&mut kernel);
+                model.run();
+                check(&model, &seen.borrow(), echo_lost);
+            }
+            Action::Pause | Action::Resume => {
+                // The kernel runs (reading what is in flight unless
+                // paused), then the session (un)pauses, then it runs again.
+                let pause = action == Action::Pause;
+                settle(&mut kernel);
+                model.run();
+                if kernel.post(session, "pause", pause).is_ok() {
+                    settle(&mut kernel);
+                }
+                model.paused = pause;
                 model.run();
                 check(&model, &seen.borrow(), echo_lost);
             }
