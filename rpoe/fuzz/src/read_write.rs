@@ -334,12 +334,16 @@ pub fn run(data: &[u8]) {
     let mut echo_lost = false;
 
     let check = |model: &Model, seen: &Seen, closed: bool| {
-        assert_eq!(seen.records, model.records, "records differ from the model's");
+        assert_eq!(
+            seen.records, model.records,
+            "records differ from the model's"
+        );
         // Writing the echo fails only once the peer is gone.
-        let (writes, reads): (Vec<_>, Vec<_>) =
-            seen.errors.iter().partition(|e| e.op == "write");
+        let (writes, reads): (Vec<_>, Vec<_>) = seen.errors.iter().partition(|e| e.op == "write");
         assert!(
-            writes.iter().all(|e| closed && (e.errno == 32 || e.errno == 104)),
+            writes
+                .iter()
+                .all(|e| closed && (e.errno == 32 || e.errno == 104)),
             "write errors: {writes:?}"
         );
         assert!(reads.len() <= 1, "more than one read error: {reads:?}");
@@ -348,8 +352,7 @@ pub fn run(data: &[u8]) {
             (End::Open, None) => {}
             (End::Get, Some(e)) if e.op == "get" && e.errno == 22 => {}
             (End::Eof, Some(e)) if e.is_eof() => {}
-            (End::EofOrReset, Some(e))
-                if e.is_eof() || (e.op == "read" && e.errno == 104) => {}
+            (End::EofOrReset, Some(e)) if e.is_eof() || (e.op == "read" && e.errno == 104) => {}
             (end, got) => panic!("model ends {end:?}, wheel sent {got:?}"),
         }
     };
@@ -429,7 +432,11 @@ pub fn run(data: &[u8]) {
     settle(&mut kernel);
     model.run();
     check(&model, &seen.borrow(), echo_lost);
-    assert_eq!(gets_after_error.get(), 0, "the wheel fed its filter after an error");
+    assert_eq!(
+        gets_after_error.get(),
+        0,
+        "the wheel fed its filter after an error"
+    );
 
     // The echo: every record, framed again, in order, nothing else.
     if let Some(p) = peer.as_mut() {
@@ -441,7 +448,10 @@ pub fn run(data: &[u8]) {
         .flat_map(|r| r.iter().copied().chain([b'\n']))
         .collect();
     if echo_lost {
-        assert!(expected.starts_with(&echo), "echo is not a prefix of the records");
+        assert!(
+            expected.starts_with(&echo),
+            "echo is not a prefix of the records"
+        );
     } else {
         assert_eq!(echo, expected, "echo differs from the records");
     }
