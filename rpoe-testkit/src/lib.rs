@@ -18,7 +18,7 @@
 //! * [`policy`]: the limits only the rpoe servers implement (line limit,
 //!   backpressure, EOF flush, connection limit, EMFILE, peer reset).
 //!
-//! [`differential`] runs the same client transcripts against two servers and
+//! [`differential`](mod@differential) runs the same client transcripts against two servers and
 //! returns what each echoed.
 //!
 //! Every case is a plain function that panics with a descriptive message on

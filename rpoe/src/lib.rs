@@ -30,9 +30,45 @@
 //! [`component`] (`POE::Component::Server::TCP` and `::Client::TCP`:
 //! ready-made sessions built from wheels). `docs/porting-from-poe.md`
 //! maps POE's API onto them name by name.
+//!
+//! # Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `reference` | on | [`filter::Reference`]: serde values (postcard or JSON) in length-prefixed frames; brings serde, postcard and serde_json |
+//! | `process` | on | [`wheel::Run`]: a child process with its stdin, stdout and stderr as records |
+//!
+//! Both are on by default because POE ships their counterparts in its own
+//! distribution; `default-features = false` leaves the kernel, the other
+//! filters and wheels, and the components.
+//!
+//! # Platform support
+//!
+//! Linux only, for now: rpoe is developed and tested only there, and
+//! [`wheel::Run`] waits for and signals children through pidfds, which
+//! are Linux's. Building for another target stops with a
+//! `compile_error!` saying so, rather than with errors deep inside the
+//! code or, worse, a build that compiles but was never run.
+//!
+//! # Minimum supported Rust version
+//!
+//! 1.88 (`rust-version` in `Cargo.toml`, which clippy's
+//! `incompatible_msrv` lint checks the standard library calls against).
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "rpoe supports Linux only: it is tested only there, and wheel::Run uses Linux's pidfds"
+);
+
+// The README's examples, compiled and run as doctests so that they stay
+// correct (the rendered crate documentation is the text above).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod component;
 pub mod filter;

@@ -1,11 +1,7 @@
 //! Example-based tests of the filters other than Line (see
 //! `filters_line.rs`): framing, options, and every limit and error.
 
-use std::collections::HashMap;
-
-use rpoe::filter::{
-    Block, Filter, FilterError, Format, Grep, Line, Map, RecordBlock, Reference, Stackable, Stream,
-};
+use rpoe::filter::{Block, Filter, FilterError, Grep, Line, Map, RecordBlock, Stackable, Stream};
 
 mod filter_util;
 use filter_util::*;
@@ -389,117 +385,126 @@ fn stackable_errors_from_either_layer() {
 
 // ----- Reference -----
 
-type Value = (String, Vec<u32>, Option<i64>, HashMap<String, bool>);
+#[cfg(feature = "reference")]
+mod reference {
+    use std::collections::HashMap;
 
-fn value(n: u32) -> Value {
-    let mut m = HashMap::new();
-    m.insert(format!("k{n}"), n % 2 == 0);
-    (format!("v{n}"), (0..n).collect(), Some(-i64::from(n)), m)
-}
+    use rpoe::filter::{Filter, FilterError, Format, Reference};
 
-#[test]
-fn reference_bincode_and_json_roundtrip() {
-    for mut f in [Reference::<Value>::new(), Reference::json()] {
-        let sent: Vec<Value> = (0..5).map(value).collect();
-        let wire = put_all(&mut f, &sent);
-        let bytes: Vec<&[u8]> = wire.chunks(3).collect();
-        assert_eq!(feed(&mut f, &bytes).unwrap(), sent, "{:?}", f.format());
-        assert!(f.pending().is_empty());
+    use super::filter_util::*;
+
+    type Value = (String, Vec<u32>, Option<i64>, HashMap<String, bool>);
+
+    fn value(n: u32) -> Value {
+        let mut m = HashMap::new();
+        m.insert(format!("k{n}"), n.is_multiple_of(2));
+        (format!("v{n}"), (0..n).collect(), Some(-i64::from(n)), m)
     }
-    assert_eq!(Reference::<u8>::default().format(), Format::Bincode);
-    assert_eq!(
-        Reference::<u8>::with_format(Format::Json).format(),
-        Format::Json
-    );
-}
 
-#[test]
-fn reference_uses_poe_framing() {
-    let mut f = Reference::<String>::json();
-    assert_eq!(put_all(&mut f, &["hi".to_string()]), b"4\0\"hi\"");
-    let mut f = Reference::<u8>::new();
-    assert_eq!(put_all(&mut f, &[7]), b"1\0\x07");
-}
+    #[test]
+    fn reference_postcard_and_json_roundtrip() {
+        for mut f in [Reference::<Value>::new(), Reference::json()] {
+            let sent: Vec<Value> = (0..5).map(value).collect();
+            let wire = put_all(&mut f, &sent);
+            let bytes: Vec<&[u8]> = wire.chunks(3).collect();
+            assert_eq!(feed(&mut f, &bytes).unwrap(), sent, "{:?}", f.format());
+            assert!(f.pending().is_empty());
+        }
+        assert_eq!(Reference::<u8>::default().format(), Format::Postcard);
+        assert_eq!(
+            Reference::<u8>::with_format(Format::Json).format(),
+            Format::Json
+        );
+    }
 
-#[test]
-fn reference_malformed_values() {
-    // Not a string.
-    let mut f = Reference::<String>::json();
-    let err = f.get(b"1\x007", &mut Vec::new()).unwrap_err();
-    assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
-    // Trailing bytes after a bincode u8.
-    let mut f = Reference::<u8>::new();
-    let err = f.get(b"2\0\x07\x07", &mut Vec::new()).unwrap_err();
-    assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
-    // Bad framing.
-    let mut f = Reference::<u8>::new();
-    let err = f.get(b"?", &mut Vec::new()).unwrap_err();
-    assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
-    // Values decoded before a bad frame are delivered.
-    let mut f = Reference::<u8>::new();
-    let mut out = Vec::new();
-    assert!(f.get(b"1\0\x051\0\x06\x002\0\x07", &mut out).is_err());
-    assert_eq!(out, [5, 6]);
-}
+    #[test]
+    fn reference_uses_poe_framing() {
+        let mut f = Reference::<String>::json();
+        assert_eq!(put_all(&mut f, &["hi".to_string()]), b"4\0\"hi\"");
+        let mut f = Reference::<u8>::new();
+        assert_eq!(put_all(&mut f, &[7]), b"1\0\x07");
+    }
 
-#[test]
-fn reference_huge_inner_length_does_not_allocate() {
-    // A 10-byte frame claiming a vector of 2^62 u64s.
-    let mut frame = vec![0xfd];
-    frame.extend_from_slice(&(1u64 << 62).to_le_bytes());
-    frame.push(0);
-    let mut wire = format!("{}\0", frame.len()).into_bytes();
-    wire.extend_from_slice(&frame);
-    let mut f = Reference::<Vec<u64>>::new();
-    let err = f.get(&wire, &mut Vec::new()).unwrap_err();
-    assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
-}
+    #[test]
+    fn reference_malformed_values() {
+        // Not a string.
+        let mut f = Reference::<String>::json();
+        let err = f.get(b"1\x007", &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
+        // Trailing bytes after a postcard u8.
+        let mut f = Reference::<u8>::new();
+        let err = f.get(b"2\0\x07\x07", &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
+        // Bad framing.
+        let mut f = Reference::<u8>::new();
+        let err = f.get(b"?", &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
+        // Values decoded before a bad frame are delivered.
+        let mut f = Reference::<u8>::new();
+        let mut out = Vec::new();
+        assert!(f.get(b"1\0\x051\0\x06\x002\0\x07", &mut out).is_err());
+        assert_eq!(out, [5, 6]);
+    }
 
-#[test]
-fn reference_limits() {
-    let mut f = Reference::<Vec<u8>>::new().max_frame(10);
-    let mut wire = Vec::new();
-    f.put(&vec![1; 9], &mut wire).unwrap(); // 1 length byte + 9
-    assert_eq!(
-        f.put(&vec![1; 10], &mut wire).unwrap_err(),
-        FilterError::TooLong { len: 11, max: 10 }
-    );
-    let err = f.get(b"11\0", &mut Vec::new()).unwrap_err();
-    assert_eq!(err, FilterError::TooLong { len: 11, max: 10 });
+    #[test]
+    fn reference_huge_inner_length_does_not_allocate() {
+        // A 10-byte frame claiming a vector of 2^62 u64s: the length is a
+        // postcard varint, seven bits a byte, low bits first.
+        let mut frame = vec![0x80; 8];
+        frame.extend_from_slice(&[0x40, 0]);
+        let mut wire = format!("{}\0", frame.len()).into_bytes();
+        wire.extend_from_slice(&frame);
+        let mut f = Reference::<Vec<u64>>::new();
+        let err = f.get(&wire, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
+    }
 
-    let mut f = Reference::<String>::json().max_frame(4);
-    assert_eq!(
-        f.put(&"abc".to_string(), &mut Vec::new()).unwrap_err(),
-        FilterError::TooLong { len: 5, max: 4 }
-    );
+    #[test]
+    fn reference_limits() {
+        let mut f = Reference::<Vec<u8>>::new().max_frame(10);
+        let mut wire = Vec::new();
+        f.put(&vec![1; 9], &mut wire).unwrap(); // 1 length byte + 9
+        assert_eq!(
+            f.put(&vec![1; 10], &mut wire).unwrap_err(),
+            FilterError::TooLong { len: 11, max: 10 }
+        );
+        let err = f.get(b"11\0", &mut Vec::new()).unwrap_err();
+        assert_eq!(err, FilterError::TooLong { len: 11, max: 10 });
 
-    let mut f = Reference::<u8>::new().max_buffer(4);
-    let err = f.get(b"12345", &mut Vec::new()).unwrap_err();
-    assert_eq!(err, FilterError::BufferFull { len: 5, max: 4 });
-}
+        let mut f = Reference::<String>::json().max_frame(4);
+        assert_eq!(
+            f.put(&"abc".to_string(), &mut Vec::new()).unwrap_err(),
+            FilterError::TooLong { len: 5, max: 4 }
+        );
 
-#[test]
-fn reference_put_refused_by_serde() {
-    let mut m = HashMap::new();
-    m.insert((1u8, 2u8), 3u8);
-    let mut f = Reference::<HashMap<(u8, u8), u8>>::json();
-    let mut wire = Vec::new();
-    let err = f.put(&m, &mut wire).unwrap_err();
-    assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
-    assert!(wire.is_empty());
-    // bincode has no such restriction.
-    let mut f = Reference::<HashMap<(u8, u8), u8>>::new();
-    let wire = put_all(&mut f, std::slice::from_ref(&m));
-    assert_eq!(feed(&mut f, &[&wire]).unwrap(), [m]);
-}
+        let mut f = Reference::<u8>::new().max_buffer(4);
+        let err = f.get(b"12345", &mut Vec::new()).unwrap_err();
+        assert_eq!(err, FilterError::BufferFull { len: 5, max: 4 });
+    }
 
-#[test]
-fn reference_clone_and_debug() {
-    let mut f = Reference::<u8>::new();
-    feed(&mut f, &[b"1"]).unwrap();
-    let g = f.clone();
-    assert_eq!(g.pending(), b"1");
-    assert!(format!("{g:?}").starts_with("Reference"));
+    #[test]
+    fn reference_put_refused_by_serde() {
+        let mut m = HashMap::new();
+        m.insert((1u8, 2u8), 3u8);
+        let mut f = Reference::<HashMap<(u8, u8), u8>>::json();
+        let mut wire = Vec::new();
+        let err = f.put(&m, &mut wire).unwrap_err();
+        assert!(matches!(err, FilterError::Malformed(_)), "{err:?}");
+        assert!(wire.is_empty());
+        // postcard has no such restriction.
+        let mut f = Reference::<HashMap<(u8, u8), u8>>::new();
+        let wire = put_all(&mut f, std::slice::from_ref(&m));
+        assert_eq!(feed(&mut f, &[&wire]).unwrap(), [m]);
+    }
+
+    #[test]
+    fn reference_clone_and_debug() {
+        let mut f = Reference::<u8>::new();
+        feed(&mut f, &[b"1"]).unwrap();
+        let g = f.clone();
+        assert_eq!(g.pending(), b"1");
+        assert!(format!("{g:?}").starts_with("Reference"));
+    }
 }
 
 // ----- the trait object -----

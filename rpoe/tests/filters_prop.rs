@@ -6,9 +6,7 @@
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
 
-use rpoe::filter::{
-    Block, Filter, FilterError, Grep, Line, Map, RecordBlock, Reference, Stackable, Stream,
-};
+use rpoe::filter::{Block, Filter, FilterError, Grep, Line, Map, RecordBlock, Stackable, Stream};
 
 /// Cut positions in `0..=len`, sorted.
 fn cuts(len: usize, idx: &[Index]) -> Vec<usize> {
@@ -302,32 +300,6 @@ proptest! {
         split_invariant(make, &wire, &idx);
     }
 
-    // ----- Reference -----
-
-    #[test]
-    fn reference_roundtrip(
-        values in prop::collection::vec(
-            (any::<String>(), prop::collection::vec(any::<i64>(), 0..5), any::<Option<bool>>()),
-            0..8,
-        ),
-        idx in splits(),
-        json in any::<bool>(),
-    ) {
-        let make = || if json { Reference::json() } else { Reference::new() };
-        let wire = put_all(&mut make(), &values);
-        let got = run(&mut make(), &pieces(&wire, &cuts(wire.len(), &idx)));
-        prop_assert_eq!(got, Outcome { records: values, error: None, pending: vec![] });
-    }
-
-    #[test]
-    fn reference_garbage_is_an_error_not_a_panic(
-        input in prop::collection::vec(any::<u8>(), 0..100),
-        idx in splits(),
-    ) {
-        split_invariant(Reference::<(String, Vec<u32>)>::new, &input, &idx);
-        split_invariant(Reference::<(String, Vec<u32>)>::json, &input, &idx);
-    }
-
     // ----- RecordBlock -----
 
     #[test]
@@ -401,5 +373,102 @@ proptest! {
             .collect();
         prop_assert_eq!(got.records, want);
         split_invariant(make_grep, &wire, &idx);
+    }
+}
+
+// ----- Reference -----
+
+#[cfg(feature = "reference")]
+mod reference {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+
+    use rpoe::filter::Reference;
+
+    use super::*;
+
+    /// A recursive value for `Reference`: nesting, enums, maps, zero-sized
+    /// elements, all of which the decoder's limits count.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    enum Tree {
+        Leaf(i64),
+        Text(String),
+        Units(Vec<()>),
+        Node(Vec<Tree>),
+        Map(BTreeMap<String, Tree>),
+        Pair(Box<Tree>, Option<u8>),
+    }
+
+    fn tree() -> impl Strategy<Value = Tree> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(Tree::Leaf),
+            any::<String>().prop_map(Tree::Text),
+            (0usize..300).prop_map(|n| Tree::Units(vec![(); n])),
+        ];
+        leaf.prop_recursive(6, 48, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Tree::Node),
+                prop::collection::btree_map(any::<String>(), inner.clone(), 0..3)
+                    .prop_map(Tree::Map),
+                (inner, any::<Option<u8>>()).prop_map(|(t, n)| Tree::Pair(Box::new(t), n)),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+
+    #[test]
+    fn reference_roundtrip(
+        values in prop::collection::vec(
+            (any::<String>(), prop::collection::vec(any::<i64>(), 0..5), any::<Option<bool>>()),
+            0..8,
+        ),
+        idx in splits(),
+        json in any::<bool>(),
+    ) {
+        let make = || if json { Reference::json() } else { Reference::new() };
+        let wire = put_all(&mut make(), &values);
+        let got = run(&mut make(), &pieces(&wire, &cuts(wire.len(), &idx)));
+        prop_assert_eq!(got, Outcome { records: values, error: None, pending: vec![] });
+    }
+
+    #[test]
+    fn reference_roundtrip_nested(
+        values in prop::collection::vec(tree(), 0..4),
+        idx in splits(),
+        json in any::<bool>(),
+    ) {
+        let make = || if json { Reference::json() } else { Reference::new() };
+        let wire = put_all(&mut make(), &values);
+        let got = run(&mut make(), &pieces(&wire, &cuts(wire.len(), &idx)));
+        prop_assert_eq!(got, Outcome { records: values, error: None, pending: vec![] });
+    }
+
+    #[test]
+    fn reference_garbage_in_a_frame_is_an_error_not_a_panic(
+        payload in prop::collection::vec(any::<u8>(), 0..200),
+        idx in splits(),
+    ) {
+        // Well-framed garbage reaches the decoder (and its limits) rather
+        // than failing at the length prefix.
+        let mut wire = format!("{}\0", payload.len()).into_bytes();
+        wire.extend_from_slice(&payload);
+        split_invariant(Reference::<Tree>::new, &wire, &idx);
+        split_invariant(|| Reference::<Tree>::new().max_depth(4).max_decoded(64), &wire, &idx);
+        split_invariant(Reference::<Tree>::json, &wire, &idx);
+    }
+
+    #[test]
+    fn reference_garbage_is_an_error_not_a_panic(
+        input in prop::collection::vec(any::<u8>(), 0..100),
+        idx in splits(),
+    ) {
+        split_invariant(Reference::<(String, Vec<u32>)>::new, &input, &idx);
+        split_invariant(Reference::<(String, Vec<u32>)>::json, &input, &idx);
+    }
+
     }
 }

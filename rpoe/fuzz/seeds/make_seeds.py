@@ -58,12 +58,19 @@ write("get_grep", "lines", split(ord("b"), [2, 9], b"apple\nbanana\n\ncherry\nbb
 write("get_stackable", "decimal", split(0, [3, 4], frame(b"one\r\ntw") + frame(b"o\nthree\n")))
 write("get_stackable", "be32", split(1, [5], be32(b"one\ntwo\n") + be32(b"three\r\n")))
 
-# get_reference: control & 1: bincode (varint) or JSON, of
-# (String, Vec<u64>, Option<bool>, Vec<Vec<u8>>).
-bincode = bytes([2]) + b"hi" + bytes([2, 1, 2, 1, 1, 1, 2, 1, 2])
-write("get_reference", "bincode", split(0, [2, 7], frame(bincode) + frame(bytes([0, 0, 0, 0]))))
-value = json.dumps(["hi", [1, 2, 18446744073709551615], True, [[1, 2], []]]).encode()
-write("get_reference", "json", split(1, [3, 9], frame(value) + frame(b'["",[],null,[]]')))
+# get_reference: control & 1: postcard or JSON, control & 2: small
+# depth and memory limits; values of the target's nesting enum
+# Leaf(String, Vec<u64>, Option<bool>, Vec<Vec<u8>>) | Units(Vec<()>) |
+# Node(Vec<Value>) | Map(BTreeMap<String, Value>).
+leaf = bytes([0, 2]) + b"hi" + bytes([2, 1, 2, 1, 1, 1, 2, 1, 2])
+units = bytes([1, 3])
+node = bytes([2, 2]) + leaf + bytes([2, 1]) + units
+for control, name in [(0, "postcard"), (2, "postcard-limits")]:
+    write("get_reference", name, split(control, [2, 7], frame(leaf) + frame(units) + frame(node)))
+value = json.dumps({"Node": [{"Leaf": ["hi", [1, 2, 18446744073709551615], True, [[1, 2], []]]},
+                             {"Map": {"k": {"Units": [None, None]}}}]}).encode()
+for control, name in [(1, "json"), (3, "json-limits")]:
+    write("get_reference", name, split(control, [3, 9], frame(value) + frame(b'{"Units":[]}')))
 
 # read_write: limits (max_length, max_buffer, max_input), then actions:
 # op & 7: 0-1 write (op >> 3) + 1 bytes, 2 pause (op >> 3 even) or

@@ -18,7 +18,7 @@ use std::io::Write as _;
 
 use super::buffer::Framing;
 use super::line::{DEFAULT_MAX_BUFFER, DEFAULT_MAX_LENGTH};
-use super::{Filter, FilterError};
+use super::{Filter, FilterError, GetOne};
 
 /// The longest decimal length prefix accepted, in digits (leading zeros
 /// count): enough for any `u64`.
@@ -67,6 +67,8 @@ pub struct Block {
     frame: Option<(usize, usize)>,
     max_length: usize,
     max_buffer: usize,
+    /// Fixed mode: refuse to write what is not whole blocks.
+    check_put: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +93,7 @@ impl Block {
             frame: None,
             max_length: DEFAULT_MAX_LENGTH,
             max_buffer: DEFAULT_MAX_BUFFER,
+            check_put: true,
         }
     }
 
@@ -99,9 +102,10 @@ impl Block {
     /// [`put`](Filter::put) takes a record whose length is a whole number
     /// of blocks — normally exactly one — and refuses any other length
     /// with [`FilterError::Malformed`]. POE writes whatever it is given;
-    /// rpoe does not, because one short or long write would shift the
-    /// peer's framing of every later block, an error that surfaces far
-    /// from its cause.
+    /// rpoe does not by default, because one short or long write would
+    /// shift the peer's framing of every later block, an error that
+    /// surfaces far from its cause. [`check_put(false)`](Block::check_put)
+    /// writes as POE does.
     ///
     /// # Panics
     ///
@@ -150,6 +154,38 @@ impl Block {
     /// ```
     pub fn be32() -> Self {
         Block::with_mode(Mode::Be32)
+    }
+
+    /// Fixed-size blocks: whether output must be whole blocks (default
+    /// `true`). `false` is POE's behaviour: [`put`](Filter::put) writes a
+    /// record of any length, and [`put_many`](Filter::put_many) the
+    /// concatenation of its records whatever its length. With `true`,
+    /// `put` refuses a record, and `put_many` a concatenation, that is not
+    /// a whole number of blocks, and writes nothing. No effect on the
+    /// length-prefixed modes, whose frames carry their length.
+    ///
+    /// Either way `put_many` returns one chunk, as POE's `put` does: the
+    /// records side by side, the blocks of a fixed-size stream having no
+    /// boundaries of their own.
+    ///
+    /// ```
+    /// use rpoe::filter::{Block, Filter, FilterError};
+    ///
+    /// let records = [b"ab".to_vec(), b"cde".to_vec()];
+    ///
+    /// // POE's behaviour: any length goes.
+    /// let mut as_poe = Block::fixed(4).check_put(false);
+    /// assert_eq!(as_poe.put_many(&records).unwrap(), [b"abcde".to_vec()]);
+    ///
+    /// // Checked (the default): 5 bytes are not whole 4-byte blocks.
+    /// let mut checked = Block::fixed(4);
+    /// assert!(matches!(checked.put_many(&records), Err(FilterError::Malformed(_))));
+    /// let three = [b"abc".to_vec(), b"defgh".to_vec()];
+    /// assert_eq!(checked.put_many(&three).unwrap(), [b"abcdefgh".to_vec()]);
+    /// ```
+    pub fn check_put(mut self, check: bool) -> Self {
+        self.check_put = check;
+        self
     }
 
     /// The longest payload accepted, in either direction (POE's
@@ -241,27 +277,42 @@ impl Block {
     }
 
     fn cut(&mut self, out: &mut Vec<Vec<u8>>) -> Result<(), FilterError> {
-        loop {
-            let (len, skip) = match self.mode {
-                Mode::Fixed(size) => (size, 0),
-                Mode::Decimal | Mode::Be32 => match self.frame {
-                    Some(frame) => frame,
-                    None => match self.parse_prefix()? {
-                        Some(frame) => {
-                            self.frame = Some(frame);
-                            frame
-                        }
-                        None => return Ok(()),
-                    },
-                },
-            };
-            if self.framing.held() < skip + len {
-                return Ok(());
-            }
-            out.push(self.framing.bytes()[skip..skip + len].to_vec());
-            self.framing.consume(skip + len);
-            self.frame = None;
+        while let Some(record) = self.cut_one()? {
+            out.push(record);
         }
+        Ok(())
+    }
+
+    /// Cut the record at the front of the buffer, if it is all there.
+    fn cut_one(&mut self) -> Result<Option<Vec<u8>>, FilterError> {
+        let (len, skip) = match self.mode {
+            Mode::Fixed(size) => (size, 0),
+            Mode::Decimal | Mode::Be32 => match self.frame {
+                Some(frame) => frame,
+                None => match self.parse_prefix()? {
+                    Some(frame) => {
+                        self.frame = Some(frame);
+                        frame
+                    }
+                    None => return Ok(None),
+                },
+            },
+        };
+        if self.framing.held() < skip + len {
+            return Ok(None);
+        }
+        let record = self.framing.bytes()[skip..skip + len].to_vec();
+        self.framing.consume(skip + len);
+        self.frame = None;
+        Ok(Some(record))
+    }
+
+    /// Forget everything after an error: the stream cannot be
+    /// resynchronised.
+    fn fail<T>(&mut self, e: FilterError) -> Result<T, FilterError> {
+        self.framing.clear();
+        self.frame = None;
+        Err(e)
     }
 }
 
@@ -296,12 +347,13 @@ impl Filter for Block {
     /// [`max_length`](Block::max_length) (or 4 GiB − 1 for
     /// [`be32`](Block::be32)), and in fixed mode with
     /// [`FilterError::Malformed`] unless the record is a whole number of
-    /// blocks; `out` is untouched then.
+    /// blocks or [`check_put(false)`](Block::check_put) was set; `out` is
+    /// untouched then.
     fn put(&mut self, record: &Vec<u8>, out: &mut Vec<u8>) -> Result<(), FilterError> {
         let len = record.len();
         match self.mode {
             Mode::Fixed(size) => {
-                if len % size != 0 {
+                if self.check_put && !len.is_multiple_of(size) {
                     return Err(FilterError::Malformed(format!(
                         "a {len}-byte record is not a whole number of {size}-byte blocks"
                     )));
@@ -335,5 +387,73 @@ impl Filter for Block {
     fn take_pending(&mut self) -> Vec<u8> {
         self.frame = None;
         self.framing.take()
+    }
+
+    /// Fixed size: one chunk, every record side by side, even for no
+    /// records (POE's `put`); checked as a whole unless
+    /// [`check_put(false)`](Block::check_put). Length-prefixed: one frame
+    /// per record.
+    fn put_many(&mut self, records: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, FilterError> {
+        let Mode::Fixed(size) = self.mode else {
+            return records
+                .iter()
+                .map(|record| {
+                    let mut chunk = Vec::new();
+                    self.put(record, &mut chunk)?;
+                    Ok(chunk)
+                })
+                .collect();
+        };
+        let joined = records.concat();
+        if self.check_put && joined.len() % size != 0 {
+            return Err(FilterError::Malformed(format!(
+                "{} bytes are not a whole number of {size}-byte blocks",
+                joined.len()
+            )));
+        }
+        Ok(vec![joined])
+    }
+}
+
+impl GetOne for Block {
+    /// Queue `chunks` without cutting any record (POE's
+    /// `get_one_start`); fails past [`max_buffer`](Block::max_buffer).
+    fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError> {
+        let total = chunks.iter().map(|c| c.as_ref().len()).sum();
+        if let Err(e) = self.framing.check_room(total, self.max_buffer) {
+            return self.fail(e);
+        }
+        for chunk in chunks {
+            self.framing.data.extend_from_slice(chunk.as_ref());
+        }
+        Ok(())
+    }
+
+    /// Cut the next block or frame, if it is all there. Unlike POE, the
+    /// prefix of a frame still arriving stays in
+    /// [`pending`](Filter::pending).
+    ///
+    /// ```
+    /// use rpoe::filter::{Block, Filter, GetOne};
+    ///
+    /// let mut frames = Block::length_prefixed();
+    /// frames.get_one_start(&[&b"2\0ab2\0cd"[..]]).unwrap();
+    /// assert_eq!(frames.get_one().unwrap(), Some(b"ab".to_vec()));
+    /// assert_eq!(frames.pending(), b"2\0cd");
+    /// assert_eq!(frames.get_one().unwrap(), Some(b"cd".to_vec()));
+    /// assert_eq!(frames.get_one().unwrap(), None);
+    /// ```
+    fn get_one(&mut self) -> Result<Option<Vec<u8>>, FilterError> {
+        match self.cut_one() {
+            Ok(record) => {
+                // Drop the consumed prefix once it is half the buffer, so
+                // draining records one by one stays linear.
+                if self.framing.head * 2 >= self.framing.data.len() {
+                    self.framing.settle();
+                }
+                Ok(record)
+            }
+            Err(e) => self.fail(e),
+        }
     }
 }

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use super::{Filter, FilterError};
+use super::{Filter, FilterError, GetOne};
 
 type Pred<R> = Box<dyn FnMut(&R) -> bool>;
 
@@ -115,6 +115,56 @@ impl<F: Filter> Filter for Grep<F> {
 
     fn take_pending(&mut self) -> Vec<u8> {
         self.inner.take_pending()
+    }
+
+    /// The chunks of the records passing the output predicate; refused
+    /// records give no chunk. Each run of passing records goes through the
+    /// inner filter's [`put_many`](Filter::put_many) together, so its
+    /// chunking is kept when nothing is refused (a fixed-size
+    /// [`Block`](super::Block) under a `Grep` that refuses a record
+    /// gives one chunk per run, where POE gives one).
+    ///
+    /// ```
+    /// use rpoe::filter::{Filter, Grep, Line};
+    ///
+    /// let mut no_skip = Grep::new(Line::literal("\n"), |_| true, |l: &Vec<u8>| l != b"skip");
+    /// let records = [b"x".to_vec(), b"skip".to_vec(), b"y".to_vec()];
+    /// assert_eq!(no_skip.put_many(&records).unwrap(), [b"x\n".to_vec(), b"y\n".to_vec()]);
+    /// ```
+    fn put_many(&mut self, records: &[F::Record]) -> Result<Vec<Vec<u8>>, FilterError> {
+        // The predicate runs once per record, in order, as in POE: it may
+        // count or log.
+        let passes: Vec<bool> = records.iter().map(|r| (self.put)(r)).collect();
+        let mut chunks = Vec::new();
+        let mut at = 0;
+        while at < records.len() {
+            // Skip refused records, then send the run that passes.
+            at += passes[at..].iter().take_while(|&&p| !p).count();
+            let run = passes[at..].iter().take_while(|&&p| p).count();
+            if run > 0 {
+                chunks.extend(self.inner.put_many(&records[at..at + run])?);
+            }
+            at += run;
+        }
+        Ok(chunks)
+    }
+}
+
+impl<F: GetOne> GetOne for Grep<F> {
+    /// Queue `chunks` with the inner filter.
+    fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError> {
+        self.inner.get_one_start(chunks)
+    }
+
+    /// The inner filter's next record that passes the input predicate,
+    /// cutting (and dropping) the ones that do not.
+    fn get_one(&mut self) -> Result<Option<F::Record>, FilterError> {
+        while let Some(record) = self.inner.get_one()? {
+            if (self.get)(&record) {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
     }
 }
 

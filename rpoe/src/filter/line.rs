@@ -26,7 +26,7 @@
 use memchr::{memchr, memchr2, memchr3, memmem};
 
 use super::buffer::Framing;
-use super::{Filter, FilterError};
+use super::{Filter, FilterError, GetOne};
 
 const CR: u8 = b'\r';
 const LF: u8 = b'\n';
@@ -198,8 +198,16 @@ impl Rules {
         mut head: usize,
         mut scan: usize,
         out: &mut Vec<Vec<u8>>,
+        limit: usize,
     ) -> Result<(usize, usize), FilterError> {
+        let start = out.len();
         loop {
+            // Checked before anything else, so that a lone newline ending
+            // the input is only resolved by the next call, as POE's
+            // `get_one` leaves it.
+            if out.len() - start >= limit {
+                break;
+            }
             match &self.input {
                 Input::Newline => {
                     let Some(i) = memchr2(CR, LF, &data[scan..]) else {
@@ -450,7 +458,7 @@ impl Filter for Line {
         if self.framing.held() == 0 {
             // Nothing pending: cut lines straight out of the chunk and
             // keep only its unterminated tail.
-            match self.rules.cut(chunk, 0, 0, out) {
+            match self.rules.cut(chunk, 0, 0, out, usize::MAX) {
                 Ok((head, scan)) => {
                     self.framing.clear();
                     self.framing.data.extend_from_slice(&chunk[head..]);
@@ -461,7 +469,10 @@ impl Filter for Line {
         } else {
             self.framing.data.extend_from_slice(chunk);
             let (head, scan) = (self.framing.head, self.scan);
-            match self.rules.cut(&self.framing.data, head, scan, out) {
+            match self
+                .rules
+                .cut(&self.framing.data, head, scan, out, usize::MAX)
+            {
                 Ok((head, scan)) => {
                     self.framing.consume(head - self.framing.head);
                     self.scan = scan - self.framing.settle();
@@ -493,5 +504,64 @@ impl Filter for Line {
     fn take_pending(&mut self) -> Vec<u8> {
         self.scan = 0;
         self.framing.take()
+    }
+}
+
+impl GetOne for Line {
+    /// Queue `chunks` without cutting any line (POE's `get_one_start`):
+    /// [`pending`](Filter::pending) now includes them.
+    fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError> {
+        let total = chunks.iter().map(|c| c.as_ref().len()).sum();
+        if let Err(e) = self.framing.check_room(total, self.max_buffer) {
+            return self.fail(e);
+        }
+        for chunk in chunks {
+            self.framing.data.extend_from_slice(chunk.as_ref());
+        }
+        Ok(())
+    }
+
+    /// Cut the next line, by the same rules as [`get`](Filter::get) (a
+    /// lone CR or LF ending what is queued is a whole newline).
+    ///
+    /// ```
+    /// use rpoe::filter::{Filter, GetOne, Line};
+    ///
+    /// let mut lines = Line::new();
+    /// lines.get_one_start(&["1\n2\n", "3"]).unwrap();
+    /// assert_eq!(lines.get_one().unwrap(), Some(b"1".to_vec()));
+    /// // Lazily: the second line is not cut until asked for.
+    /// assert_eq!(lines.pending(), b"2\n3");
+    /// assert_eq!(lines.get_one().unwrap(), Some(b"2".to_vec()));
+    /// assert_eq!(lines.get_one().unwrap(), None);
+    /// assert_eq!(lines.get_pending(), Some(b"3".to_vec()));
+    /// ```
+    fn get_one(&mut self) -> Result<Option<Vec<u8>>, FilterError> {
+        let mut out = Vec::with_capacity(1);
+        let (head, scan) = (self.framing.head, self.scan);
+        match self.rules.cut(&self.framing.data, head, scan, &mut out, 1) {
+            Ok((head, scan)) => {
+                self.framing.consume(head - self.framing.head);
+                self.scan = scan;
+                // Drop the consumed prefix only once it is at least half
+                // the buffer, so draining many lines one by one stays
+                // linear.
+                if self.framing.head * 2 >= self.framing.data.len() {
+                    self.scan -= self.framing.settle();
+                }
+            }
+            Err(e) => return self.fail(e),
+        }
+        let line = out.pop();
+        if line.is_none() {
+            // Everything before `scan` is known to be line: refuse it now
+            // if it is already too long, as `get` does.
+            let len = self.scan - self.framing.head;
+            if len > self.rules.max_length {
+                let max = self.rules.max_length;
+                return self.fail(FilterError::TooLong { len, max });
+            }
+        }
+        Ok(line)
     }
 }

@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use super::{Filter, FilterError};
+use super::{Filter, FilterError, GetOne};
 
 type GetFn<R, T> = Box<dyn FnMut(R) -> Result<T, FilterError>>;
 type PutFn<R, T> = Box<dyn FnMut(&T) -> Result<R, FilterError>>;
@@ -132,6 +132,41 @@ impl<F: Filter, T> Filter for Map<F, T> {
 
     fn take_pending(&mut self) -> Vec<u8> {
         self.inner.take_pending()
+    }
+
+    /// Convert every record, then encode them with the inner filter's
+    /// [`put_many`](Filter::put_many), so its chunking (one chunk for a
+    /// fixed-size [`Block`](super::Block)) is kept.
+    fn put_many(&mut self, records: &[T]) -> Result<Vec<Vec<u8>>, FilterError> {
+        let converted = records
+            .iter()
+            .map(|record| (self.put)(record))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.inner.put_many(&converted)
+    }
+}
+
+impl<F: GetOne, T> GetOne for Map<F, T> {
+    /// Queue `chunks` with the inner filter.
+    fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError> {
+        self.inner.get_one_start(chunks)
+    }
+
+    /// The inner filter's next record, converted.
+    ///
+    /// ```
+    /// use rpoe::filter::{GetOne, Line, Map};
+    ///
+    /// let mut upper = Map::new(
+    ///     Line::literal("\n"),
+    ///     |l: Vec<u8>| l.to_ascii_uppercase(),
+    ///     |l: &Vec<u8>| l.clone(),
+    /// );
+    /// upper.get_one_start(&["a\nb\n"]).unwrap();
+    /// assert_eq!(upper.get_one().unwrap(), Some(b"A".to_vec()));
+    /// ```
+    fn get_one(&mut self) -> Result<Option<T>, FilterError> {
+        self.inner.get_one()?.map(|r| (self.get)(r)).transpose()
     }
 }
 

@@ -15,22 +15,34 @@
 //! encodes one record. Every filter bounds what it buffers and fails with a
 //! [`FilterError`] past its limit instead of growing without end.
 //!
+//! POE's list-based interface is there too, with POE's semantics, for code
+//! ported from Perl and for callers that think in batches:
+//! [`Filter::get_many`] (several chunks, joined, then framed),
+//! [`Filter::put_many`] (several records, POE's chunking),
+//! [`Filter::get_pending`], and the [`GetOne`] trait's `get_one_start` /
+//! `get_one` (queue bytes, cut one record at a time). The wheels use the
+//! streaming interface, which reuses the caller's buffers.
+//!
 //! | filter | records | POE |
 //! |---|---|---|
 //! | [`Line`] | lines, any newline in / `CRLF` out, or a literal terminator | `POE::Filter::Line` |
 //! | [`Stream`] | whatever arrived, unframed | `POE::Filter::Stream` |
 //! | [`Block`] | fixed-size, or length-prefixed (`LEN\0…` or 4-byte big-endian) | `POE::Filter::Block` |
-//! | [`Reference`] | serde values (bincode or JSON) in length-prefixed frames | `POE::Filter::Reference` |
+//! | [`Reference`] | serde values (postcard or JSON) in length-prefixed frames | `POE::Filter::Reference` |
 //! | [`RecordBlock`] | groups of N records of another filter | `POE::Filter::RecordBlock` |
 //! | [`Map`] | another filter's records, converted by closures | `POE::Filter::Map` |
 //! | [`Grep`] | another filter's records that pass a predicate | `POE::Filter::Grep` |
 //! | [`Stackable`] | one filter's records fed to another as bytes | `POE::Filter::Stackable` |
 //!
-//! Differences from POE, all on purpose: errors are values, not `die`;
-//! a length prefix is checked against the limit while its digits arrive;
-//! [`Block::fixed`] refuses to write a record that is not whole blocks;
+//! Differences from POE, all on purpose: errors are values, not `die`,
+//! and a filter that returned one is emptied; a length prefix is checked
+//! against the limit while its digits arrive, and stays in the pending
+//! bytes until its frame is complete; [`Block::fixed`] refuses to write
+//! what is not whole blocks unless [`Block::check_put`] says otherwise;
 //! [`RecordBlock::check_put`] refuses a short block rather than holding it
-//! back; [`Reference`] payloads are bincode or JSON, not Storable.
+//! back; pending data is always bytes (POE's `RecordBlock` and `Stackable`
+//! return records); [`Reference`] payloads are postcard or JSON, not
+//! Storable.
 //!
 //! ```
 //! use rpoe::filter::{Filter, Line};
@@ -54,6 +66,8 @@ pub mod grep;
 pub mod line;
 pub mod map;
 pub mod record_block;
+#[cfg(feature = "reference")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reference")))]
 pub mod reference;
 pub mod stackable;
 pub mod stream;
@@ -63,6 +77,8 @@ pub use grep::Grep;
 pub use line::Line;
 pub use map::Map;
 pub use record_block::RecordBlock;
+#[cfg(feature = "reference")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reference")))]
 pub use reference::{Format, Reference};
 pub use stackable::Stackable;
 pub use stream::Stream;
@@ -125,7 +141,10 @@ pub enum FilterError {
 /// POE's filter interface is `get(\@chunks)`, `put(\@records)` and
 /// `get_pending`; here `get` and `put` take one chunk or one record at a
 /// time and append to a caller's buffer, so a wheel reuses its buffers
-/// instead of allocating lists. Records are typed: a wheel built on a
+/// instead of allocating lists. POE's list forms are provided on top of
+/// them — [`get_many`](Filter::get_many), [`put_many`](Filter::put_many),
+/// [`get_pending`](Filter::get_pending) — and overridden where POE's
+/// shape differs; `get_one_start` / `get_one` are the [`GetOne`] trait. Records are typed: a wheel built on a
 /// `Filter<Record = T>` hands its session `T`s.
 ///
 /// Writing a filter of your own takes the four methods. This one makes
@@ -200,6 +219,100 @@ pub trait Filter {
     /// assert!(header.pending().is_empty());
     /// ```
     fn take_pending(&mut self) -> Vec<u8>;
+
+    /// POE's `get(\@chunks)`: feed several chunks at once and return every
+    /// record they complete.
+    ///
+    /// As in POE, the chunks are joined before any record is cut, so what
+    /// one call frames does not depend on how its bytes were split: a CRLF
+    /// split between two chunks of one call is one newline for
+    /// [`Line`], and several chunks are one record for [`Stream`]. (Fed to
+    /// [`get`](Filter::get) one at a time, each chunk is a read of its own.)
+    /// Bytes queued by [`GetOne::get_one_start`] and not yet cut are framed
+    /// too. No chunks at all frames only those.
+    ///
+    /// On an error the records cut before it are dropped with the call,
+    /// as POE's `die` drops them; use [`get`](Filter::get) to keep them.
+    ///
+    /// Generic over the chunk type, so it is not callable through a bare
+    /// `&mut dyn Filter`; a `Box<dyn Filter>` has it.
+    ///
+    /// ```
+    /// use rpoe::filter::{Filter, Line, Stream};
+    ///
+    /// let mut lines = Line::new();
+    /// let records = lines.get_many(&["a\r", "\nb\n", "c"]).unwrap();
+    /// assert_eq!(records, [b"a".to_vec(), b"b".to_vec()]);
+    /// assert_eq!(lines.get_pending(), Some(b"c".to_vec()));
+    ///
+    /// let mut stream = Stream::new();
+    /// assert_eq!(stream.get_many(&["ab", "", "cd"]).unwrap(), [b"abcd".to_vec()]);
+    ///
+    /// // Any list of byte strings will do.
+    /// let chunks: Vec<Vec<u8>> = vec![b"x\n".to_vec()];
+    /// assert_eq!(lines.get_many(&chunks).unwrap(), [b"cx".to_vec()]);
+    /// ```
+    fn get_many<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<Vec<Self::Record>, FilterError>
+    where
+        Self: Sized,
+    {
+        let mut out = Vec::new();
+        match chunks {
+            [one] => self.get(one.as_ref(), &mut out)?,
+            _ => self.get(&join(chunks), &mut out)?,
+        }
+        Ok(out)
+    }
+
+    /// POE's `put(\@records)`: encode several records and return the
+    /// chunks to write, normally one per record.
+    ///
+    /// Filters whose POE counterpart shapes the list differently override
+    /// this: a fixed-size [`Block`] returns one chunk, the concatenation of
+    /// every record (even for no records); a [`RecordBlock`] returns one
+    /// chunk per record of every block; [`Grep`] leaves refused records
+    /// out; [`Stackable`] hands its upper filter's chunks to the lower one
+    /// as records. An empty list gives no chunks (but see [`Block`]).
+    ///
+    /// ```
+    /// use rpoe::filter::{Block, Filter, Line};
+    ///
+    /// let mut lines = Line::new();
+    /// let chunks = lines.put_many(&[b"x".to_vec(), b"y".to_vec()]).unwrap();
+    /// assert_eq!(chunks, [b"x\r\n".to_vec(), b"y\r\n".to_vec()]);
+    /// assert!(lines.put_many(&[]).unwrap().is_empty());
+    ///
+    /// // Fixed-size blocks: one chunk, as in POE.
+    /// let mut blocks = Block::fixed(2);
+    /// let chunks = blocks.put_many(&[b"ab".to_vec(), b"cd".to_vec()]).unwrap();
+    /// assert_eq!(chunks, [b"abcd".to_vec()]);
+    /// ```
+    fn put_many(&mut self, records: &[Self::Record]) -> Result<Vec<Vec<u8>>, FilterError> {
+        records
+            .iter()
+            .map(|record| {
+                let mut chunk = Vec::new();
+                self.put(record, &mut chunk)?;
+                Ok(chunk)
+            })
+            .collect()
+    }
+
+    /// POE's `get_pending`: a copy of the [`pending`](Filter::pending)
+    /// bytes, or `None` when there are none (POE's `undef`).
+    ///
+    /// ```
+    /// use rpoe::filter::{Filter, Line};
+    ///
+    /// let mut lines = Line::new();
+    /// assert_eq!(lines.get_pending(), None);
+    /// lines.get_many(&["one\ntw"]).unwrap();
+    /// assert_eq!(lines.get_pending(), Some(b"tw".to_vec()));
+    /// ```
+    fn get_pending(&self) -> Option<Vec<u8>> {
+        let pending = self.pending();
+        (!pending.is_empty()).then(|| pending.to_vec())
+    }
 }
 
 impl<F: Filter + ?Sized> Filter for Box<F> {
@@ -216,6 +329,76 @@ impl<F: Filter + ?Sized> Filter for Box<F> {
     fn take_pending(&mut self) -> Vec<u8> {
         (**self).take_pending()
     }
+    fn put_many(&mut self, records: &[Self::Record]) -> Result<Vec<Vec<u8>>, FilterError> {
+        (**self).put_many(records)
+    }
+    fn get_pending(&self) -> Option<Vec<u8>> {
+        (**self).get_pending()
+    }
+}
+
+/// POE's `get_one_start` / `get_one`: queue bytes, then cut records one
+/// at a time, on demand.
+///
+/// Why one at a time: a program that changes its framing mid-stream (a
+/// header line, then a binary body) must stop cutting records with the old
+/// filter the moment it sees the record that announces the change, and
+/// hand what is left to the new filter. [`get_one_start`] queues bytes
+/// without framing them, [`get_one`] cuts the next record and nothing
+/// more, and [`pending`](Filter::pending) is everything not yet cut.
+///
+/// It is a trait of its own, not provided methods of [`Filter`], because
+/// it needs the filter to hold bytes it has not framed yet, which a
+/// default method cannot give a filter of your own. Every bundled filter
+/// implements it; a filter built on another one implements it by
+/// forwarding (queue with the inner filter, then convert what its
+/// `get_one` returns).
+///
+/// ```
+/// use rpoe::filter::{Block, Filter, GetOne, Line};
+///
+/// let mut header = Line::literal("\n");
+/// header.get_one_start(&[&b"SIZE 4\n\x00\x01"[..], b"\x02\x03"]).unwrap();
+/// assert_eq!(header.get_one().unwrap(), Some(b"SIZE 4".to_vec()));
+/// // Nothing else has been cut: the body is still the header's pending.
+/// let mut body = Block::fixed(4);
+/// body.get_one_start(&[&header.take_pending()]).unwrap();
+/// assert_eq!(body.get_one().unwrap(), Some(vec![0, 1, 2, 3]));
+/// assert_eq!(body.get_one().unwrap(), None);
+/// ```
+///
+/// [`get_one_start`]: GetOne::get_one_start
+/// [`get_one`]: GetOne::get_one
+pub trait GetOne: Filter {
+    /// Queue `chunks` (joined, as POE does) without cutting any record.
+    /// Fails only if they would take the filter past its buffer limit;
+    /// the filter is emptied then.
+    fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError>;
+
+    /// Cut the next record from what is queued, or `None` if no whole
+    /// record is there yet. A framing error (a record over the limit, a
+    /// bad prefix) empties the filter that raised it, as
+    /// [`get`](Filter::get) does; a [`Map::try_new`] conversion error
+    /// fails only the record it was converting.
+    fn get_one(&mut self) -> Result<Option<Self::Record>, FilterError>;
+}
+
+impl<F: GetOne> GetOne for Box<F> {
+    fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError> {
+        (**self).get_one_start(chunks)
+    }
+    fn get_one(&mut self) -> Result<Option<Self::Record>, FilterError> {
+        (**self).get_one()
+    }
+}
+
+/// The chunks of one call as one byte string (POE's `join '', @$chunks`).
+fn join<C: AsRef<[u8]>>(chunks: &[C]) -> Vec<u8> {
+    let mut all = Vec::with_capacity(chunks.iter().map(|c| c.as_ref().len()).sum());
+    for chunk in chunks {
+        all.extend_from_slice(chunk.as_ref());
+    }
+    all
 }
 
 impl fmt::Debug for dyn Filter<Record = Vec<u8>> {

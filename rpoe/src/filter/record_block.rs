@@ -8,7 +8,7 @@
 //! shares that filter's byte limits, and it holds back fewer than one
 //! group's worth of records, so it needs no limit of its own.
 
-use super::{Filter, FilterError};
+use super::{Filter, FilterError, GetOne};
 
 /// Groups the records of `F` into blocks of `block_size` on input, and
 /// writes every record of a block on output.
@@ -156,5 +156,69 @@ impl<F: Filter> Filter for RecordBlock<F> {
 
     fn take_pending(&mut self) -> Vec<u8> {
         self.inner.take_pending()
+    }
+
+    /// One chunk per record of every block, as POE's `put` flattens the
+    /// blocks (each block's records go through the inner filter's
+    /// [`put_many`](Filter::put_many) together). With
+    /// [`check_put`](RecordBlock::check_put), a block of the wrong size
+    /// fails the call before anything is encoded.
+    ///
+    /// ```
+    /// use rpoe::filter::{Filter, Line, RecordBlock};
+    ///
+    /// let mut pairs = RecordBlock::new(Line::literal("\n"), 2);
+    /// let blocks = [vec![b"x".to_vec(), b"y".to_vec()], vec![b"z".to_vec()]];
+    /// assert_eq!(
+    ///     pairs.put_many(&blocks).unwrap(),
+    ///     [b"x\n".to_vec(), b"y\n".to_vec(), b"z\n".to_vec()]
+    /// );
+    /// ```
+    fn put_many(&mut self, blocks: &[Self::Record]) -> Result<Vec<Vec<u8>>, FilterError> {
+        if self.check_put {
+            if let Some(block) = blocks.iter().find(|b| b.len() != self.block_size) {
+                return Err(FilterError::Malformed(format!(
+                    "a block of {} records, expected {}",
+                    block.len(),
+                    self.block_size
+                )));
+            }
+        }
+        let mut chunks = Vec::new();
+        for block in blocks {
+            chunks.extend(self.inner.put_many(block)?);
+        }
+        Ok(chunks)
+    }
+}
+
+impl<F: GetOne> GetOne for RecordBlock<F> {
+    /// Queue `chunks` with the inner filter.
+    fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError> {
+        self.inner.get_one_start(chunks)
+    }
+
+    /// Cut records one by one until they make a block; `None` (keeping
+    /// the records of the incomplete block) when the inner filter runs
+    /// out.
+    ///
+    /// ```
+    /// use rpoe::filter::{GetOne, Line, RecordBlock};
+    ///
+    /// let mut pairs = RecordBlock::new(Line::literal("\n"), 2);
+    /// pairs.get_one_start(&["1\n2\n3\n"]).unwrap();
+    /// assert_eq!(pairs.get_one().unwrap(), Some(vec![b"1".to_vec(), b"2".to_vec()]));
+    /// assert_eq!(pairs.get_one().unwrap(), None);
+    /// assert_eq!(pairs.held_records(), [b"3".to_vec()]);
+    /// ```
+    fn get_one(&mut self) -> Result<Option<Self::Record>, FilterError> {
+        while let Some(record) = self.inner.get_one()? {
+            self.held.push(record);
+            if self.held.len() == self.block_size {
+                let block = std::mem::replace(&mut self.held, Vec::with_capacity(self.block_size));
+                return Ok(Some(block));
+            }
+        }
+        Ok(None)
     }
 }

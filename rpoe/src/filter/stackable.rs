@@ -8,7 +8,7 @@
 //! next filter up. Output runs the other way. Because each layer keeps its
 //! own limits, the stack is bounded as long as its layers are.
 
-use super::{Filter, FilterError};
+use super::{Filter, FilterError, GetOne};
 
 /// `A` (nearest the wire) then `B`: on input, every record `A` cuts is
 /// fed to `B` as a chunk; on output, `B` encodes the record and `A` writes
@@ -139,5 +139,57 @@ impl<A: Filter<Record = Vec<u8>>, B: Filter> Filter for Stackable<A, B> {
 
     fn take_pending(&mut self) -> Vec<u8> {
         self.first.take_pending()
+    }
+
+    /// POE's `put`: `B` encodes the records into chunks, and `A` encodes
+    /// those chunks as its records. Unlike [`put`](Filter::put), an empty
+    /// chunk from `B` is passed on (POE does), so a line filter under a
+    /// [`Stream`](super::Stream) writes an empty line for an empty record.
+    ///
+    /// ```
+    /// use rpoe::filter::{Filter, Line, Stackable, Stream};
+    ///
+    /// let mut stack = Stackable::new(Line::literal("\n"), Stream::new());
+    /// let chunks = stack.put_many(&[Vec::new(), b"x".to_vec()]).unwrap();
+    /// assert_eq!(chunks, [b"\n".to_vec(), b"x\n".to_vec()]);
+    /// ```
+    fn put_many(&mut self, records: &[B::Record]) -> Result<Vec<Vec<u8>>, FilterError> {
+        let encoded = self.second.put_many(records)?;
+        if encoded.is_empty() {
+            return Ok(encoded);
+        }
+        self.first.put_many(&encoded)
+    }
+}
+
+impl<A: GetOne<Record = Vec<u8>>, B: GetOne> GetOne for Stackable<A, B> {
+    /// Queue `chunks` with `A`, nearest the wire.
+    fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError> {
+        self.first.get_one_start(chunks)
+    }
+
+    /// `B`'s next record, feeding it `A`'s records one at a time until it
+    /// has one. Bytes `B` has queued but not cut are `B`'s pending,
+    /// reached through [`second`](Stackable::second).
+    ///
+    /// ```
+    /// use rpoe::filter::{Block, GetOne, Line, Stackable};
+    ///
+    /// let mut stack = Stackable::new(Block::length_prefixed(), Line::literal("\n"));
+    /// stack.get_one_start(&[&b"4\0a\nb\n"[..]]).unwrap();
+    /// assert_eq!(stack.get_one().unwrap(), Some(b"a".to_vec()));
+    /// assert_eq!(stack.get_one().unwrap(), Some(b"b".to_vec()));
+    /// assert_eq!(stack.get_one().unwrap(), None);
+    /// ```
+    fn get_one(&mut self) -> Result<Option<B::Record>, FilterError> {
+        loop {
+            if let Some(record) = self.second.get_one()? {
+                return Ok(Some(record));
+            }
+            match self.first.get_one()? {
+                Some(chunk) => self.second.get_one_start(&[chunk])?,
+                None => return Ok(None),
+            }
+        }
     }
 }

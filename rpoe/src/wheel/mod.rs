@@ -40,12 +40,16 @@ pub mod follow_tail;
 pub mod listen_accept;
 mod out_buf;
 pub mod read_write;
+#[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub mod run;
 pub mod socket_factory;
 
 pub use follow_tail::{FollowTail, FollowTailBuilder};
 pub use listen_accept::{Accepted, Acceptor, ListenAccept};
 pub use read_write::{ReadWrite, ReadWriteBuilder};
+#[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use run::{Run, RunBuilder, RunError, RunStream};
 pub use socket_factory::{
     Connected, Endpoint, SocketFactory, SocketFactoryBuilder, TcpConnected, UnixConnected,

@@ -52,6 +52,7 @@ mod s26_call_reentrancy;
 mod s27_dynamic_states;
 #[path = "28_kernel_stop.rs"]
 mod s28_kernel_stop;
+#[cfg(feature = "process")]
 #[path = "31_wheel_run.rs"]
 mod s31_wheel_run;
 #[path = "33_component_tcp.rs"]
@@ -106,3 +107,7 @@ mod s61_call_missing_handler;
 mod s62_yield_interleave_rounds;
 #[path = "63_id_lookups.rs"]
 mod s63_id_lookups;
+#[path = "64_filter_list_bytes.rs"]
+mod s64_filter_list_bytes;
+#[path = "65_filter_list_stacked.rs"]
+mod s65_filter_list_stacked;
