@@ -409,14 +409,14 @@ pub fn run(data: &[u8]) {
                 }
             }
             Action::Close => {
-                if let Some(mut p) = peer.take() {
-                    // What is left unread is lost; a reset may follow.
-                    read_echo(&mut p, &mut Vec::new());
+                if let Some(p) = peer.take() {
+                    // Echo left unread is lost, and makes the close a
+                    // reset: the wheel reads ECONNRESET after the data.
                     echo_lost = true;
                     drop(p);
-                    if model.shut.is_none() {
-                        model.shut = Some(End::EofOrReset);
-                    }
+                    // Even after a half-close, if the wheel has not read
+                    // its end of file yet.
+                    model.shut = Some(End::EofOrReset);
                 }
             }
         }
