@@ -1,6 +1,6 @@
 //! Command-line options and their validation.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::Parser;
@@ -25,7 +25,11 @@ use clap::Parser;
 /// shut down gracefully (stop accepting, read what clients already sent and
 /// echo its complete lines, close; exit 0), a second signal stops at once
 /// (exit 1); SIGHUP is ignored. Durations take a unit: 250ms, 30s, 5m, 1h;
-/// "off" disables a timeout. Logging: RUST_LOG (default "info").
+/// "off" disables a timeout. SIGUSR1 logs the counters and each kernel's
+/// state. Under systemd (NOTIFY_SOCKET set) it reports READY=1 once
+/// listening, STATUS= with the client count, and STOPPING=1 on shutdown.
+/// Logging: RUST_LOG (default "info"); one line per closed connection at
+/// debug. See docs/operations.md.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "rpoe-echo", version, about, long_about)]
 pub struct Options {
@@ -117,6 +121,30 @@ pub struct Options {
     /// single-threaded server.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub workers: u64,
+
+    /// Serve the counters in Prometheus text format at
+    /// http://ADDR/metrics (e.g. 127.0.0.1:9100). Off by default: the
+    /// counters are not authenticated, so bind it where only your
+    /// monitoring can reach it.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+
+    /// Log a line with the counters this often ("off": never).
+    #[arg(long, value_name = "DURATION", default_value = "off", value_parser = parse_timeout)]
+    pub stats_interval: Timeout,
+
+    /// Log as human-readable text, or as one JSON object per line.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// tracing's default text format.
+    Text,
+    /// One JSON object per line (for log shippers).
+    Json,
 }
 
 /// A timeout: `Some(duration)`, or `None` for "off".
@@ -208,6 +236,9 @@ mod tests {
         assert_eq!(o.evict_idle_after, Timeout(Some(Duration::from_secs(10))));
         assert_eq!(o.linger, Duration::from_secs(2));
         assert_eq!(o.max_buffered, 64 << 20);
+        assert_eq!(o.metrics, None);
+        assert_eq!(o.stats_interval, Timeout(None));
+        assert_eq!(o.log_format, LogFormat::Text);
         o.validate().unwrap();
     }
 }

@@ -71,6 +71,11 @@ pub struct Conn {
     pub read_paused: bool,
     /// The write watcher is on.
     pub write_watched: bool,
+    /// Complete lines received so far (for the counters and the close
+    /// log line).
+    pub lines: u64,
+    /// Bytes written to the client so far.
+    pub sent: u64,
 }
 
 impl Conn {
@@ -87,8 +92,12 @@ impl Conn {
         let s = split(self.partial.len(), data, max_line);
         if s.complete > 0 {
             let lines = &data[..s.complete];
+            // A vectorised count: the split above looked only for the
+            // last newline.
+            self.lines += memchr_iter(b'\n', lines).count() as u64;
             if self.pending() == 0 {
                 let written = write_two(sock, &self.partial, lines)?;
+                self.sent += written as u64;
                 self.queue_after(written, lines);
             } else {
                 self.out.extend_from_slice(&self.partial);
@@ -129,7 +138,10 @@ impl Conn {
         while self.pending() > 0 {
             match sock.write(&self.out[self.out_start..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out_start += n,
+                Ok(n) => {
+                    self.out_start += n;
+                    self.sent += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -286,6 +298,7 @@ mod tests {
         }
         assert_eq!(s.got, b"hello\nworld\r\n\n");
         assert_eq!(c.pending(), 0);
+        assert_eq!((c.lines, c.sent), (3, 14));
     }
 
     #[test]
@@ -304,6 +317,7 @@ mod tests {
         assert_eq!(s.got, b"abc\nde\n");
         c.feed(b"\n", 1000, &mut s).unwrap();
         assert_eq!(s.got, b"abc\nde\nf\n");
+        assert_eq!((c.lines, c.sent), (3, 9));
     }
 
     #[test]

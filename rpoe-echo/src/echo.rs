@@ -26,7 +26,7 @@
 //! timer set for the earliest deadline, not by a timer per connection.
 
 use std::io::{ErrorKind, Read};
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +35,7 @@ use mio::net::{TcpListener, TcpStream};
 use rpoe::{Ctx, EventId, HandleId, Kernel, Session, Signal, Time};
 
 use crate::conn::{Conn, Fed};
+use crate::metrics::{self, Closed, Counters, Metrics};
 use crate::timeline::{List, Timeline};
 
 /// The policies, resolved from the command line.
@@ -72,6 +73,11 @@ pub struct Config {
     pub clients: Arc<AtomicUsize>,
     /// Set when a second signal cut the shutdown short.
     pub forced: Arc<AtomicBool>,
+    /// Every worker's counters; this session writes those of `worker`.
+    pub metrics: Metrics,
+    /// This kernel's worker number (0: the main thread's, which also logs
+    /// the summed counters on SIGUSR1).
+    pub worker: usize,
 }
 
 /// Size of the one read buffer all connections share.
@@ -144,6 +150,19 @@ impl Reason {
         }
     }
 
+    /// How the connection counts once closed.
+    fn closed(self) -> Closed {
+        match self {
+            Reason::LineTooLong => Closed::LineTooLong,
+            Reason::IdleTimeout => Closed::IdleTimeout,
+            Reason::LineTimeout => Closed::LineTimeout,
+            Reason::SendTimeout => Closed::SendTimeout,
+            Reason::Evicted => Closed::Evicted,
+            Reason::OverBudget => Closed::OverBudget,
+            Reason::Shutdown => Closed::Shutdown,
+        }
+    }
+
     /// The pending output is dropped rather than written: the client does
     /// not read it (send timeout), or the slot or the memory is needed now.
     fn drops_output(self) -> bool {
@@ -163,6 +182,51 @@ enum Phase {
     Lingering(Reason),
 }
 
+/// What finally closes a socket (the `detail` of the close log line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// Finishing (the client sent EOF) and the output is flushed.
+    Eof,
+    ReadError,
+    WriteError,
+    /// Shutting the write side failed: the peer is gone.
+    WriteSideGone,
+    /// The client closed while we lingered.
+    ClientClosed,
+    LingerOver,
+    TooManyLingering,
+    DiscardLimit,
+    ShutdownTimeout,
+}
+
+impl End {
+    fn detail(self) -> &'static str {
+        match self {
+            End::Eof => "input finished and output flushed",
+            End::ReadError => "read error",
+            End::WriteError => "write error",
+            End::WriteSideGone => "write side already gone",
+            End::ClientClosed => "client closed while lingering",
+            End::LingerOver => "linger time over",
+            End::TooManyLingering => "too many lingering connections",
+            End::DiscardLimit => "discarded too much input while closing",
+            End::ShutdownTimeout => "shutdown timeout",
+        }
+    }
+
+    /// How a connection the server had not begun to close counts. The
+    /// lingering-only ends cannot happen without a server reason (which
+    /// then counts instead); they map to their nearest client-side cause.
+    fn closed(self) -> Closed {
+        match self {
+            End::Eof | End::ClientClosed | End::LingerOver | End::TooManyLingering => Closed::Eof,
+            End::ReadError | End::DiscardLimit => Closed::ReadError,
+            End::WriteError | End::WriteSideGone => Closed::WriteError,
+            End::ShutdownTimeout => Closed::ShutdownTimeout,
+        }
+    }
+}
+
 /// A connected client: its handle, its buffers and its phase.
 struct Client {
     h: HandleId,
@@ -172,6 +236,13 @@ struct Client {
     read_off: bool,
     /// Input thrown away since closing began.
     discarded: usize,
+    /// For the close log line.
+    peer: SocketAddr,
+    since: Time,
+    received: u64,
+    /// Why the server began closing it, if it did (kept when the client's
+    /// EOF then turns Closing into Finishing).
+    reason: Option<Reason>,
 }
 
 /// The session's heap.
@@ -197,6 +268,8 @@ pub struct Echo {
     emfile_log: RateLimit,
     full_log: RateLimit,
     close_log: [RateLimit; Reason::COUNT],
+    /// This worker's counters (written only here).
+    counters: Arc<Counters>,
 }
 
 /// The server session. Its `_start` watches SIGINT, SIGTERM and SIGHUP;
@@ -204,6 +277,7 @@ pub struct Echo {
 /// `Vec<mio::net::TcpListener>`), so signals are caught before anyone can
 /// know the server is up.
 pub fn session(kernel: &mut Kernel, cfg: Config) -> Session<Echo> {
+    let counters = cfg.metrics.worker(cfg.worker);
     let heap = Echo {
         cfg,
         listener_handles: Vec::new(),
@@ -221,6 +295,7 @@ pub fn session(kernel: &mut Kernel, cfg: Config) -> Session<Echo> {
         emfile_log: RateLimit::default(),
         full_log: RateLimit::default(),
         close_log: Default::default(),
+        counters,
     };
     Session::new(heap)
         .on("_start", start)
@@ -233,10 +308,16 @@ pub fn session(kernel: &mut Kernel, cfg: Config) -> Session<Echo> {
         .on("shutdown", shutdown)
         .on("shutdown_deadline", shutdown_deadline)
         .on("hup", hup)
+        .on("usr1", usr1)
 }
 
 fn start(ctx: &mut Ctx<'_, Echo>) {
-    for (sig, event) in [("INT", "shutdown"), ("TERM", "shutdown"), ("HUP", "hup")] {
+    for (sig, event) in [
+        ("INT", "shutdown"),
+        ("TERM", "shutdown"),
+        ("HUP", "hup"),
+        ("USR1", "usr1"),
+    ] {
         if let Err(e) = ctx.sig(sig, event) {
             tracing::warn!(signal = sig, error = %e, "cannot watch signal");
         }
@@ -311,7 +392,7 @@ fn shutdown_deadline(ctx: &mut Ctx<'_, Echo>) {
     );
     let all: Vec<HandleId> = ctx.heap().conns.iter().flatten().map(|c| c.h).collect();
     for h in all {
-        close(ctx, h, "shutdown timeout");
+        close(ctx, h, End::ShutdownTimeout);
     }
 }
 
@@ -319,6 +400,34 @@ fn shutdown_deadline(ctx: &mut Ctx<'_, Echo>) {
 fn hup(ctx: &mut Ctx<'_, Echo>) {
     ctx.sig_handled();
     tracing::info!("SIGHUP ignored: logs go to stderr, there is nothing to reopen");
+}
+
+/// SIGUSR1: log this kernel's state (every worker logs its own), and on
+/// worker 0 the counters summed over all workers. Cheap enough to run on
+/// demand: the kernel's introspection is a scan of its tables.
+fn usr1(ctx: &mut Ctx<'_, Echo>) {
+    ctx.sig_handled();
+    let me = ctx.id();
+    let info = ctx.session_info(me);
+    let (sessions, pending) = (ctx.session_count(), ctx.pending_count());
+    let echo = ctx.heap();
+    tracing::info!(
+        worker = echo.cfg.worker,
+        sessions,
+        pending_events = pending,
+        handles = info.as_ref().map_or(0, |i| i.handles),
+        watched_handles = info.as_ref().map_or(0, |i| i.watched_handles),
+        timers = info.as_ref().map_or(0, |i| i.timers),
+        clients = echo.count,
+        lingering = echo.lingering,
+        buffered_bytes = echo.buffered,
+        shutting_down = echo.shutting_down,
+        "kernel"
+    );
+    if echo.cfg.worker == 0 {
+        let totals = echo.cfg.metrics.totals().summary();
+        tracing::info!(counters = %totals, "counters");
+    }
 }
 
 fn accept(ctx: &mut Ctx<'_, Echo>) {
@@ -337,6 +446,7 @@ fn accept(ctx: &mut Ctx<'_, Echo>) {
                 let clients = echo.cfg.clients.load(Ordering::Relaxed);
                 if clients >= echo.cfg.max_connections && !evict_one(ctx, now) {
                     let echo = ctx.heap();
+                    echo.counters.rejected();
                     if let Some(quiet) = echo.full_log.due() {
                         tracing::warn!(%peer, max = echo.cfg.max_connections, suppressed = quiet, "connection limit reached and no connection idle long enough to evict; closing new connections");
                     }
@@ -361,14 +471,20 @@ fn accept(ctx: &mut Ctx<'_, Echo>) {
                     phase: Phase::Open,
                     read_off: false,
                     discarded: 0,
+                    peer,
+                    since: now,
+                    received: 0,
+                    reason: None,
                 });
+                echo.counters.accepted();
                 echo.stamp(h.index(), List::Idle, now);
                 echo.count += 1;
                 echo.cfg.clients.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%peer, handle = %h, clients = echo.count, "connected");
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) if matches!(e.raw_os_error(), Some(24) | Some(23)) => {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
+                ctx.heap().counters.accept_error(&e);
                 // EMFILE / ENFILE: pause instead of spinning on a listener
                 // that stays readable; keep it, and retry shortly.
                 let pause = ctx.heap().cfg.emfile_pause;
@@ -381,6 +497,7 @@ fn accept(ctx: &mut Ctx<'_, Echo>) {
             }
             Err(e) => {
                 // The client gave up before we accepted it, or similar.
+                ctx.heap().counters.accept_error(&e);
                 tracing::debug!(error = %e, "accept failed");
             }
         }
@@ -411,6 +528,7 @@ fn evict_one(ctx: &mut Ctx<'_, Echo>, now: Time) -> bool {
         return false;
     };
     let h = c.h;
+    echo.counters.evicted();
     close_for(ctx, h, Reason::Evicted, now);
     true
 }
@@ -424,7 +542,7 @@ fn resume_accept(ctx: &mut Ctx<'_, Echo>) {
 /// What a read or write handler decided for its connection.
 enum Next {
     Continue,
-    Close(&'static str),
+    Close(End),
 }
 
 fn read(ctx: &mut Ctx<'_, Echo>) {
@@ -462,6 +580,7 @@ fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId, peer_closed: bool, now: Time)
         next_due,
         shutting_down,
         close_log,
+        counters,
         ..
     } = echo;
     let mut lists = Lists {
@@ -485,9 +604,7 @@ fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId, peer_closed: bool, now: Time)
                         lists.timeline.remove(idx, List::Line);
                     }
                     Phase::Closing(_) => client.phase = Phase::Finishing,
-                    Phase::Lingering(_) => {
-                        return (Next::Close("client closed while lingering"), true)
-                    }
+                    Phase::Lingering(_) => return (Next::Close(End::ClientClosed), true),
                     Phase::Finishing => {}
                 }
                 return (Next::Continue, true);
@@ -495,17 +612,22 @@ fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId, peer_closed: bool, now: Time)
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => return (Next::Continue, true),
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => return (Next::Close("read error"), false),
+            Err(_) => return (Next::Close(End::ReadError), false),
         };
+        client.received += n as u64;
         if client.phase != Phase::Open {
+            counters.received(n, 0);
             client.discarded += n;
             if client.discarded > DISCARD_MAX {
-                return (Next::Close("discarded too much input while closing"), false);
+                return (Next::Close(End::DiscardLimit), false);
             }
         } else {
             let conn = &mut client.conn;
             let (held0, partial0, pending0) = (conn.held(), conn.partial_len(), conn.pending());
+            let (lines0, sent0) = (conn.lines, conn.sent);
             let fed = conn.feed(&rbuf[..n], cfg.max_line, stream);
+            counters.received(n, conn.lines - lines0);
+            counters.sent((conn.sent - sent0) as usize);
             *buffered = *buffered + conn.held() - held0;
             match fed {
                 Ok(Fed::Ok) => {
@@ -527,7 +649,7 @@ fn read_some(ctx: &mut Ctx<'_, Echo>, h: HandleId, peer_closed: bool, now: Time)
                     begin_closing(client, buffered, Reason::LineTooLong);
                     lists.timeline.remove(idx, List::Line);
                 }
-                Err(_) => return (Next::Close("write error"), false),
+                Err(_) => return (Next::Close(End::WriteError), false),
             }
         }
         if n < rbuf.len() && !peer_closed {
@@ -609,6 +731,9 @@ fn begin_closing(client: &mut Client, buffered: &mut usize, reason: Reason) {
     if matches!(client.phase, Phase::Open | Phase::Closing(_)) {
         client.phase = Phase::Closing(reason);
     }
+    if client.reason.is_none() {
+        client.reason = Some(reason);
+    }
 }
 
 fn log_close(logs: &mut [RateLimit; Reason::COUNT], h: HandleId, reason: Reason) {
@@ -630,6 +755,12 @@ fn close_for(ctx: &mut Ctx<'_, Echo>, h: HandleId, reason: Reason, now: Time) {
     begin_closing(client, &mut echo.buffered, reason);
     echo.timeline.remove(h.index(), List::Line);
     log_close(&mut echo.close_log, h, reason);
+    match reason {
+        Reason::IdleTimeout => echo.counters.timed_out(metrics::Timeout::Idle),
+        Reason::LineTimeout => echo.counters.timed_out(metrics::Timeout::Line),
+        Reason::SendTimeout => echo.counters.timed_out(metrics::Timeout::Send),
+        _ => {}
+    }
     settle(ctx, h, Next::Continue, now);
 }
 
@@ -641,8 +772,9 @@ fn write(ctx: &mut Ctx<'_, Echo>) {
     let next = match ctx.heap_and_handle::<TcpStream>(h) {
         Ok((echo, stream)) => match echo.conns.get_mut(h.index()) {
             Some(Some(Client { conn, .. })) => {
-                let (held0, pending0) = (conn.held(), conn.pending());
+                let (held0, pending0, sent0) = (conn.held(), conn.pending(), conn.sent);
                 let r = conn.flush(stream);
+                echo.counters.sent((conn.sent - sent0) as usize);
                 echo.buffered = echo.buffered + conn.held() - held0;
                 match r {
                     Ok(left) if left > 0 && left < pending0 => {
@@ -651,7 +783,7 @@ fn write(ctx: &mut Ctx<'_, Echo>) {
                         Next::Continue
                     }
                     Ok(_) => Next::Continue,
-                    Err(_) => Next::Close("write error"),
+                    Err(_) => Next::Close(End::WriteError),
                 }
             }
             _ => Next::Continue,
@@ -682,9 +814,7 @@ fn settle(ctx: &mut Ctx<'_, Echo>, h: HandleId, next: Next, now: Time) {
     };
     let (phase, pending) = (client.phase, client.conn.pending());
     match phase {
-        Phase::Finishing if pending == 0 => {
-            return close(ctx, h, "input finished and output flushed")
-        }
+        Phase::Finishing if pending == 0 => return close(ctx, h, End::Eof),
         Phase::Closing(reason) if pending == 0 => return linger(ctx, h, reason, now),
         Phase::Lingering(_) => return,
         _ => {}
@@ -731,6 +861,7 @@ fn settle(ctx: &mut Ctx<'_, Echo>, h: HandleId, next: Next, now: Time) {
             if pending > high && !conn.read_paused {
                 conn.read_paused = true;
                 ops[1] = Some(Op::PauseRead);
+                echo.counters.paused();
             } else if pending <= low && conn.read_paused {
                 conn.read_paused = false;
                 ops[1] = Some(Op::ResumeRead);
@@ -775,7 +906,7 @@ fn linger(ctx: &mut Ctx<'_, Echo>, h: HandleId, reason: Reason, now: Time) {
     };
     if shut.is_err() {
         // Not connected any more (reset by the peer): nothing to protect.
-        return close(ctx, h, "write side already gone");
+        return close(ctx, h, End::WriteSideGone);
     }
     let echo = ctx.heap();
     let ev_write = echo.ev_write;
@@ -805,7 +936,7 @@ fn linger(ctx: &mut Ctx<'_, Echo>, h: HandleId, reason: Reason, now: Time) {
         .and_then(|(slot, _)| echo.conns.get(slot).and_then(|c| c.as_ref()).map(|c| c.h));
     apply(ctx, h, ev_write, ops);
     if let Some(old) = oldest {
-        close(ctx, old, "too many lingering connections");
+        close(ctx, old, End::TooManyLingering);
     }
 }
 
@@ -839,7 +970,7 @@ fn sweep(ctx: &mut Ctx<'_, Echo>) {
                 continue;
             };
             match list {
-                List::Linger => close(ctx, h, "linger time over"),
+                List::Linger => close(ctx, h, End::LingerOver),
                 List::Idle if ctx.heap().shutting_down => close_for(ctx, h, Reason::Shutdown, now),
                 List::Idle => close_for(ctx, h, Reason::IdleTimeout, now),
                 List::Line => close_for(ctx, h, Reason::LineTimeout, now),
@@ -906,11 +1037,28 @@ fn enforce_budget(ctx: &mut Ctx<'_, Echo>, now: Time) {
     }
 }
 
-/// Close the socket now (the peer finished, failed, or its linger ended).
-fn close(ctx: &mut Ctx<'_, Echo>, h: HandleId, why: &str) {
+/// Close the socket now (the peer finished, failed, or its linger ended),
+/// count it under its reason and log its one close line (at debug: with
+/// many clients an info line per close would be the busiest thing the
+/// server does).
+fn close(ctx: &mut Ctx<'_, Echo>, h: HandleId, end: End) {
+    let now = ctx.now();
     let echo = ctx.heap();
     if let Some(slot) = echo.conns.get_mut(h.index()) {
         if let Some(client) = slot.take() {
+            let reason = client.reason.map_or(end.closed(), Reason::closed);
+            echo.counters.closed(reason);
+            tracing::debug!(
+                peer = %client.peer,
+                handle = %h,
+                duration_ms = now.saturating_since(client.since).as_millis() as u64,
+                bytes_in = client.received,
+                bytes_out = client.conn.sent,
+                lines = client.conn.lines,
+                reason = reason.name(),
+                detail = end.detail(),
+                "connection closed"
+            );
             if matches!(client.phase, Phase::Lingering(_)) {
                 echo.lingering -= 1;
             } else {
@@ -924,7 +1072,7 @@ fn close(ctx: &mut Ctx<'_, Echo>, h: HandleId, why: &str) {
     let (clients, lingering) = (echo.count, echo.lingering);
     let done = echo.shutting_down && clients + lingering == 0;
     let _ = ctx.close_handle(h);
-    tracing::debug!(handle = %h, clients, lingering, why, "closed");
+    tracing::trace!(handle = %h, clients, lingering, "closed");
     if done {
         ctx.alarm_clear("shutdown_deadline");
         ctx.alarm_clear("sweep");

@@ -7,9 +7,11 @@ mod conn;
 mod echo;
 mod limits;
 mod listen;
+mod metrics;
+mod ops;
 mod timeline;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -26,17 +28,14 @@ fn main() -> ExitCode {
         eprintln!("rpoe-echo: {msg}");
         return ExitCode::from(2);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(opts.log_format);
 
     let max_connections = opts
         .max_connections
         .unwrap_or_else(limits::default_max_connections);
     let workers = opts.workers as usize;
+    let clients = Arc::new(AtomicUsize::new(0));
+    let metrics = metrics::Metrics::new(workers, clients.clone());
     let cfg = echo::Config {
         max_line: opts.max_line as usize,
         high_water: opts.high_water as usize,
@@ -55,8 +54,10 @@ fn main() -> ExitCode {
         max_buffered: usize::try_from(opts.max_buffered / workers as u64)
             .unwrap_or(usize::MAX)
             .max(1),
-        clients: Arc::new(AtomicUsize::new(0)),
+        clients,
         forced: Arc::new(AtomicBool::new(false)),
+        metrics: metrics.clone(),
+        worker: 0,
     };
 
     // Kernels and their sessions first: each session watches SIGINT,
@@ -69,7 +70,10 @@ fn main() -> ExitCode {
     for i in 1..workers {
         let (tx, rx) = mpsc::channel::<Vec<TcpListener>>();
         handoffs.push(tx);
-        let cfg = cfg.clone();
+        let cfg = echo::Config {
+            worker: i,
+            ..cfg.clone()
+        };
         let ready = ready_tx.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("worker-{i}"))
@@ -92,6 +96,13 @@ fn main() -> ExitCode {
         }
     }
 
+    // The metrics listener first: if it cannot be bound, no client has
+    // been accepted yet.
+    let metrics_listener = match opts.metrics.map(TcpListener::bind).transpose() {
+        Ok(l) => l,
+        Err(e) => return fail(&format!("cannot listen for --metrics: {e}")),
+    };
+    let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
     let first = match listen::bind_all(&opts.bind, opts.port, workers > 1) {
         Ok(l) => l,
         Err(e) => return fail(&format!("cannot listen: {e}")),
@@ -109,13 +120,39 @@ fn main() -> ExitCode {
     if let Err(e) = kernel.call(me, "listen", first) {
         return fail(&format!("cannot start listening: {e}"));
     }
+    let notify = std::env::var_os("NOTIFY_SOCKET").is_some();
+    kernel.spawn(
+        ops::session(ops::Config {
+            metrics,
+            listener: metrics_listener,
+            stats_interval: opts.stats_interval.0,
+            notify,
+        }),
+        (),
+    );
     let mut stdout = std::io::stdout().lock();
+    // Before the "listening on" lines, so whoever waits for those has
+    // this one too.
+    if let Some(addr) = metrics_addr {
+        let _ = writeln!(stdout, "metrics on http://{addr}/metrics");
+        tracing::info!(%addr, "serving metrics at /metrics");
+    }
     for addr in &addrs {
         let _ = writeln!(stdout, "listening on {addr}");
         tracing::info!(%addr, "listening");
     }
     let _ = stdout.flush();
     drop(stdout);
+    // Every listener is bound (the workers' too: they were bound before
+    // being handed over), so clients can connect from now on.
+    if notify {
+        if let Err(e) = sd_notify::notify(&[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status("serving 0 clients"),
+        ]) {
+            tracing::warn!(error = %e, "cannot notify systemd");
+        }
+    }
     tracing::info!(
         max_line = cfg.max_line,
         high_water = cfg.high_water,
@@ -137,6 +174,24 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Log to stderr as text or JSON lines, filtered by RUST_LOG (default
+/// "info"). Colours only on a terminal: under systemd stderr goes to the
+/// journal, where escape codes are noise.
+fn init_logging(format: cli::LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        cli::LogFormat::Text => builder.init(),
+        cli::LogFormat::Json => {
+            LOG_JSON.store(true, Ordering::Relaxed);
+            builder.json().init()
+        }
     }
 }
 
@@ -186,8 +241,15 @@ fn run(kernel: &mut rpoe::Kernel) -> bool {
     }
 }
 
+/// Set when logs are JSON lines: then nothing else may be written to
+/// stderr, or a log shipper would choke on the stray line.
+static LOG_JSON: AtomicBool = AtomicBool::new(false);
+
 fn fail(msg: &str) -> ExitCode {
     tracing::error!("{msg}");
-    eprintln!("rpoe-echo: {msg}");
+    // Also plainly, so it shows even with RUST_LOG=off.
+    if !LOG_JSON.load(Ordering::Relaxed) {
+        eprintln!("rpoe-echo: {msg}");
+    }
     ExitCode::FAILURE
 }
