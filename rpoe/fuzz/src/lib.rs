@@ -65,3 +65,5 @@ pub fn drive<F: Filter>(
     let _ = filter.take_pending();
     assert!(filter.pending().is_empty());
 }
+
+pub mod read_write;
