@@ -77,8 +77,7 @@ fn main() -> ExitCode {
             servers::tokio_echo::serve(SocketAddr::new(a.bind, a.port)).map_err(|e| e.to_string())
         }
         Command::ServeTokioFramed(a) => {
-            servers::tokio_framed::serve(SocketAddr::new(a.bind, a.port))
-                .map_err(|e| e.to_string())
+            servers::tokio_framed::serve(SocketAddr::new(a.bind, a.port)).map_err(|e| e.to_string())
         }
     };
     match result {
