@@ -203,7 +203,9 @@ fn allocations_per_event_yield_and_post() {
     // TARGET(issue 12): 0 allocations per event in every case. The `u64`
     // bound is loose today (BOUND_U64_TODAY); make it 0 when the dispatch
     // rework lands.
-    let cases: [(&str, fn(u64) -> u64, f64); 4] = [
+    /// What is measured, the workload, and its bound today.
+    type Case = (&'static str, fn(u64) -> u64, f64);
+    let cases: [Case; 4] = [
         ("yield, no argument", yield_loop::<()>, BOUND_NO_ARG),
         ("yield, u64 argument", yield_loop::<u64>, BOUND_U64_TODAY),
         (
