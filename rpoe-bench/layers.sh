@@ -21,7 +21,10 @@ OUT=$(mktemp /tmp/layers.XXXXXX)
 trap 'rm -f "$OUT"' EXIT
 # The idle pass holds IDLE descriptors in the load generator and as many in
 # the server (which inherits this limit).
-if [ "$IDLE" -gt 0 ]; then ulimit -n $((IDLE * 2 + 256)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"; fi
+need=$((IDLE * 2 + 256))
+if [ "$IDLE" -gt 0 ] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $need ]; then
+  ulimit -n $need 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fi
 
 start() {
   case $1 in
