@@ -170,8 +170,8 @@ fn rpoe_post_pair<A: Arg>(events: u64, in_flight: u64) -> u64 {
 // seeded, then each one handled sends the next until `events` more have
 // been sent, so `events + in_flight` are handled in all, as in
 // `rpoe_yield` and `rpoe_post_pair`. The runtime (or actix system) is
-// built per iteration as rpoe's kernel is, which costs well under 1 ns per
-// event at 100,000 events.
+// built per iteration, as rpoe's kernel is, so every contender's figure
+// includes its set-up alike.
 
 /// A current-thread tokio runtime, as rpoe's kernel is single-threaded.
 fn tokio_rt() -> tokio::runtime::Runtime {
