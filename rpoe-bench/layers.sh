@@ -1,17 +1,58 @@
 #!/bin/bash
-# Side-by-side: rpoe-echo (kernel layer) vs wheels_server vs component_server, C=50 P=16 L=64.
+# Side-by-side: rpoe-echo (kernel layer) vs wheels_server vs component_server,
+# and their tokio peers (the `read_until` server and `Framed`+`LinesCodec`,
+# both benchmark-only, served by rpoe-bench itself): server CPU per line at
+# C=50 P=16 L=64, server pinned to CPU 0, load generator to CPU 1.
+#
+# Needs release builds: cargo build --release -p rpoe-echo -p rpoe-bench
+#                       cargo build --release -p rpoe --examples
+#
+#   RUNS=3 DURATION=4   rounds of the throughput pass and seconds measured
+#   IDLE=5000           also hold this many idle connections per server and
+#                       report the server's resident bytes per connection
+#                       (issue 12: at 5,000+); 0 or unset skips it
+#   SERVERS="echo wheels component tokio tokio-framed"
 B=${CARGO_TARGET_DIR:-target}/release
-for run in 1 2 3; do
-for srv in echo wheels component; do
-  case $srv in
-    echo) taskset -c 0 $B/rpoe-echo --bind 127.0.0.1 --port 0 > /tmp/l.out 2>/dev/null & ;;
-    wheels) BIND=127.0.0.1 taskset -c 0 $B/examples/wheels_server 0 > /tmp/l.out 2>/dev/null & ;;
-    component) BIND=127.0.0.1 taskset -c 0 $B/examples/component_server 0 > /tmp/l.out 2>/dev/null & ;;
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-4}
+IDLE=${IDLE:-0}
+SERVERS=${SERVERS:-echo wheels component tokio tokio-framed}
+OUT=$(mktemp /tmp/layers.XXXXXX)
+trap 'rm -f "$OUT"' EXIT
+# The idle pass holds IDLE descriptors in the load generator and as many in
+# the server (which inherits this limit).
+need=$((IDLE * 2 + 256))
+if [ "$IDLE" -gt 0 ] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $need ]; then
+  ulimit -n $need 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fi
+
+start() {
+  case $1 in
+    echo) taskset -c 0 $B/rpoe-echo --bind 127.0.0.1 --port 0 > $OUT 2>/dev/null & ;;
+    wheels) BIND=127.0.0.1 taskset -c 0 $B/examples/wheels_server 0 > $OUT 2>/dev/null & ;;
+    component) BIND=127.0.0.1 taskset -c 0 $B/examples/component_server 0 > $OUT 2>/dev/null & ;;
+    tokio) taskset -c 0 $B/rpoe-bench serve-tokio --port 0 > $OUT 2>/dev/null & ;;
+    tokio-framed) taskset -c 0 $B/rpoe-bench serve-tokio-framed --port 0 > $OUT 2>/dev/null & ;;
+    *) echo "unknown server $1" >&2; exit 2 ;;
   esac
   pid=$!
-  for i in $(seq 50); do grep -q listening /tmp/l.out && break; sleep 0.05; done
-  addr=$(sed -n 's/listening on //p' /tmp/l.out | head -1)
-  out=$(taskset -c 1 $B/rpoe-bench throughput --addr $addr --server-pid $pid --warmup 1 --duration 4 2>&1)
-  echo "run $run $srv: $(echo "$out" | grep -iE "lines/s|cpu" | tr '\n' ' ')"
+  for i in $(seq 50); do grep -q listening $OUT && break; sleep 0.05; done
+  addr=$(sed -n 's/listening on //p' $OUT | head -1)
+}
+
+for run in $(seq $RUNS); do
+for srv in $SERVERS; do
+  start $srv
+  out=$(taskset -c 1 $B/rpoe-bench throughput --addr $addr --server-pid $pid --warmup 1 --duration $DURATION 2>&1)
+  echo "run $run $srv: $(echo "$out" | grep -iE "lines/s|cpu|other load" | tr -s ' ' | tr '\n' ' ')"
   kill $pid; wait $pid 2>/dev/null
 done; done
+
+if [ "$IDLE" -gt 0 ]; then
+for srv in $SERVERS; do
+  start $srv
+  out=$(taskset -c 1 $B/rpoe-bench idle --addr $addr --server-pid $pid -c $IDLE 2>&1)
+  echo "idle $srv: $(echo "$out" | grep -iE "server RSS|FAILED" | tr -s ' ')"
+  kill $pid; wait $pid 2>/dev/null
+done
+fi

@@ -48,6 +48,9 @@ pub enum Command {
     ServeMio(ServeArgs),
     /// Benchmark-only comparison server: tokio echo (current-thread).
     ServeTokio(ServeArgs),
+    /// Benchmark-only comparison server: tokio `Framed` + `LinesCodec`
+    /// echo (current-thread).
+    ServeTokioFramed(ServeArgs),
 }
 
 /// The server to load.

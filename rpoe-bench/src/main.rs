@@ -1,7 +1,8 @@
 //! `rpoe-bench`: benchmarks for `rpoe-echo`.
 //!
 //! - [`loadgen`]: the load generator (throughput, rate, latency, idle);
-//! - [`servers`]: benchmark-only comparison servers (mio, tokio);
+//! - [`servers`]: benchmark-only comparison servers (mio, tokio, tokio
+//!   `Framed`);
 //! - [`compare`]: starts every server, runs every workload, writes the
 //!   report into `docs/bench/`;
 //! - [`micro`]: the report of the kernel's criterion micro-benchmarks.
@@ -74,6 +75,9 @@ fn main() -> ExitCode {
         }
         Command::ServeTokio(a) => {
             servers::tokio_echo::serve(SocketAddr::new(a.bind, a.port)).map_err(|e| e.to_string())
+        }
+        Command::ServeTokioFramed(a) => {
+            servers::tokio_framed::serve(SocketAddr::new(a.bind, a.port)).map_err(|e| e.to_string())
         }
     };
     match result {

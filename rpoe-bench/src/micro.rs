@@ -8,6 +8,8 @@
 //! iteration, ns) and its throughput in `benchmark.json` (elements per
 //! iteration); this reads the medians.
 
+mod peers;
+
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -189,6 +191,7 @@ fn table(dir: &Path, label: Option<&str>) -> String {
             p.target.map_or("—".into(), |t| format!("≥ {t}×")),
         );
     }
+    peers::section(&mut o, dir);
     cancel_scaling(&mut o, dir);
     o
 }

@@ -3,7 +3,10 @@
 //! machine at the same time:
 //!
 //! - `dispatch`: events through post/yield vs a `VecDeque<Box<dyn FnOnce>>`
-//!   loop;
+//!   loop, and beside rpoe's peers (issue 12): tokio's unbounded mpsc on a
+//!   current-thread runtime (one task sending itself, two tasks over two
+//!   channels) and actix (`ctx.notify` to itself, two actors `do_send`),
+//!   each with no argument and with a `u64`;
 //! - `call`: `Kernel::call` and `Ctx::call` vs a direct boxed-closure call;
 //! - `timers`: set, fire and set+fire of 1,000,000 timers (on a manual
 //!   clock, so firing needs no sleep) vs a `BinaryHeap`; cancel by id vs
@@ -73,23 +76,50 @@ fn vecdeque_loop(events: u64, in_flight: u64) -> u64 {
     ran
 }
 
+/// An event's argument in the dispatch benchmarks: none (`()`) or a small
+/// `Copy` value (`u64`), the two cases issue 12's targets name. Every
+/// contender builds the next argument from a counter and, when there is a
+/// value, reads the one it got, so that no one can skip carrying it.
+trait Arg: Copy + Send + 'static {
+    /// Whether there is a value to read.
+    const VALUE: bool;
+    /// The argument of the `n`th event.
+    fn make(n: u64) -> Self;
+}
+
+impl Arg for () {
+    const VALUE: bool = false;
+    fn make(_: u64) -> Self {}
+}
+
+impl Arg for u64 {
+    const VALUE: bool = true;
+    fn make(n: u64) -> Self {
+        n
+    }
+}
+
 /// `in_flight` chains of `yield`s in one session, `events` in all.
-fn rpoe_yield(events: u64, in_flight: u64) -> u64 {
+fn rpoe_yield<A: Arg>(events: u64, in_flight: u64) -> u64 {
     let mut kernel = Kernel::new().unwrap();
     let tick = kernel.event_id("tick");
     kernel.spawn(
         Session::new((events, 0u64))
             .on("_start", move |ctx| {
-                for _ in 0..in_flight {
-                    ctx.yield_event(tick, ());
+                for i in 0..in_flight {
+                    ctx.yield_event(tick, A::make(i));
                 }
             })
             .on("tick", move |ctx| {
+                if A::VALUE {
+                    black_box(*ctx.arg::<A>().unwrap());
+                }
                 let (left, ran) = ctx.heap();
                 *ran += 1;
                 if *left > 0 {
                     *left -= 1;
-                    ctx.yield_event(tick, ());
+                    let next = A::make(*left);
+                    ctx.yield_event(tick, next);
                 }
             }),
         (),
@@ -99,7 +129,7 @@ fn rpoe_yield(events: u64, in_flight: u64) -> u64 {
 }
 
 /// Two sessions posting to each other, `in_flight` posts under way.
-fn rpoe_post_pair(events: u64, in_flight: u64) -> u64 {
+fn rpoe_post_pair<A: Arg>(events: u64, in_flight: u64) -> u64 {
     let mut kernel = Kernel::new().unwrap();
     let ping = kernel.event_id("ping");
     let peer = |kernel: &mut Kernel, alias: &'static str, other: &'static str, serve: bool| {
@@ -112,15 +142,19 @@ fn rpoe_post_pair(events: u64, in_flight: u64) -> u64 {
                     }
                 })
                 .on("serve", move |ctx| {
-                    for _ in 0..in_flight {
-                        ctx.post(other, ping, ()).unwrap();
+                    for i in 0..in_flight {
+                        ctx.post(other, ping, A::make(i)).unwrap();
                     }
                 })
                 .on("ping", move |ctx| {
+                    if A::VALUE {
+                        black_box(*ctx.arg::<A>().unwrap());
+                    }
                     let left = ctx.heap();
                     if *left > 0 {
                         *left -= 1;
-                        ctx.post(other, ping, ()).unwrap();
+                        let next = A::make(*left);
+                        ctx.post(other, ping, next).unwrap();
                     }
                 }),
             (),
@@ -129,6 +163,206 @@ fn rpoe_post_pair(events: u64, in_flight: u64) -> u64 {
     peer(&mut kernel, "a", "b", false);
     peer(&mut kernel, "b", "a", true);
     kernel.run().unwrap();
+    events
+}
+
+// The peers of issue 12, in the same shape as rpoe's: `in_flight` messages
+// seeded, then each one handled sends the next until `events` more have
+// been sent, so `events + in_flight` are handled in all, as in
+// `rpoe_yield` and `rpoe_post_pair`. The runtime (or actix system) is
+// built per iteration, as rpoe's kernel is, so every contender's figure
+// includes its set-up alike.
+
+/// A current-thread tokio runtime, as rpoe's kernel is single-threaded.
+fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+/// One task sending itself the next message over an unbounded mpsc.
+fn tokio_self_send<A: Arg>(events: u64, in_flight: u64) -> u64 {
+    tokio_rt().block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<A>();
+        for i in 0..in_flight {
+            tx.send(A::make(i)).unwrap();
+        }
+        let (mut left, mut handled) = (events, 0);
+        while handled < events + in_flight {
+            let v = rx.recv().await.unwrap();
+            if A::VALUE {
+                black_box(v);
+            }
+            handled += 1;
+            if left > 0 {
+                left -= 1;
+                tx.send(A::make(left)).unwrap();
+            }
+        }
+        events
+    })
+}
+
+/// One side of the tokio pair: handles `expect` messages, sending the
+/// other side one per message while its budget `left` lasts.
+async fn tokio_peer<A: Arg>(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<A>,
+    tx: tokio::sync::mpsc::UnboundedSender<A>,
+    mut left: u64,
+    expect: u64,
+) {
+    for _ in 0..expect {
+        let v = rx.recv().await.unwrap();
+        if A::VALUE {
+            black_box(v);
+        }
+        if left > 0 {
+            left -= 1;
+            // The other side may have handled its last message already.
+            let _ = tx.send(A::make(left));
+        }
+    }
+}
+
+/// Two tasks sending to each other over two unbounded mpsc channels.
+fn tokio_pair<A: Arg>(events: u64, in_flight: u64) -> u64 {
+    tokio_rt().block_on(async move {
+        let (to_a, rx_a) = tokio::sync::mpsc::unbounded_channel::<A>();
+        let (to_b, rx_b) = tokio::sync::mpsc::unbounded_channel::<A>();
+        // `b` serves: it seeds `in_flight` messages to `a`.
+        for i in 0..in_flight {
+            to_a.send(A::make(i)).unwrap();
+        }
+        let half = events / 2;
+        let a = tokio::spawn(tokio_peer(rx_a, to_b, half, half + in_flight));
+        let b = tokio::spawn(tokio_peer(rx_b, to_a, half, half));
+        a.await.unwrap();
+        b.await.unwrap();
+        events
+    })
+}
+
+/// An actix message carrying an [`Arg`].
+struct Msg<A>(A);
+
+impl<A: Arg> actix::Message for Msg<A> {
+    type Result = ();
+}
+
+/// The actor of the actix self-send: each message `notify`s the next.
+struct Notifier {
+    left: u64,
+    handled: u64,
+    expect: u64,
+}
+
+impl actix::Actor for Notifier {
+    type Context = actix::Context<Self>;
+}
+
+impl<A: Arg> actix::Handler<Msg<A>> for Notifier {
+    type Result = ();
+    fn handle(&mut self, msg: Msg<A>, ctx: &mut Self::Context) {
+        if A::VALUE {
+            black_box(msg.0);
+        }
+        self.handled += 1;
+        if self.left > 0 {
+            self.left -= 1;
+            actix::AsyncContext::notify(ctx, Msg(A::make(self.left)));
+        }
+        if self.handled == self.expect {
+            actix::System::current().stop();
+        }
+    }
+}
+
+/// One actor sending itself the next message with `ctx.notify`.
+fn actix_notify<A: Arg>(events: u64, in_flight: u64) -> u64 {
+    let sys = actix::System::new();
+    sys.block_on(async move {
+        let addr = actix::Actor::start(Notifier {
+            left: events,
+            handled: 0,
+            expect: events + in_flight,
+        });
+        for i in 0..in_flight {
+            addr.do_send(Msg(A::make(i)));
+        }
+    });
+    sys.run().unwrap();
+    events
+}
+
+/// One of the two actors of the actix pair, `do_send`ing to `other`.
+struct Peer<A: Arg> {
+    other: Option<actix::Addr<Peer<A>>>,
+    left: u64,
+    /// Handled by both actors together; the last handled stops the system.
+    handled: std::rc::Rc<std::cell::Cell<u64>>,
+    expect: u64,
+}
+
+impl<A: Arg> actix::Actor for Peer<A> {
+    type Context = actix::Context<Self>;
+}
+
+/// Tell a peer the other's address (the two cannot be built knowing it).
+struct Meet<A: Arg>(actix::Addr<Peer<A>>);
+
+impl<A: Arg> actix::Message for Meet<A> {
+    type Result = ();
+}
+
+impl<A: Arg> actix::Handler<Meet<A>> for Peer<A> {
+    type Result = ();
+    fn handle(&mut self, msg: Meet<A>, _: &mut Self::Context) {
+        self.other = Some(msg.0);
+    }
+}
+
+impl<A: Arg> actix::Handler<Msg<A>> for Peer<A> {
+    type Result = ();
+    fn handle(&mut self, msg: Msg<A>, _: &mut Self::Context) {
+        if A::VALUE {
+            black_box(msg.0);
+        }
+        let handled = self.handled.get() + 1;
+        self.handled.set(handled);
+        if self.left > 0 {
+            self.left -= 1;
+            if let Some(other) = &self.other {
+                other.do_send(Msg(A::make(self.left)));
+            }
+        }
+        if handled == self.expect {
+            // Drop the addresses so the two actors are freed with the system.
+            self.other = None;
+            actix::System::current().stop();
+        }
+    }
+}
+
+/// Two actors `do_send`ing to each other.
+fn actix_pair<A: Arg>(events: u64, in_flight: u64) -> u64 {
+    let sys = actix::System::new();
+    sys.block_on(async move {
+        let handled = std::rc::Rc::new(std::cell::Cell::new(0));
+        let peer = || Peer::<A> {
+            other: None,
+            left: events / 2,
+            handled: handled.clone(),
+            expect: events + in_flight,
+        };
+        let (a, b) = (actix::Actor::start(peer()), actix::Actor::start(peer()));
+        // Each mailbox is in order: `Meet` is handled before any `Msg`.
+        a.do_send(Meet(b.clone()));
+        b.do_send(Meet(a.clone()));
+        for i in 0..in_flight {
+            a.do_send(Msg(A::make(i)));
+        }
+    });
+    sys.run().unwrap();
     events
 }
 
@@ -144,12 +378,32 @@ fn dispatch(c: &mut Criterion) {
         g.bench_with_input(
             BenchmarkId::new("rpoe_yield", in_flight),
             &in_flight,
-            |b, &k| b.iter(|| rpoe_yield(EVENTS, k)),
+            |b, &k| b.iter(|| rpoe_yield::<()>(EVENTS, k)),
         );
     }
     g.bench_with_input(BenchmarkId::new("rpoe_post_pair", 64), &64, |b, &k| {
-        b.iter(|| rpoe_post_pair(EVENTS, k))
+        b.iter(|| rpoe_post_pair::<()>(EVENTS, k))
     });
+    // Issue 12's peers, 64 in flight, with no argument and with a `u64`
+    // (the `_u64` names); rpoe's `u64` runs beside them.
+    type Contender = (&'static str, fn(u64, u64) -> u64);
+    let contenders: [Contender; 10] = [
+        ("rpoe_yield_u64", rpoe_yield::<u64>),
+        ("rpoe_post_pair_u64", rpoe_post_pair::<u64>),
+        ("tokio_self_send", tokio_self_send::<()>),
+        ("tokio_self_send_u64", tokio_self_send::<u64>),
+        ("tokio_pair", tokio_pair::<()>),
+        ("tokio_pair_u64", tokio_pair::<u64>),
+        ("actix_notify", actix_notify::<()>),
+        ("actix_notify_u64", actix_notify::<u64>),
+        ("actix_pair", actix_pair::<()>),
+        ("actix_pair_u64", actix_pair::<u64>),
+    ];
+    for (name, run) in contenders {
+        g.bench_with_input(BenchmarkId::new(name, 64), &64, |b, &k| {
+            b.iter(|| run(EVENTS, k))
+        });
+    }
     g.finish();
 }
 

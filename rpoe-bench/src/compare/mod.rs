@@ -42,7 +42,8 @@ pub struct CompareArgs {
     /// Runs per cell (default 5; 1 with --quick).
     #[arg(long, value_name = "N")]
     pub runs: Option<usize>,
-    /// Only these servers (comma-separated: rpoe,mio,tokio,poe-seed,poe-tcp).
+    /// Only these servers (comma-separated:
+    /// rpoe,mio,tokio,tokio-framed,poe-seed,poe-tcp).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub servers: Vec<String>,
     /// Only these workloads (comma-separated:

@@ -22,6 +22,7 @@ fn colour(s: Server) -> RGBColor {
         Server::Rpoe | Server::RpoeWorkers(_) => RGBColor(217, 95, 2),
         Server::Mio => RGBColor(31, 119, 180),
         Server::Tokio => RGBColor(44, 160, 44),
+        Server::TokioFramed => RGBColor(166, 216, 84),
         Server::PoeSeed => RGBColor(117, 112, 179),
         Server::PoeTcp => RGBColor(127, 127, 127),
     }

@@ -26,6 +26,8 @@ pub enum Server {
     Mio,
     /// The tokio comparison server.
     Tokio,
+    /// The tokio `Framed` + `LinesCodec` comparison server.
+    TokioFramed,
     /// The Perl seed program on POE (`seed/seed_server.pl`).
     PoeSeed,
     /// `POE::Component::Server::TCP` with `Filter::Line`.
@@ -41,6 +43,7 @@ impl Server {
             Server::Rpoe => "rpoe-echo".into(),
             Server::Mio => "mio".into(),
             Server::Tokio => "tokio".into(),
+            Server::TokioFramed => "tokio Framed+LinesCodec".into(),
             Server::PoeSeed => "POE seed".into(),
             Server::PoeTcp => "POE Server::TCP".into(),
             Server::RpoeWorkers(n) => format!("rpoe-echo --workers {n}"),
@@ -53,6 +56,7 @@ impl Server {
             Server::Rpoe => "rpoe".into(),
             Server::Mio => "mio".into(),
             Server::Tokio => "tokio".into(),
+            Server::TokioFramed => "tokio-framed".into(),
             Server::PoeSeed => "poe-seed".into(),
             Server::PoeTcp => "poe-tcp".into(),
             Server::RpoeWorkers(n) => format!("rpoe-w{n}"),
@@ -76,10 +80,11 @@ impl Server {
     }
 
     /// The servers of the main comparison, in table order.
-    pub const ALL: [Server; 5] = [
+    pub const ALL: [Server; 6] = [
         Server::Rpoe,
         Server::Mio,
         Server::Tokio,
+        Server::TokioFramed,
         Server::PoeSeed,
         Server::PoeTcp,
     ];
@@ -95,7 +100,8 @@ impl Server {
 pub struct Programs {
     /// The `rpoe-echo` binary.
     pub rpoe_echo: PathBuf,
-    /// This program (for `serve-mio` and `serve-tokio`).
+    /// This program (for `serve-mio`, `serve-tokio` and
+    /// `serve-tokio-framed`).
     pub this_exe: PathBuf,
     /// `seed/seed_server.pl`.
     pub seed: PathBuf,
@@ -213,12 +219,12 @@ fn command(server: Server, p: &Programs) -> Result<(Command, Startup), String> {
             c.args(local).args(["--workers", &n.to_string()]);
             (c, Startup::Announces)
         }
-        Server::Mio | Server::Tokio => {
+        Server::Mio | Server::Tokio | Server::TokioFramed => {
             let mut c = Command::new(&p.this_exe);
-            c.arg(if server == Server::Mio {
-                "serve-mio"
-            } else {
-                "serve-tokio"
+            c.arg(match server {
+                Server::Mio => "serve-mio",
+                Server::Tokio => "serve-tokio",
+                _ => "serve-tokio-framed",
             })
             .args(local);
             (c, Startup::Announces)

@@ -1,5 +1,6 @@
 //! **Benchmark-only code.** Comparison echo servers for `rpoe-bench
-//! compare`, run as `rpoe-bench serve-mio` and `rpoe-bench serve-tokio`.
+//! compare`, run as `rpoe-bench serve-mio`, `rpoe-bench serve-tokio` and
+//! `rpoe-bench serve-tokio-framed`.
 //!
 //! They speak the same protocol as `rpoe-echo` (every complete
 //! `\n`-terminated line echoed byte for byte, in order; at EOF the complete
@@ -12,10 +13,13 @@
 //!   about the practical limit of one thread;
 //! - [`tokio_echo`]: idiomatic tokio, a current-thread runtime with a task
 //!   per connection, `read_until` into a buffered writer that is flushed
-//!   when no complete line is left in the read buffer.
+//!   when no complete line is left in the read buffer;
+//! - [`tokio_framed`]: tokio's framed layer, `Framed` + `LinesCodec`, the
+//!   peer of rpoe's upper layers (wheels, components).
 
 pub mod mio_echo;
 pub mod tokio_echo;
+pub mod tokio_framed;
 
 use std::io::Write;
 use std::net::SocketAddr;
