@@ -433,40 +433,46 @@ fn emfile(server: &Server) -> Result<(), String> {
     restored.map_err(|e| format!("prlimit (restore {soft}): {e}"))
 }
 
-/// The graceful-shutdown check: a client sends lines and, without
-/// reading, the server gets SIGTERM; the client must still get every line
-/// and then EOF, and the server must exit 0 within its shutdown timeout.
+/// The graceful-shutdown check: a client has one line echoed (so it is
+/// surely accepted, not waiting in the backlog), sends nine more and,
+/// before it reads them, the server gets SIGTERM; the client must still
+/// get those nine lines and then EOF, and the server must exit 0 within
+/// its shutdown timeout.
 fn drain_across_sigterm(server: &mut Server, outcome: &mut Outcome) -> Result<(), String> {
-    let lines: Vec<u8> = (0..10)
+    let first = b"last words 0\n".to_vec();
+    let rest: Vec<u8> = (1..10)
         .flat_map(|i| format!("last words {i}\n").into_bytes())
         .collect();
-    let client = clients::connect(server.addr(), clients::STALL)
-        .and_then(|mut s| s.write_all(&lines).map(|()| s));
-    // Give the server a moment to accept it, so it is a client when the
-    // signal comes (a connection still in the backlog would be dropped).
-    std::thread::sleep(Duration::from_millis(300));
+    let client = clients::connect(server.addr(), clients::STALL).and_then(|mut s| {
+        s.write_all(&first)?;
+        let mut echo = vec![0u8; first.len()];
+        std::io::Read::read_exact(&mut s, &mut echo)?;
+        if echo != first {
+            return Err(std::io::Error::other("the first line came back wrong"));
+        }
+        s.write_all(&rest)?;
+        Ok(s)
+    });
     let sent = Instant::now();
     let signalled = server.signal("TERM");
     let read = client
-        .map_err(|e| format!("connect/send: {e}"))
+        .map_err(|e| format!("before SIGTERM: {e}"))
         .and_then(|mut s| {
             let mut got = Vec::new();
             std::io::Read::read_to_end(&mut s, &mut got).map_err(|e| format!("read: {e}"))?;
-            if got == lines {
+            if got == rest {
                 Ok(())
             } else {
                 Err(format!(
-                    "sent {} bytes, got {} back before EOF",
-                    lines.len(),
+                    "sent {} bytes before SIGTERM, got {} back before EOF",
+                    rest.len(),
                     got.len()
                 ))
             }
         });
     signalled?;
-    outcome.exit = Some((
-        server.wait_exit(SHUTDOWN_TIMEOUT + EXIT_MARGIN),
-        sent.elapsed(),
-    ));
+    let code = server.wait_exit(SHUTDOWN_TIMEOUT + EXIT_MARGIN);
+    outcome.exit = Some((code, sent.elapsed()));
     read
 }
 

@@ -197,7 +197,10 @@ impl Summary {
         let limit = SHUTDOWN_TIMEOUT + EXIT_MARGIN;
         let exit_ok = matches!(outcome.exit, Some((Some(0), _)));
         let drained = match &outcome.drained {
-            Some(Ok(())) => "a client connected across SIGTERM got its 10 lines and EOF".into(),
+            Some(Ok(())) => {
+                "a client connected across SIGTERM got the 9 lines it sent just before it, then EOF"
+                    .into()
+            }
             Some(Err(e)) => format!("the client connected across SIGTERM: {e}"),
             None => "SIGTERM not sent".to_string(),
         };
@@ -265,6 +268,19 @@ impl Summary {
                 },
                 outcome.storms,
                 outcome.emfile_episodes
+            ),
+        });
+
+        // Bookkeeping: with every client gone, each accepted connection
+        // must have been closed, and counted under exactly one reason.
+        let accepted = metrics::get(page, "rpoe_echo_connections_accepted_total");
+        let closed: f64 = REASONS.iter().map(|r| metrics::closes(page, r)).sum();
+        let connected = metrics::get(page, "rpoe_echo_connections");
+        verdicts.push(Verdict {
+            criterion: "every accepted connection is closed and counted once".into(),
+            pass: last.is_some() && accepted > 0.0 && closed == accepted && connected == 0.0,
+            detail: format!(
+                "accepted {accepted}, closes (all reasons) {closed}, connected at the end {connected}"
             ),
         });
 
