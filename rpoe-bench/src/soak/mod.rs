@@ -223,6 +223,16 @@ pub fn run(args: &SoakArgs) -> Result<(), String> {
     );
     let mut server = Server::start(&program, &flags, &log_path)?;
     let pid = server.pid();
+    // Interrupted (Ctrl-C, SIGTERM), the soak must not leave its server
+    // running: the drop that kills it would not run.
+    ctrlc::set_handler(move || {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        eprintln!("\nrpoe-bench soak: interrupted; rpoe-echo (pid {pid}) killed");
+        std::process::exit(130);
+    })
+    .map_err(|e| format!("cannot install the signal handler: {e}"))?;
     let started = server.started();
     let mut outcome = Outcome {
         fd_baseline: metrics::fd_count(pid)?,
