@@ -455,6 +455,89 @@ mod tests {
         assert_eq!(slope(&[(1.0, 1.0), (1.0, 2.0)]), None);
     }
 
+    fn machine() -> Machine {
+        Machine {
+            cpu: "test".into(),
+            cores: 1,
+            memory: "1 GiB".into(),
+            kernel: "Linux".into(),
+            date: "today".into(),
+            rustc: "rustc".into(),
+            commit: "abc".into(),
+        }
+    }
+
+    /// Samples every 5 s for 10 min with RSS growing `mib_per_min`.
+    fn samples(mib_per_min: f64) -> Vec<Sample> {
+        (0..120)
+            .map(|i| {
+                let t = i as f64 * 5.0;
+                Sample {
+                    t,
+                    rss: (4.0 * MIB + mib_per_min * MIB * t / 60.0) as u64,
+                    fds: 11,
+                    cpu: t / 100.0,
+                    page: None,
+                }
+            })
+            .collect()
+    }
+
+    fn memory_verdict(mib_per_min: f64) -> (bool, bool) {
+        let s = Summary::new(
+            &samples(mib_per_min),
+            Duration::from_secs(120),
+            &Tally::default(),
+            &Outcome::default(),
+            &machine(),
+            Duration::from_secs(600),
+            &[],
+        );
+        let v = s
+            .verdicts
+            .iter()
+            .find(|v| v.criterion.starts_with("RSS"))
+            .unwrap();
+        (v.pass, s.passed())
+    }
+
+    #[test]
+    fn a_leak_fails_the_memory_criterion_and_the_run() {
+        assert_eq!(memory_verdict(1.0), (false, false));
+        assert!(!memory_verdict(0.6).0);
+        assert!(memory_verdict(0.1).0);
+        assert!(memory_verdict(0.0).0);
+    }
+
+    #[test]
+    fn an_empty_run_fails() {
+        // No clients, no scrape, no exit: nothing may pass by default.
+        let s = Summary::new(
+            &samples(0.0),
+            Duration::from_secs(120),
+            &Tally::default(),
+            &Outcome::default(),
+            &machine(),
+            Duration::from_secs(600),
+            &[],
+        );
+        assert!(!s.passed());
+        let failed = s.failures();
+        for c in [
+            "well-behaved",
+            "exits 0",
+            "SIGHUP",
+            "hostile",
+            "every accepted",
+        ] {
+            assert!(
+                failed.iter().any(|f| f.contains(c)),
+                "{c} passed: {failed:?}"
+            );
+        }
+        assert!(s.markdown().starts_with("# rpoe-echo soak: FAIL"));
+    }
+
     #[test]
     fn rows_have_every_column() {
         let columns = CSV_HEADER.split(',').count();
