@@ -23,13 +23,18 @@ pub struct Server {
 
 impl Server {
     /// Start `program` with `flags` (which must include `--metrics` and
-    /// one `--bind`), stderr to `log`; wait for `metrics on ...` and
+    /// one `--bind`), stderr to `log` (at RUST_LOG's level, default info); wait for `metrics on ...` and
     /// `listening on ...` on its stdout.
     pub fn start(program: &Path, flags: &[String], log: &Path) -> Result<Server, String> {
         let log_file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut child = Command::new(program)
             .args(flags)
-            .env("RUST_LOG", "info")
+            // info unless the caller asks for more (RUST_LOG=debug logs
+            // every connection's close with its reason, for digging).
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file)
