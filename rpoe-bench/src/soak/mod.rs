@@ -32,7 +32,7 @@ use server::Server;
 #[derive(Args, Debug)]
 pub struct SoakArgs {
     /// How long the clients run (e.g. 180s, 3m, 30m); the end (clients
-    /// closing, signals, shutdown) adds about half a minute.
+    /// closing, signals, shutdown) adds about 10 s.
     #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = parse_duration)]
     pub duration: Duration,
     /// The rpoe-echo program. Default: `rpoe-echo` beside this program
@@ -42,7 +42,7 @@ pub struct SoakArgs {
     /// Directory for soak.csv, soak.svg, soak.md and the server's log.
     #[arg(long, value_name = "DIR", default_value = "soak-out")]
     pub out: PathBuf,
-    /// Seconds between samples.
+    /// Time between samples.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub interval: Duration,
     /// Samples before this are warm-up (not used for the memory slope).
