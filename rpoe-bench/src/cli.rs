@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::compare::CompareArgs;
 use crate::loadgen::Target;
 use crate::micro::MicroArgs;
+use crate::soak::SoakArgs;
 
 /// Benchmarks for rpoe-echo: a verifying load generator for the line-echo
 /// protocol, comparison servers, and the harness that compares them.
@@ -44,6 +45,10 @@ pub enum Command {
     /// Turn criterion's results of `cargo bench -p rpoe` into a table of
     /// ratios against the plain baselines.
     MicroReport(MicroArgs),
+    /// Run rpoe-echo for a long time under well-behaved and hostile
+    /// clients, episodes and signals; sample it every few seconds and
+    /// judge memory growth, descriptors, losses and the shutdown.
+    Soak(SoakArgs),
     /// Benchmark-only comparison server: hand-written mio echo.
     ServeMio(ServeArgs),
     /// Benchmark-only comparison server: tokio echo (current-thread).

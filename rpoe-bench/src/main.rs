@@ -5,7 +5,9 @@
 //!   `Framed`);
 //! - [`compare`]: starts every server, runs every workload, writes the
 //!   report into `docs/bench/`;
-//! - [`micro`]: the report of the kernel's criterion micro-benchmarks.
+//! - [`micro`]: the report of the kernel's criterion micro-benchmarks;
+//! - [`soak`]: a long run under hostile clients and signals, judged on
+//!   losses, memory growth, descriptors and the shutdown.
 //!
 //! Run `rpoe-bench --help`; `docs/performance.md` has the commands that
 //! reproduce the published figures.
@@ -19,6 +21,7 @@ mod loadgen;
 mod micro;
 mod procfs;
 mod servers;
+mod soak;
 mod stats;
 
 use std::net::SocketAddr;
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string()),
         Command::Compare(a) => compare::run(&a),
         Command::MicroReport(a) => micro::run(&a),
+        Command::Soak(a) => soak::run(&a),
         Command::ServeMio(a) => {
             servers::mio_echo::serve(SocketAddr::new(a.bind, a.port)).map_err(|e| e.to_string())
         }
