@@ -45,6 +45,7 @@ mod remote;
 mod sessions;
 mod signaling;
 mod signals;
+mod source;
 mod timers;
 mod watchers;
 
@@ -67,6 +68,7 @@ pub use payload::{IoMode, Value};
 pub use postback::{Callback, Postback, Postbacked};
 pub use remote::{KernelHandle, RemoteDest, TryPostError};
 pub use signals::{ChildExit, DieInfo, Signal};
+pub use source::{EventSource, PostAction, SourceCtx, SourceHandle};
 
 pub(crate) use dispatch::Delivery as KDelivery;
 pub(crate) use engine::Core;

@@ -107,7 +107,11 @@ pub use socket_factory::{
 pub struct WheelId(pub(crate) u64);
 
 impl WheelId {
-    pub(crate) fn next() -> WheelId {
+    /// A fresh id, never returned before on this thread: for wheels
+    /// written outside this crate (see [`crate::kernel::EventSource`]),
+    /// so their events carry ids of the same kind as the built-in ones.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next() -> WheelId {
         thread_local! {
             static NEXT: Cell<u64> = const { Cell::new(1) };
         }
