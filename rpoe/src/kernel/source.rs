@@ -75,6 +75,14 @@ pub enum PostAction {
     /// Close the I/O object and stop the source for good. Events it
     /// emitted in this call are still delivered.
     Remove,
+    /// Deliver what was emitted, then call [`EventSource::ready`] again
+    /// for the same readiness event — unless a handler meanwhile closed
+    /// the source or stopped its session. For sources that hand over one
+    /// item at a time so that the session can react between items (stop
+    /// accepting, say) as POE's wheels let it; the source bounds how many
+    /// times in a row it asks, so one handle cannot starve the others.
+    /// Outside a readiness event (deferred work) it is `Continue`.
+    Again,
 }
 
 /// An event source that lives in a session: the code of a wheel that runs
@@ -341,13 +349,13 @@ impl<S: EventSource> Running<S> {
         mode: Option<IoMode>,
         peer_closed: bool,
         f: impl FnOnce(&mut S, &mut SourceCtx<'_, S::Io>) -> PostAction,
-    ) {
+    ) -> PostAction {
         let mut emits = Vec::new();
         let action = {
             // Handlers never run while this borrow is held (emits are
             // delivered below), so it cannot be found taken.
             let Ok(mut source) = self.source.try_borrow_mut() else {
-                return;
+                return PostAction::Continue;
             };
             let mut cx = SourceCtx {
                 core: &mut *core,
@@ -359,7 +367,7 @@ impl<S: EventSource> Running<S> {
             f(&mut source, &mut cx)
         };
         match (action, self.shared.handle.get()) {
-            (_, None) | (PostAction::Continue, _) => {}
+            (_, None) | (PostAction::Continue | PostAction::Again, _) => {}
             (PostAction::Drained, Some(h)) => {
                 if let Some(mode) = mode {
                     core.handles.drained(h, mode);
@@ -373,6 +381,7 @@ impl<S: EventSource> Running<S> {
             (PostAction::Remove, Some(_)) => self.shared.close(core),
         }
         self.deliver(core, emits);
+        action
     }
 
     fn deliver(&self, core: &mut Core, emits: Vec<Emit>) {
@@ -393,7 +402,12 @@ impl<S: EventSource> Running<S> {
 impl<S: EventSource> WheelIo for Running<S> {
     fn ready(&self, core: &mut Core, _handle: HandleId, mode: IoMode) {
         let peer_closed = mode == IoMode::Read && core.io_closed;
-        self.run(core, Some(mode), peer_closed, |s, cx| s.ready(cx, mode));
+        let (owner, owner_id) = (self.shared.owner, self.shared.owner_id);
+        while self.run(core, Some(mode), peer_closed, |s, cx| s.ready(cx, mode))
+            == PostAction::Again
+            && self.shared.handle.get().is_some()
+            && core.sessions.id_of(owner) == Some(owner_id)
+        {}
     }
 }
 
@@ -444,7 +458,7 @@ impl<S: EventSource> SourceHandle<S> {
             .borrow_mut()
             .push_back(LocalOp::Wheel(Box::new(move |core| {
                 if let Some(running) = running.upgrade() {
-                    running.run(core, None, false, f);
+                    let _ = running.run(core, None, false, f);
                 }
             })));
     }
