@@ -152,6 +152,19 @@ pub trait EventSource: 'static {
     /// The I/O object is ready for `mode`. Called only by the kernel, never
     /// while a handler of the session is running.
     fn ready(&mut self, cx: &mut SourceCtx<'_, Self::Io>, mode: IoMode) -> PostAction;
+
+    /// The events the source emitted in its last call (of `ready`, of
+    /// deferred work, or of this method) have all been delivered (or
+    /// queued). Why: the handlers of a batch of events may each ask the
+    /// wheel for work — `ReadWrite`'s `put` — that is cheaper done once
+    /// for the whole batch; a source notes the requests while the batch
+    /// runs and does the work here. Not called when nothing was emitted.
+    /// Its `PostAction` has no direction: `Drained` and `Disable` do
+    /// nothing.
+    fn delivered(&mut self, cx: &mut SourceCtx<'_, Self::Io>) -> PostAction {
+        let _ = cx;
+        PostAction::Continue
+    }
 }
 
 /// An event owed to the session, delivered once the source's code returns
@@ -169,6 +182,9 @@ struct Shared {
     owner_id: SessionId,
     /// `None` once closed.
     handle: Cell<Option<HandleId>>,
+    /// The user dropped the [`SourceHandle`]: nothing more is delivered,
+    /// even before the deferred close has run.
+    dropped: Cell<bool>,
     /// The watcher target that leads back to this source.
     target: RefCell<Option<Weak<dyn WheelIo>>>,
     local: Rc<Local>,
@@ -341,8 +357,9 @@ struct Running<S> {
 
 impl<S: EventSource> Running<S> {
     /// Run `f` on the source with a context, then act on its answer and
-    /// deliver what it emitted. `mode` is the direction `Disable` turns
-    /// off (deferred work has none).
+    /// deliver what it emitted, then tell the source (as often as it
+    /// emits more in answer). `mode` is the direction `Disable` turns off
+    /// (deferred work has none).
     fn run(
         &self,
         core: &mut Core,
@@ -350,12 +367,28 @@ impl<S: EventSource> Running<S> {
         peer_closed: bool,
         f: impl FnOnce(&mut S, &mut SourceCtx<'_, S::Io>) -> PostAction,
     ) -> PostAction {
+        let (action, mut emitted) = self.step(core, mode, peer_closed, f);
+        while emitted && !self.shared.dropped.get() {
+            emitted = self.step(core, None, false, |s, cx| s.delivered(cx)).1;
+        }
+        action
+    }
+
+    /// One call of the source and the delivery of its events; returns its
+    /// answer and whether it emitted anything.
+    fn step(
+        &self,
+        core: &mut Core,
+        mode: Option<IoMode>,
+        peer_closed: bool,
+        f: impl FnOnce(&mut S, &mut SourceCtx<'_, S::Io>) -> PostAction,
+    ) -> (PostAction, bool) {
         let mut emits = Vec::new();
         let action = {
             // Handlers never run while this borrow is held (emits are
             // delivered below), so it cannot be found taken.
             let Ok(mut source) = self.source.try_borrow_mut() else {
-                return PostAction::Continue;
+                return (PostAction::Continue, false);
             };
             let mut cx = SourceCtx {
                 core: &mut *core,
@@ -366,6 +399,7 @@ impl<S: EventSource> Running<S> {
             };
             f(&mut source, &mut cx)
         };
+        let emitted = !emits.is_empty();
         match (action, self.shared.handle.get()) {
             (_, None) | (PostAction::Continue | PostAction::Again, _) => {}
             (PostAction::Drained, Some(h)) => {
@@ -381,13 +415,13 @@ impl<S: EventSource> Running<S> {
             (PostAction::Remove, Some(_)) => self.shared.close(core),
         }
         self.deliver(core, emits);
-        action
+        (action, emitted)
     }
 
     fn deliver(&self, core: &mut Core, emits: Vec<Emit>) {
         let (owner, owner_id) = (self.shared.owner, self.shared.owner_id);
         for e in emits {
-            if core.sessions.id_of(owner) != Some(owner_id) {
+            if self.shared.dropped.get() || core.sessions.id_of(owner) != Some(owner_id) {
                 return;
             }
             if e.queued || core.depth > 0 {
@@ -466,6 +500,7 @@ impl<S: EventSource> SourceHandle<S> {
 
 impl<S: EventSource> Drop for SourceHandle<S> {
     fn drop(&mut self) {
+        self.running.shared.dropped.set(true);
         if self.running.shared.handle.get().is_none() {
             return;
         }
@@ -512,6 +547,7 @@ impl<H: 'static> Ctx<'_, H> {
                 owner,
                 owner_id: self.frame.id,
                 handle: Cell::new(Some(h)),
+                dropped: Cell::new(false),
                 target: RefCell::new(None),
                 local: self.core.local.clone(),
             },
