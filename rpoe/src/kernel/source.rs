@@ -240,6 +240,16 @@ impl<Io: IoSource> SourceCtx<'_, Io> {
         self.shared.handle.get().is_some()
     }
 
+    /// Take the I/O object back from the kernel, stopping the source (its
+    /// watchers go; events it emitted are still delivered): for wheels
+    /// that hand their object over when done, as a connector hands over
+    /// the connected socket. `None` if it was removed already.
+    pub fn take_io(&mut self) -> Option<Io> {
+        let h = self.shared.handle.take()?;
+        let io = self.core.remove_handle(self.shared.owner, h).ok()?;
+        io.into_any().downcast::<Io>().ok().map(|io| *io)
+    }
+
     /// The kernel's id of the I/O object (`None` once removed).
     pub fn handle(&self) -> Option<HandleId> {
         self.shared.handle.get()
@@ -540,6 +550,23 @@ impl<H: 'static> Ctx<'_, H> {
         io: S::Io,
         source: S,
     ) -> Result<SourceHandle<S>, Error> {
+        self.add_source_for(io, source, &[IoMode::Read])
+    }
+
+    /// [`Ctx::add_source`] with the interest to start with: `&[]` for
+    /// none yet, `&[IoMode::Write]` for a connector waiting for its
+    /// connect to finish, both for a stream with output already queued.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the OS refuses to register `io` (the object is then
+    /// closed).
+    pub fn add_source_for<S: EventSource>(
+        &mut self,
+        io: S::Io,
+        source: S,
+        interest: &[IoMode],
+    ) -> Result<SourceHandle<S>, Error> {
         let owner = self.frame.key;
         let h = self.core.add_handle(owner, Box::new(io));
         let running = Rc::new(Running {
@@ -555,12 +582,12 @@ impl<H: 'static> Ctx<'_, H> {
         });
         let as_io: Rc<dyn WheelIo> = running.clone();
         *running.shared.target.borrow_mut() = Some(Rc::downgrade(&as_io));
-        if let Err(e) = self
-            .core
-            .set_target(owner, h, IoMode::Read, Some(Target::Wheel(as_io)))
-        {
-            running.shared.close(self.core);
-            return Err(e);
+        for mode in interest {
+            let target = Some(Target::Wheel(as_io.clone()));
+            if let Err(e) = self.core.set_target(owner, h, *mode, target) {
+                running.shared.close(self.core);
+                return Err(e);
+            }
         }
         Ok(SourceHandle { running })
     }
