@@ -212,6 +212,37 @@ impl<'a, H: 'static> Ctx<'a, H> {
         )
     }
 
+    /// [`Ctx::call`] with an argument already wrapped in a [`Value`]: the
+    /// handler takes out what the `Value` holds, not the `Value`. For code
+    /// that gathers events of several argument types before sending them
+    /// (a wheel's records, errors and resets, in order).
+    ///
+    /// # Errors
+    ///
+    /// As [`Ctx::call`].
+    pub fn call_value<'d>(
+        &mut self,
+        dest: impl Into<Dest<'d>>,
+        event: impl IntoEvent,
+        args: Value,
+    ) -> Result<Value, Error> {
+        let key = self.core.resolve_or_err(&dest.into())?;
+        let ev = self.core.names.resolve(&event);
+        let sender = Sender::Session(self.frame.id);
+        let active = (key == self.frame.key).then_some(self.active);
+        let core: &mut Core = self.core;
+        core.deliver(
+            Some(&mut self.frame),
+            key,
+            Delivery {
+                event: ev,
+                sender,
+                payload: args.0,
+                active,
+            },
+        )
+    }
+
     /// Create a child session; its `_start` runs now with `args`, then this
     /// session's `_child` (create).
     ///

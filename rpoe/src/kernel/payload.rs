@@ -89,7 +89,10 @@ impl Payload {
 pub struct Value(pub(crate) Payload);
 
 impl Value {
-    pub(crate) fn new<T: Any>(value: T) -> Value {
+    /// Wrap `value`, to pass it on later as an event's argument with
+    /// [`Ctx::call_value`](crate::Ctx::call_value) — for code that holds
+    /// arguments of many types in one list (a wheel's pending events).
+    pub fn new<T: Any>(value: T) -> Value {
         Value(Payload::new(value))
     }
 
