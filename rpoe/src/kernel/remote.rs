@@ -46,7 +46,7 @@ impl From<&str> for RemoteDest {
 pub(crate) struct RemotePost {
     pub dest: RemoteDest,
     pub event: String,
-    pub args: Box<dyn Any + Send>,
+    pub args: Box<dyn super::payload::SendArg>,
 }
 
 /// The posts waiting for the kernel, and how many posters wait for room.
@@ -352,7 +352,8 @@ impl KernelHandle {
         };
         drop(inbox);
         if let (Some(full), Some(p)) = (refused, post) {
-            let args = match p.args.downcast::<A>() {
+            let boxed: Box<dyn super::payload::Arg> = p.args;
+            let args = match super::payload::Arg::into_any(boxed).downcast::<A>() {
                 Ok(a) => *a,
                 Err(_) => unreachable!("boxed above as an A"),
             };
