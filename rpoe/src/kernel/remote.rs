@@ -132,6 +132,9 @@ enum Wait {
 /// A cross-thread post that was not queued, with its argument given back
 /// so it can be retried or dropped by the caller. From
 /// [`KernelHandle::try_post`] and [`KernelHandle::post_timeout`].
+///
+/// New reasons may be added, so a `match` needs a wildcard arm.
+#[non_exhaustive]
 pub enum TryPostError<A> {
     /// The kernel's inbox was full (and, for `post_timeout`, stayed full
     /// until the timeout).
