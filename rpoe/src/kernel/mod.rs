@@ -46,6 +46,7 @@ mod sessions;
 mod signaling;
 mod signals;
 mod source;
+mod spawner;
 mod timers;
 mod watchers;
 
@@ -69,6 +70,7 @@ pub use postback::{Callback, Postback, Postbacked};
 pub use remote::{KernelHandle, RemoteDest, TryPostError};
 pub use signals::{ChildExit, DieInfo, Signal};
 pub use source::{EventSource, PostAction, SourceCtx, SourceHandle, TimerGuard};
+pub use spawner::Spawner;
 
 pub(crate) use engine::Core;
 pub(crate) use handles::{Target, WheelIo};
