@@ -76,8 +76,15 @@ pub mod kernel;
 pub mod wheel;
 
 pub use kernel::{
-    Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef, HandleId,
-    IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle, ManualClock, ObjectStates,
-    ParentChange, Postback, Postbacked, RemoteDest, RemovedTimer, Sender, Session, SessionId,
-    Signal, Time, TimerId, TryPostError, Value,
+    Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef, EventSource,
+    HandleId, IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle, ManualClock,
+    ObjectStates, ParentChange, PostAction, Postback, Postbacked, RemoteDest, RemovedTimer, Sender,
+    Session, SessionId, Signal, SourceCtx, SourceHandle, Spawner, StdSocket, Time, TimerGuard,
+    TimerId, TryPostError, Value,
 };
+
+/// The mio crate rpoe is built on, re-exported so that programs and
+/// wheels can name its socket types ([`mio::net::TcpStream`],
+/// [`mio::net::UdpSocket`], ...) without a direct dependency whose version
+/// must match rpoe's.
+pub use mio;

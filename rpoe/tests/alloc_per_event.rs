@@ -33,6 +33,7 @@ use rpoe::{Kernel, Session};
 /// thread teardown (`try_with` ignores the rare case where it is not).
 /// Counting per thread keeps the test harness's other threads out of the
 /// figures.
+#[allow(unsafe_code)]
 mod counting {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;

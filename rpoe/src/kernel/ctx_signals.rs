@@ -12,9 +12,53 @@ use super::names::IntoEvent;
 use super::postback::{Callback, Postback, POSTBACK_TAG};
 use super::queue::KERNEL_KEY;
 
+/// # Exceptions (DIE)
+///
+/// Failing a handler on purpose, as `die` does in POE (a `panic!` or an
+/// `Err` from an `on_try` handler does the same).
 impl<H: 'static> Ctx<'_, H> {
-    // ----- signals ----------------------------------------------------------
+    /// Raise DIE from this handler, as `die` does in a POE handler: once
+    /// the handler returns, its session gets a DIE signal whose
+    /// [`DieInfo::message`](crate::DieInfo::message) is `message` — the
+    /// same as an `Err` from an [`on_try`](crate::Session::on_try) handler,
+    /// for handlers registered with `on`.
+    ///
+    /// Why not `panic!`: a panic is trapped as well, but the process-wide
+    /// panic hook prints it (with a backtrace note) first, so a program
+    /// that fails handlers on purpose floods stderr. The handler goes on
+    /// running until it returns; return right after calling this.
+    ///
+    /// ```
+    /// use rpoe::{DieInfo, Kernel, Session, Signal};
+    ///
+    /// let mut kernel = Kernel::new().unwrap();
+    /// kernel.spawn(
+    ///     Session::new(String::new())
+    ///         .on("_start", |ctx| {
+    ///             ctx.sig("DIE", "on_die").unwrap();
+    ///             ctx.yield_event("work", ());
+    ///         })
+    ///         .on("work", |ctx| ctx.die("no input file"))
+    ///         .on("on_die", |ctx| {
+    ///             let info = ctx.arg::<Signal>().unwrap().arg::<DieInfo>().unwrap();
+    ///             let message = info.message.clone();
+    ///             *ctx.heap() = message;
+    ///             ctx.sig_handled(); // handled: the session lives on
+    ///         })
+    ///         .on("_stop", |ctx| assert_eq!(ctx.heap(), "no input file")),
+    ///     (),
+    /// );
+    /// kernel.run().unwrap();
+    /// ```
+    pub fn die(&mut self, message: impl std::fmt::Display) {
+        self.failed = Some(message.to_string());
+    }
+}
 
+/// # Signals
+///
+/// Signals: watching, sending, handling, and raising DIE (POE's `sig*` methods and `die`).
+impl<H: 'static> Ctx<'_, H> {
     /// Watch signal `name` (an OS signal such as `"INT"`, or any name
     /// sessions send): `event` gets a [`crate::Signal`]. One watcher per
     /// signal per session; a later call replaces it. A watcher does not
@@ -92,9 +136,12 @@ impl<H: 'static> Ctx<'_, H> {
             let _ = self.core.set_sig_child(self.frame.key, pid, None);
         }
     }
+}
 
-    // ----- postbacks and references ---------------------------------------------
-
+/// # Postbacks and references
+///
+/// Postbacks, callbacks and public reference counts (POE's `postback`, `callback`, `refcount_*`).
+impl<H: 'static> Ctx<'_, H> {
     /// A [`Postback`] that posts `event` to this session with `context` and
     /// the value it is called with; the session stays alive while it exists.
     pub fn postback(&mut self, event: impl IntoEvent, context: impl Any) -> Postback {

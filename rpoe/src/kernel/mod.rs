@@ -45,6 +45,8 @@ mod remote;
 mod sessions;
 mod signaling;
 mod signals;
+mod source;
+mod spawner;
 mod timers;
 mod watchers;
 
@@ -59,7 +61,7 @@ pub use ctx::{Ctx, RemovedTimer};
 pub use dispatch::{ObjectStates, Session};
 pub use error::Error;
 pub use events::{ChildEvent, ParentChange};
-pub use handles::IoSource;
+pub use handles::{IoSource, StdSocket};
 pub use ids::{Dest, HandleId, Sender, SessionId, TimerId};
 pub use introspect::SessionInfo;
 pub use names::{EventId, EventRef, IntoEvent};
@@ -67,8 +69,9 @@ pub use payload::{IoMode, Value};
 pub use postback::{Callback, Postback, Postbacked};
 pub use remote::{KernelHandle, RemoteDest, TryPostError};
 pub use signals::{ChildExit, DieInfo, Signal};
+pub use source::{EventSource, PostAction, SourceCtx, SourceHandle, TimerGuard};
+pub use spawner::Spawner;
 
-pub(crate) use dispatch::Delivery as KDelivery;
 pub(crate) use engine::Core;
 pub(crate) use handles::{Target, WheelIo};
 pub(crate) use payload::Payload as KPayload;

@@ -14,14 +14,12 @@
 //! so a connect storm cannot starve other handles; the listener stays
 //! ready and fires again next round.
 
-use std::cell::Cell;
 use std::io::{self, ErrorKind};
+use std::marker::PhantomData;
 use std::net::SocketAddr;
-use std::rc::{Rc, Weak};
 
 use crate::kernel::{
-    Core, Ctx, EventId, HandleId, IoMode, IoSource, KPayload, LocalOp, SessionId, SessionKey,
-    Target, WheelIo,
+    Ctx, EventId, EventSource, HandleId, IoMode, IoSource, PostAction, SourceCtx, SourceHandle,
 };
 
 use super::{WheelError, WheelId};
@@ -151,29 +149,93 @@ pub struct Accepted<S, A> {
 /// kernel.run().unwrap();
 /// ```
 pub struct ListenAccept {
-    inner: Rc<Inner>,
+    id: WheelId,
+    control: Box<dyn Control>,
 }
 
-struct Inner {
-    me: Weak<Inner>,
+/// What `ListenAccept` needs of its source, whatever the listener type.
+trait Control {
+    fn handle(&self) -> Option<HandleId>;
+    fn set_paused(&self, paused: bool);
+}
+
+impl<L: Acceptor> Control for SourceHandle<AcceptSource<L>> {
+    fn handle(&self) -> Option<HandleId> {
+        SourceHandle::handle(self)
+    }
+
+    fn set_paused(&self, paused: bool) {
+        self.defer(move |_, cx| {
+            let _ = cx.pause(IoMode::Read, paused);
+            PostAction::Continue
+        });
+    }
+}
+
+/// The wheel's event source: accepts one connection per call, so the
+/// session's handler runs between accepts (and can stop them).
+struct AcceptSource<L> {
     id: WheelId,
-    owner: SessionKey,
-    owner_id: SessionId,
-    handle: Cell<Option<HandleId>>,
     on_accept: EventId,
     on_error: Option<EventId>,
-    local: Rc<crate::kernel::LocalQueue>,
-    accept: AcceptFn,
+    /// Accepts made for the current readiness event.
+    accepted: usize,
+    _listener: PhantomData<fn() -> L>,
 }
 
-/// Accepts one connection on the wheel's listener, as an event payload;
-/// `None` if the listener is gone.
-type AcceptFn = Box<dyn Fn(&mut Core, HandleId) -> Option<io::Result<KPayload>>>;
+impl<L: Acceptor> EventSource for AcceptSource<L> {
+    type Io = L;
+
+    fn ready(&mut self, cx: &mut SourceCtx<'_, L>, _mode: IoMode) -> PostAction {
+        if self.accepted == ACCEPTS_PER_EVENT {
+            // Budget spent: the listener stays ready and fires next round.
+            self.accepted = 0;
+            return PostAction::Continue;
+        }
+        loop {
+            match cx.io().accept_one() {
+                Ok((stream, peer)) => {
+                    self.accepted += 1;
+                    let wheel = self.id;
+                    cx.emit(
+                        self.on_accept,
+                        Accepted {
+                            stream,
+                            peer,
+                            wheel,
+                        },
+                    );
+                    return PostAction::Again;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.accepted = 0;
+                    return PostAction::Drained;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.accepted = 0;
+                    if let Some(ev) = self.on_error {
+                        cx.emit(ev, WheelError::io("accept", &e, self.id));
+                    }
+                    // Let the session decide (pause, retry later) before
+                    // trying again: an error like EMFILE would repeat at
+                    // once.
+                    return PostAction::Continue;
+                }
+            }
+        }
+    }
+}
 
 impl ListenAccept {
     /// Start accepting on `listener` in the running session: each
     /// connection goes to `on_accept`, failures to `on_error` (`""` for
     /// none).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) if the kernel cannot watch the
+    /// listener.
     pub fn new<H: 'static, L: Acceptor>(
         ctx: &mut Ctx<'_, H>,
         listener: L,
@@ -181,124 +243,38 @@ impl ListenAccept {
         on_error: &str,
     ) -> Result<ListenAccept, crate::Error> {
         let id = WheelId::next();
-        let owner = ctx.frame.key;
-        let owner_id = ctx.frame.id;
-        let on_accept = ctx.core.names.intern(on_accept);
-        let on_error = (!on_error.is_empty()).then(|| ctx.core.names.intern(on_error));
-        let handle = ctx.core.add_handle(owner, Box::new(listener));
-        let accept = Box::new(move |core: &mut Core, h: HandleId| {
-            let l = core
-                .handles
-                .get_mut(h)
-                .and_then(|e| (*e.io).as_any_mut().downcast_mut::<L>())?;
-            Some(l.accept_one().map(|(stream, peer)| {
-                KPayload::new(Accepted {
-                    stream,
-                    peer,
-                    wheel: id,
-                })
-            }))
-        });
-        let inner = Rc::new_cyclic(|me| Inner {
-            me: me.clone(),
+        let source = AcceptSource::<L> {
             id,
-            owner,
-            owner_id,
-            handle: Cell::new(Some(handle)),
-            on_accept,
-            on_error,
-            local: ctx.core.local.clone(),
-            accept,
-        });
-        ctx.core.set_target(
-            owner,
-            handle,
-            IoMode::Read,
-            Some(Target::Wheel(inner.clone())),
-        )?;
-        Ok(ListenAccept { inner })
+            on_accept: ctx.event_id(on_accept),
+            on_error: (!on_error.is_empty()).then(|| ctx.event_id(on_error)),
+            accepted: 0,
+            _listener: PhantomData,
+        };
+        let handle = ctx.add_source(listener, source)?;
+        Ok(ListenAccept {
+            id,
+            control: Box::new(handle),
+        })
     }
 
     /// The wheel's id.
     pub fn id(&self) -> WheelId {
-        self.inner.id
+        self.id
     }
 
     /// The listener's handle in the kernel (to read its local address with
     /// `ctx.handle::<TcpListener>(h)`).
     pub fn handle(&self) -> Option<HandleId> {
-        self.inner.handle.get()
+        self.control.handle()
     }
 
     /// Stop accepting; connections wait in the OS backlog.
     pub fn pause_accept(&self) {
-        self.set_paused(true);
+        self.control.set_paused(true);
     }
 
     /// Accept again.
     pub fn resume_accept(&self) {
-        self.set_paused(false);
-    }
-
-    fn set_paused(&self, paused: bool) {
-        let (owner, Some(h)) = (self.inner.owner, self.inner.handle.get()) else {
-            return;
-        };
-        self.inner
-            .local
-            .ops
-            .borrow_mut()
-            .push_back(LocalOp::Wheel(Box::new(move |core: &mut Core| {
-                let _ = core.pause_watcher(owner, h, IoMode::Read, paused);
-            })));
-    }
-}
-
-impl Drop for ListenAccept {
-    fn drop(&mut self) {
-        let (owner, Some(h)) = (self.inner.owner, self.inner.handle.take()) else {
-            return;
-        };
-        self.inner
-            .local
-            .ops
-            .borrow_mut()
-            .push_back(LocalOp::Wheel(Box::new(move |core: &mut Core| {
-                let _ = core.remove_handle(owner, h);
-            })));
-    }
-}
-
-impl WheelIo for Inner {
-    fn ready(&self, core: &mut Core, handle: HandleId, _mode: IoMode) {
-        let _keep = self.me.upgrade();
-        for _ in 0..ACCEPTS_PER_EVENT {
-            if self.handle.get() != Some(handle) {
-                return;
-            }
-            let (event, payload) = match (self.accept)(core, handle) {
-                None => return,
-                Some(Ok(p)) => (self.on_accept, p),
-                Some(Err(e)) if e.kind() == ErrorKind::WouldBlock => {
-                    core.handles.drained(handle, IoMode::Read);
-                    return;
-                }
-                Some(Err(e)) if e.kind() == ErrorKind::Interrupted => continue,
-                Some(Err(e)) => {
-                    let Some(ev) = self.on_error else {
-                        return;
-                    };
-                    let err = WheelError::io("accept", &e, self.id);
-                    (ev, KPayload::new(err))
-                }
-            };
-            let is_error = event != self.on_accept;
-            core.wheel_event(self.owner, self.owner_id, event, payload);
-            if is_error {
-                // Let the session decide (pause, retry later) before trying
-                // again: an error like EMFILE would repeat at once.
-                return;
-            }
-        }
+        self.control.set_paused(false);
     }
 }

@@ -37,6 +37,7 @@ use std::cell::Cell;
 use std::fmt;
 
 pub mod follow_tail;
+mod in_buf;
 pub mod listen_accept;
 mod out_buf;
 pub mod read_write;
@@ -107,7 +108,11 @@ pub use socket_factory::{
 pub struct WheelId(pub(crate) u64);
 
 impl WheelId {
-    pub(crate) fn next() -> WheelId {
+    /// A fresh id, never returned before on this thread: for wheels
+    /// written outside this crate (see [`crate::kernel::EventSource`]),
+    /// so their events carry ids of the same kind as the built-in ones.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next() -> WheelId {
         thread_local! {
             static NEXT: Cell<u64> = const { Cell::new(1) };
         }
