@@ -76,10 +76,11 @@ pub mod kernel;
 pub mod wheel;
 
 pub use kernel::{
-    Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef, EventSource,
-    HandleId, IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle, ManualClock,
-    ObjectStates, ParentChange, PostAction, Postback, Postbacked, RemoteDest, RemovedTimer, Sender,
-    Session, SessionId, Signal, SourceCtx, SourceHandle, Time, TimerId, TryPostError, Value,
+    AsyncIo, Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef,
+    EventSource, HandleId, IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle,
+    ManualClock, ObjectStates, ParentChange, PostAction, Postback, Postbacked, RemoteDest,
+    RemovedTimer, Sender, Session, SessionId, Signal, Sleep, SourceCtx, SourceHandle, TaskId, Time,
+    TimerId, TryPostError, Value,
 };
 
 /// The mio crate rpoe is built on, re-exported so that programs and

@@ -30,6 +30,7 @@ mod clock;
 mod ctx;
 mod ctx_signals;
 mod dispatch;
+mod embed;
 mod engine;
 mod error;
 mod events;
@@ -46,6 +47,7 @@ mod sessions;
 mod signaling;
 mod signals;
 mod source;
+mod task;
 mod timers;
 mod watchers;
 
@@ -69,6 +71,7 @@ pub use postback::{Callback, Postback, Postbacked};
 pub use remote::{KernelHandle, RemoteDest, TryPostError};
 pub use signals::{ChildExit, DieInfo, Signal};
 pub use source::{EventSource, PostAction, SourceCtx, SourceHandle};
+pub use task::{AsyncIo, Sleep, TaskId, ASYNC_IO_BUFFER};
 
 pub(crate) use dispatch::Delivery as KDelivery;
 pub(crate) use engine::Core;
@@ -347,6 +350,15 @@ impl Kernel {
     }
 
     fn round(&mut self, may_block: bool) -> Result<bool, Error> {
+        // While the round runs, wakes from this thread need no system
+        // call: the kernel looks at its ready tasks before it blocks.
+        self.core.tasks.set_busy(true);
+        let r = self.round_inner(may_block);
+        self.core.tasks.set_busy(false);
+        r
+    }
+
+    fn round_inner(&mut self, may_block: bool) -> Result<bool, Error> {
         let core = &mut self.core;
         if core.sessions.len() == 0 || core.stop_requested {
             return Ok(false);
@@ -373,9 +385,19 @@ impl Kernel {
             && core.signals.os.is_none();
         if nothing_to_poll {
             self.events.clear();
-        } else if let Err(e) = core.poll.poll(&mut self.events, timeout) {
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e.into());
+        } else {
+            let blocks = timeout != Some(Duration::ZERO);
+            if blocks {
+                core.tasks.set_busy(false);
+            }
+            let polled = core.poll.poll(&mut self.events, timeout);
+            if blocks {
+                core.tasks.set_busy(true);
+            }
+            if let Err(e) = polled {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e.into());
+                }
             }
         }
         self.reads.clear();
@@ -425,6 +447,10 @@ impl Kernel {
                 core.gc_sweep();
             }
         }
+
+        // Futures woken since the last round: their outputs join this
+        // round's batch.
+        core.poll_tasks();
 
         // The batch: what was due and queued when this step began — or,
         // if the last round stopped at the cap, the rest of that round's
