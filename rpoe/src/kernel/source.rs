@@ -152,6 +152,19 @@ pub trait EventSource: 'static {
     /// The I/O object is ready for `mode`. Called only by the kernel, never
     /// while a handler of the session is running.
     fn ready(&mut self, cx: &mut SourceCtx<'_, Self::Io>, mode: IoMode) -> PostAction;
+
+    /// The events the source emitted in its last call (of `ready`, of
+    /// deferred work, or of this method) have all been delivered (or
+    /// queued). Why: the handlers of a batch of events may each ask the
+    /// wheel for work — `ReadWrite`'s `put` — that is cheaper done once
+    /// for the whole batch; a source notes the requests while the batch
+    /// runs and does the work here. Not called when nothing was emitted.
+    /// Its `PostAction` has no direction: `Drained` and `Disable` do
+    /// nothing.
+    fn delivered(&mut self, cx: &mut SourceCtx<'_, Self::Io>) -> PostAction {
+        let _ = cx;
+        PostAction::Continue
+    }
 }
 
 /// An event owed to the session, delivered once the source's code returns
@@ -169,6 +182,9 @@ struct Shared {
     owner_id: SessionId,
     /// `None` once closed.
     handle: Cell<Option<HandleId>>,
+    /// The user dropped the [`SourceHandle`]: nothing more is delivered,
+    /// even before the deferred close has run.
+    dropped: Cell<bool>,
     /// The watcher target that leads back to this source.
     target: RefCell<Option<Weak<dyn WheelIo>>>,
     local: Rc<Local>,
@@ -222,6 +238,16 @@ impl<Io: IoSource> SourceCtx<'_, Io> {
     /// Whether the source still has its I/O object.
     pub fn is_open(&self) -> bool {
         self.shared.handle.get().is_some()
+    }
+
+    /// Take the I/O object back from the kernel, stopping the source (its
+    /// watchers go; events it emitted are still delivered): for wheels
+    /// that hand their object over when done, as a connector hands over
+    /// the connected socket. `None` if it was removed already.
+    pub fn take_io(&mut self) -> Option<Io> {
+        let h = self.shared.handle.take()?;
+        let io = self.core.remove_handle(self.shared.owner, h).ok()?;
+        io.into_any().downcast::<Io>().ok().map(|io| *io)
     }
 
     /// The kernel's id of the I/O object (`None` once removed).
@@ -341,8 +367,9 @@ struct Running<S> {
 
 impl<S: EventSource> Running<S> {
     /// Run `f` on the source with a context, then act on its answer and
-    /// deliver what it emitted. `mode` is the direction `Disable` turns
-    /// off (deferred work has none).
+    /// deliver what it emitted, then tell the source (as often as it
+    /// emits more in answer). `mode` is the direction `Disable` turns off
+    /// (deferred work has none).
     fn run(
         &self,
         core: &mut Core,
@@ -350,12 +377,28 @@ impl<S: EventSource> Running<S> {
         peer_closed: bool,
         f: impl FnOnce(&mut S, &mut SourceCtx<'_, S::Io>) -> PostAction,
     ) -> PostAction {
+        let (action, mut emitted) = self.step(core, mode, peer_closed, f);
+        while emitted && !self.shared.dropped.get() {
+            emitted = self.step(core, None, false, |s, cx| s.delivered(cx)).1;
+        }
+        action
+    }
+
+    /// One call of the source and the delivery of its events; returns its
+    /// answer and whether it emitted anything.
+    fn step(
+        &self,
+        core: &mut Core,
+        mode: Option<IoMode>,
+        peer_closed: bool,
+        f: impl FnOnce(&mut S, &mut SourceCtx<'_, S::Io>) -> PostAction,
+    ) -> (PostAction, bool) {
         let mut emits = Vec::new();
         let action = {
             // Handlers never run while this borrow is held (emits are
             // delivered below), so it cannot be found taken.
             let Ok(mut source) = self.source.try_borrow_mut() else {
-                return PostAction::Continue;
+                return (PostAction::Continue, false);
             };
             let mut cx = SourceCtx {
                 core: &mut *core,
@@ -366,6 +409,7 @@ impl<S: EventSource> Running<S> {
             };
             f(&mut source, &mut cx)
         };
+        let emitted = !emits.is_empty();
         match (action, self.shared.handle.get()) {
             (_, None) | (PostAction::Continue | PostAction::Again, _) => {}
             (PostAction::Drained, Some(h)) => {
@@ -381,13 +425,13 @@ impl<S: EventSource> Running<S> {
             (PostAction::Remove, Some(_)) => self.shared.close(core),
         }
         self.deliver(core, emits);
-        action
+        (action, emitted)
     }
 
     fn deliver(&self, core: &mut Core, emits: Vec<Emit>) {
         let (owner, owner_id) = (self.shared.owner, self.shared.owner_id);
         for e in emits {
-            if core.sessions.id_of(owner) != Some(owner_id) {
+            if self.shared.dropped.get() || core.sessions.id_of(owner) != Some(owner_id) {
                 return;
             }
             if e.queued || core.depth > 0 {
@@ -466,6 +510,7 @@ impl<S: EventSource> SourceHandle<S> {
 
 impl<S: EventSource> Drop for SourceHandle<S> {
     fn drop(&mut self) {
+        self.running.shared.dropped.set(true);
         if self.running.shared.handle.get().is_none() {
             return;
         }
@@ -505,6 +550,23 @@ impl<H: 'static> Ctx<'_, H> {
         io: S::Io,
         source: S,
     ) -> Result<SourceHandle<S>, Error> {
+        self.add_source_for(io, source, &[IoMode::Read])
+    }
+
+    /// [`Ctx::add_source`] with the interest to start with: `&[]` for
+    /// none yet, `&[IoMode::Write]` for a connector waiting for its
+    /// connect to finish, both for a stream with output already queued.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the OS refuses to register `io` (the object is then
+    /// closed).
+    pub fn add_source_for<S: EventSource>(
+        &mut self,
+        io: S::Io,
+        source: S,
+        interest: &[IoMode],
+    ) -> Result<SourceHandle<S>, Error> {
         let owner = self.frame.key;
         let h = self.core.add_handle(owner, Box::new(io));
         let running = Rc::new(Running {
@@ -512,6 +574,7 @@ impl<H: 'static> Ctx<'_, H> {
                 owner,
                 owner_id: self.frame.id,
                 handle: Cell::new(Some(h)),
+                dropped: Cell::new(false),
                 target: RefCell::new(None),
                 local: self.core.local.clone(),
             },
@@ -519,12 +582,12 @@ impl<H: 'static> Ctx<'_, H> {
         });
         let as_io: Rc<dyn WheelIo> = running.clone();
         *running.shared.target.borrow_mut() = Some(Rc::downgrade(&as_io));
-        if let Err(e) = self
-            .core
-            .set_target(owner, h, IoMode::Read, Some(Target::Wheel(as_io)))
-        {
-            running.shared.close(self.core);
-            return Err(e);
+        for mode in interest {
+            let target = Some(Target::Wheel(as_io.clone()));
+            if let Err(e) = self.core.set_target(owner, h, *mode, target) {
+                running.shared.close(self.core);
+                return Err(e);
+            }
         }
         Ok(SourceHandle { running })
     }

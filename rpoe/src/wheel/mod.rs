@@ -37,6 +37,7 @@ use std::cell::Cell;
 use std::fmt;
 
 pub mod follow_tail;
+mod in_buf;
 pub mod listen_accept;
 mod out_buf;
 pub mod read_write;

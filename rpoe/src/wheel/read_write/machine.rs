@@ -1,5 +1,7 @@
 //! The running wheel's state machine: reading and framing input, the
 //! output buffer and its watermarks, and the events owed to the session.
+//! It is an [`EventSource`]: everything it does to the kernel goes through
+//! the public [`SourceCtx`].
 
 use super::*;
 
@@ -12,413 +14,288 @@ pub(super) struct EventIds {
     pub(super) low: Option<EventId>,
 }
 
-pub(super) struct State<R> {
+pub(super) struct State<S, R> {
     pub(super) id: WheelId,
-    pub(super) owner: SessionKey,
-    pub(super) owner_id: SessionId,
-    /// `None` once closed.
-    pub(super) handle: Option<HandleId>,
     pub(super) input: BoxFilter<R>,
     pub(super) output: BoxFilter<R>,
     pub(super) out: crate::wheel::out_buf::OutBuf,
+    pub(super) inbuf: crate::wheel::in_buf::InBuf,
     pub(super) ev: EventIds,
     pub(super) high: Option<usize>,
     pub(super) low: Option<usize>,
     pub(super) is_high: bool,
     pub(super) write_on: bool,
     pub(super) flush_queued: bool,
-    /// The wheel is handing a batch of events to its session: puts made
-    /// meanwhile are written once, after the batch.
+    /// The wheel's events are being handed to its session: puts made
+    /// meanwhile are written once, after the batch (in `delivered`).
     pub(super) batching: bool,
     pub(super) flush_after_batch: bool,
     pub(super) read_paused: bool,
     pub(super) shutdown_output: bool,
     /// See [`ReadWriteBuilder::max_input`].
     pub(super) max_input: Option<usize>,
-    pub(super) rbuf: Vec<u8>,
     /// Records completed by a filter switch, delivered with the next read.
     pub(super) carry: Vec<R>,
+    pub(super) _s: PhantomData<fn() -> S>,
 }
 
-impl<R> State<R> {
+impl<S, R> State<S, R>
+where
+    S: IoSource + Read + Write,
+    R: 'static,
+{
     pub(super) fn pending(&self) -> usize {
         self.out.pending()
     }
-}
 
-pub(super) struct Inner<S, R> {
-    pub(super) me: Weak<Inner<S, R>>,
-    pub(super) local: Rc<crate::kernel::LocalQueue>,
-    pub(super) state: RefCell<State<R>>,
-    pub(super) _s: PhantomData<S>,
-}
-
-/// An event the wheel owes its session, sent once the state is released.
-pub(super) enum Emit<R> {
-    Input(R),
-    Error(WheelError),
-    Flushed,
-    High,
-    Low,
-}
-
-impl<S, R> Inner<S, R>
-where
-    S: IoSource + Read + Write,
-    R: 'static,
-{
-    pub(super) fn queue(&self, task: impl FnOnce(&mut Core) + 'static) {
-        self.local
-            .ops
-            .borrow_mut()
-            .push_back(LocalOp::Wheel(Box::new(task)));
+    /// Hand an event to the session; puts made by its handler wait for
+    /// the end of the batch.
+    fn emit(&mut self, cx: &mut SourceCtx<'_, S>, event: Option<EventId>, args: impl Any) {
+        if let Some(event) = event {
+            self.batching = true;
+            cx.emit(event, args);
+        }
     }
 
-    /// Write what the buffer holds; returns events owed. Never calls user
-    /// code (it may run while a handler is on the stack).
-    pub(super) fn write_out(&self, core: &mut Core) -> Vec<Emit<R>> {
-        let mut emit = Vec::new();
-        let mut st = self.state.borrow_mut();
-        let Some(h) = st.handle else {
-            return emit;
+    /// Write what the buffer holds, and send the events that follow from
+    /// it (error, watermarks, flushed).
+    pub(super) fn write_out(&mut self, cx: &mut SourceCtx<'_, S>) {
+        let Some(sock) = cx.try_io() else {
+            return;
         };
-        let Some(sock) = core
-            .handles
-            .get_mut(h)
-            .and_then(|e| (*e.io).as_any_mut().downcast_mut::<S>())
-        else {
-            return emit;
-        };
-        if let Err(e) = st.out.write_to(sock) {
-            emit.push(Emit::Error(WheelError::io("write", &e, st.id)));
-            st.out.clear();
+        if let Err(e) = self.out.write_to(sock) {
+            let err = WheelError::io("write", &e, self.id);
+            self.emit(cx, self.ev.error, err);
+            self.out.clear();
         }
-        let left = st.pending();
-        if st.is_high && st.low.is_some_and(|low| left <= low) {
-            st.is_high = false;
-            emit.push(Emit::Low);
-        } else if !st.is_high && st.high.is_some_and(|high| left >= high) {
-            st.is_high = true;
-            emit.push(Emit::High);
+        let left = self.pending();
+        if self.is_high && self.low.is_some_and(|low| left <= low) {
+            self.is_high = false;
+            self.emit(cx, self.ev.low, self.id);
+        } else if !self.is_high && self.high.is_some_and(|high| left >= high) {
+            self.is_high = true;
+            self.emit(cx, self.ev.high, self.id);
         }
         if left == 0 {
-            emit.push(Emit::Flushed);
-            if st.shutdown_output {
-                if let Some(sock) = core
-                    .handles
-                    .get_mut(h)
-                    .and_then(|e| (*e.io).as_any_mut().downcast_mut::<S>())
-                {
+            self.emit(cx, self.ev.flushed, self.id);
+            if self.shutdown_output {
+                if let Some(sock) = cx.try_io() {
                     let _ = sock.flush();
                 }
-                let _ = shutdown_write(core, h);
+                shutdown_write(cx);
             }
         }
         let want_write = left > 0;
-        let (owner, write_on) = (st.owner, st.write_on);
-        st.write_on = want_write;
-        drop(st);
-        if want_write != write_on {
-            let target = want_write.then(|| self.target());
-            let _ = core.set_target(owner, h, IoMode::Write, target.flatten());
-        }
-        emit
-    }
-
-    pub(super) fn target(&self) -> Option<Target> {
-        let me: Rc<dyn WheelIo> = self.me.upgrade()?;
-        Some(Target::Wheel(me))
-    }
-
-    /// Send owed events to the session. Only called at kernel level (no
-    /// handler on the stack) or through `post` when one might be.
-    pub(super) fn send(&self, core: &mut Core, emits: Vec<Emit<R>>, direct: bool) {
-        if direct {
-            self.state.borrow_mut().batching = true;
-        }
-        self.send_each(core, emits, direct);
-        if direct {
-            let flush = {
-                let mut st = self.state.borrow_mut();
-                st.batching = false;
-                std::mem::take(&mut st.flush_after_batch)
-            };
-            if flush {
-                // One write for everything the batch's handlers put.
-                let emits = self.write_out(core);
-                self.send(core, emits, true);
-            }
+        if want_write != self.write_on {
+            self.write_on = want_write;
+            let _ = cx.set_interest(IoMode::Write, want_write);
         }
     }
 
-    pub(super) fn send_each(&self, core: &mut Core, emits: Vec<Emit<R>>, direct: bool) {
-        for e in emits {
-            let (owner, owner_id, id, ev, open) = {
-                let st = self.state.borrow();
-                (st.owner, st.owner_id, st.id, st.ev, st.handle.is_some())
-            };
-            if !open {
-                return;
-            }
-            let (event, payload) = match e {
-                Emit::Input(r) => (ev.input, KPayload::new((r, id))),
-                Emit::Error(err) => (ev.error, KPayload::new(err)),
-                Emit::Flushed => (ev.flushed, KPayload::new(id)),
-                Emit::High => (ev.high, KPayload::new(id)),
-                Emit::Low => (ev.low, KPayload::new(id)),
-            };
-            let Some(event) = event else {
-                continue;
-            };
-            if direct {
-                core.wheel_event(owner, owner_id, event, payload);
-            } else {
-                core.post_key(owner, Some(owner), event, payload);
-            }
-        }
-    }
-
-    pub(super) fn read_in(&self, core: &mut Core, h: HandleId) -> Vec<Emit<R>> {
-        let mut emit = Vec::new();
-        let mut st = self.state.borrow_mut();
-        let st = &mut *st;
-        if st.rbuf.len() < READ_CHUNK {
-            st.rbuf.resize(READ_CHUNK, 0);
-        }
-        let Some(sock) = core
-            .handles
-            .get_mut(h)
-            .and_then(|e| (*e.io).as_any_mut().downcast_mut::<S>())
-        else {
-            return emit;
+    fn read_in(&mut self, cx: &mut SourceCtx<'_, S>) -> PostAction {
+        let peer_closed = cx.peer_closed();
+        let Some(sock) = cx.try_io() else {
+            return PostAction::Continue;
         };
-        let mut records = std::mem::take(&mut st.carry);
-        let mut drained = false;
-        let mut end: Option<WheelError> = None;
-        for _ in 0..READS_PER_EVENT {
-            match sock.read(&mut st.rbuf) {
-                Ok(0) => {
-                    end = Some(WheelError {
-                        op: "read",
-                        errno: 0,
-                        message: String::new(),
-                        wheel: st.id,
-                    });
-                    break;
-                }
-                Ok(n) => {
-                    if let Err(e) = st.input.get(&st.rbuf[..n], &mut records) {
-                        end = Some(WheelError {
-                            op: "get",
-                            errno: 22,
-                            message: e.to_string(),
-                            wheel: st.id,
-                        });
-                        break;
-                    }
-                    let held = st.input.pending().len();
-                    if let Some(max) = st.max_input.filter(|&m| held > m) {
-                        let _ = st.input.take_pending();
-                        let e = crate::filter::FilterError::TooLong { len: held, max };
-                        end = Some(WheelError {
-                            op: "get",
-                            errno: 22,
-                            message: e.to_string(),
-                            wheel: st.id,
-                        });
-                        break;
-                    }
-                    // A short read empties the socket; unless the peer
-                    // closed with this event, more data or EOF raises a
-                    // new one (see Ctx::io_peer_closed).
-                    if n < st.rbuf.len() && !core.io_closed {
-                        drained = true;
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    drained = true;
-                    break;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    end = Some(WheelError::io("read", &e, st.id));
-                    break;
-                }
+        let mut records = std::mem::take(&mut self.carry);
+        let (input, max_input, id) = (&mut self.input, self.max_input, self.id);
+        let outcome = self.inbuf.read_from(sock, peer_closed, |chunk| {
+            if let Err(e) = input.get(chunk, &mut records) {
+                return Err(WheelError {
+                    op: "get",
+                    errno: 22,
+                    message: e.to_string(),
+                    wheel: id,
+                });
             }
+            let held = input.pending().len();
+            if let Some(max) = max_input.filter(|&m| held > m) {
+                let _ = input.take_pending();
+                let e = crate::filter::FilterError::TooLong { len: held, max };
+                return Err(WheelError {
+                    op: "get",
+                    errno: 22,
+                    message: e.to_string(),
+                    wheel: id,
+                });
+            }
+            Ok(())
+        });
+        for r in records {
+            self.emit(cx, self.ev.input, (r, id));
         }
-        if st.rbuf.len() > READ_CHUNK {
-            st.rbuf.truncate(READ_CHUNK);
-        }
-        emit.extend(records.into_iter().map(Emit::Input));
-        if let Some(err) = end {
-            // Reading is over: stop watching for input.
-            let owner = st.owner;
-            let _ = core.set_target(owner, h, IoMode::Read, None);
-            emit.push(Emit::Error(err));
-        } else if drained {
-            core.handles.drained(h, IoMode::Read);
-        }
-        emit
+        let err = match outcome {
+            ReadOutcome::Drained => return PostAction::Drained,
+            ReadOutcome::More => return PostAction::Continue,
+            ReadOutcome::Eof => WheelError {
+                op: "read",
+                errno: 0,
+                message: String::new(),
+                wheel: id,
+            },
+            ReadOutcome::Failed(e) => WheelError::io("read", &e, id),
+            ReadOutcome::Refused(e) => e,
+        };
+        // Reading is over: stop watching for input.
+        let _ = cx.set_interest(IoMode::Read, false);
+        self.emit(cx, self.ev.error, err);
+        PostAction::Continue
+    }
+
+    /// A put asked for a write: do it now (after the handler that put).
+    pub(super) fn flush_now(&mut self, cx: &mut SourceCtx<'_, S>) {
+        self.flush_queued = false;
+        self.write_out(cx);
     }
 }
 
-/// Shut down the write side of a handle (for sockets: `shutdown(Write)`).
-pub(super) fn shutdown_write(core: &mut Core, h: HandleId) -> std::io::Result<()> {
-    let Some(e) = core.handles.get_mut(h) else {
-        return Ok(());
+/// Shut down the write side of the stream (for sockets:
+/// `shutdown(Write)`; other streams have none).
+pub(super) fn shutdown_write<S: IoSource>(cx: &mut SourceCtx<'_, S>) {
+    let Some(sock) = cx.try_io() else {
+        return;
     };
-    let any = (*e.io).as_any_mut();
+    let any = sock.as_any_mut();
     if let Some(s) = any.downcast_mut::<mio::net::TcpStream>() {
-        return s.shutdown(std::net::Shutdown::Write);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    } else if let Some(s) = any.downcast_mut::<mio::net::UnixStream>() {
+        let _ = s.shutdown(std::net::Shutdown::Write);
     }
-    if let Some(s) = any.downcast_mut::<mio::net::UnixStream>() {
-        return s.shutdown(std::net::Shutdown::Write);
-    }
-    Ok(())
 }
 
-impl<S, R> WheelIo for Inner<S, R>
+impl<S, R> EventSource for State<S, R>
 where
     S: IoSource + Read + Write,
     R: 'static,
 {
-    fn ready(&self, core: &mut Core, handle: HandleId, mode: IoMode) {
-        let emits = match mode {
-            IoMode::Read => self.read_in(core, handle),
+    type Io = S;
+
+    fn ready(&mut self, cx: &mut SourceCtx<'_, S>, mode: IoMode) -> PostAction {
+        match mode {
+            IoMode::Read => self.read_in(cx),
             IoMode::Write => {
-                let e = self.write_out(core);
-                core.handles.drained(handle, IoMode::Write);
-                e
+                self.write_out(cx);
+                PostAction::Drained
             }
-        };
-        self.send(core, emits, true);
+        }
+    }
+
+    fn delivered(&mut self, cx: &mut SourceCtx<'_, S>) -> PostAction {
+        self.batching = false;
+        if std::mem::take(&mut self.flush_after_batch) {
+            // One write for everything the batch's handlers put.
+            self.write_out(cx);
+        }
+        PostAction::Continue
     }
 }
 
-impl<S, R> Control<R> for Inner<S, R>
+impl<S, R> Control<R> for SourceHandle<State<S, R>>
 where
     S: IoSource + Read + Write,
     R: 'static,
 {
-    fn id(&self) -> WheelId {
-        self.state.borrow().id
-    }
-
     fn put(&self, record: &R) -> Result<bool, crate::filter::FilterError> {
-        let (high, queue_flush) = {
-            let mut guard = self.state.borrow_mut();
-            if guard.handle.is_none() {
-                return Ok(false);
-            }
-            let st = &mut *guard;
-            st.output.put(record, st.out.tail())?;
-            let pending = st.pending();
-            let high = st.high.is_some_and(|h| pending >= h);
-            if high {
-                st.is_high = true;
-            }
-            if st.batching {
-                st.flush_after_batch |= pending > 0;
-            }
-            let queue_flush = !st.flush_queued && !st.batching && pending > 0;
-            st.flush_queued |= queue_flush;
-            (high, queue_flush)
-        };
-        if queue_flush {
-            let me = self.me.clone();
-            self.queue(move |core| {
-                if let Some(me) = me.upgrade() {
-                    me.state.borrow_mut().flush_queued = false;
-                    let emits = me.write_out(core);
-                    // Right after the handler that put, unless another
-                    // handler is still on the stack: then queue them.
-                    let direct = core.depth == 0;
-                    me.send(core, emits, direct);
+        if !self.is_open() {
+            return Ok(false);
+        }
+        let (high, queue_flush) = self
+            .with(|st| {
+                st.output.put(record, st.out.tail())?;
+                let pending = st.pending();
+                let high = st.high.is_some_and(|h| pending >= h);
+                if high {
+                    st.is_high = true;
                 }
+                if st.batching {
+                    st.flush_after_batch |= pending > 0;
+                }
+                let queue_flush = !st.flush_queued && !st.batching && pending > 0;
+                st.flush_queued |= queue_flush;
+                Ok::<_, crate::filter::FilterError>((high, queue_flush))
+            })
+            .unwrap_or(Ok((false, false)))?;
+        if queue_flush {
+            // Right after the handler that put, unless another handler is
+            // still on the stack: then its events are queued.
+            self.defer(|st, cx| {
+                st.flush_now(cx);
+                PostAction::Continue
             });
         }
         Ok(high)
     }
 
     fn pause_input(&self, paused: bool) {
-        let mut st = self.state.borrow_mut();
-        if st.read_paused == paused {
-            return;
-        }
-        st.read_paused = paused;
-        let (owner, h) = (st.owner, st.handle);
-        drop(st);
-        if let Some(h) = h {
-            self.queue(move |core| {
-                let _ = core.pause_watcher(owner, h, IoMode::Read, paused);
+        let changed = self
+            .with(|st| std::mem::replace(&mut st.read_paused, paused) != paused)
+            .unwrap_or(false);
+        if changed && self.is_open() {
+            self.defer(move |_, cx| {
+                let _ = cx.pause(IoMode::Read, paused);
+                PostAction::Continue
             });
         }
     }
 
     fn shutdown_output(&self) {
-        let mut st = self.state.borrow_mut();
-        st.shutdown_output = true;
-        let empty = st.pending() == 0;
-        let h = st.handle;
-        drop(st);
-        if let (true, Some(h)) = (empty, h) {
-            self.queue(move |core| {
-                let _ = shutdown_write(core, h);
+        let empty = self
+            .with(|st| {
+                st.shutdown_output = true;
+                st.pending() == 0
+            })
+            .unwrap_or(false);
+        if empty && self.is_open() {
+            self.defer(|_, cx| {
+                shutdown_write(cx);
+                PostAction::Continue
             });
         }
     }
 
     fn set_marks(&self, high: Option<usize>, low: Option<usize>) {
-        let mut st = self.state.borrow_mut();
-        st.high = high;
-        st.low = low;
+        self.with(|st| {
+            st.high = high;
+            st.low = low;
+        });
     }
 
     fn pending(&self) -> usize {
-        self.state.borrow().pending()
+        self.with(|st| st.pending()).unwrap_or(0)
     }
 
     fn flush_owed(&self) -> bool {
-        let st = self.state.borrow();
-        st.flush_queued || st.flush_after_batch
+        self.with(|st| st.flush_queued || st.flush_after_batch)
+            .unwrap_or(false)
     }
 
     fn set_input_filter(&self, mut f: BoxFilter<R>) {
-        let mut guard = self.state.borrow_mut();
-        let st = &mut *guard;
-        // Hand the bytes the old filter held to the new one; records that
-        // completes are delivered before those of the next read.
-        let left = st.input.take_pending();
-        let _ = f.get(&left, &mut st.carry);
-        st.input = f;
-        if !st.carry.is_empty() {
+        let carried = self
+            .with(|st| {
+                // Hand the bytes the old filter held to the new one;
+                // records that completes are delivered before those of the
+                // next read.
+                let left = st.input.take_pending();
+                let _ = f.get(&left, &mut st.carry);
+                st.input = f;
+                !st.carry.is_empty()
+            })
+            .unwrap_or(false);
+        if carried {
             // Deliver them now rather than with a read that may never come.
-            let me = self.me.clone();
-            drop(guard);
-            self.queue(move |core| {
-                if let Some(me) = me.upgrade() {
-                    let records = std::mem::take(&mut me.state.borrow_mut().carry);
-                    let emits = records.into_iter().map(Emit::Input).collect();
-                    me.send(core, emits, false);
+            self.defer(|st, cx| {
+                let id = st.id;
+                for r in std::mem::take(&mut st.carry) {
+                    if let Some(ev) = st.ev.input {
+                        cx.post(ev, (r, id));
+                    }
                 }
+                PostAction::Continue
             });
         }
     }
 
     fn set_output_filter(&self, f: BoxFilter<R>) {
-        self.state.borrow_mut().output = f;
-    }
-
-    fn close(&self) {
-        let mut st = self.state.borrow_mut();
-        let Some(h) = st.handle.take() else {
-            return;
-        };
-        let owner = st.owner;
-        drop(st);
-        self.queue(move |core| {
-            let _ = core.remove_handle(owner, h);
-        });
+        self.with(|st| st.output = f);
     }
 }

@@ -22,27 +22,21 @@
 //! when a write leaves the buffer at or above the high mark, low `WheelId`
 //! when it drains to the low mark.
 
-use std::cell::RefCell;
-use std::io::{ErrorKind, Read, Write};
+use std::any::Any;
+use std::io::{Read, Write};
 use std::marker::PhantomData;
-use std::rc::{Rc, Weak};
 
 use crate::filter::Filter;
 use crate::kernel::{
-    Core, Ctx, EventId, HandleId, IoMode, IoSource, KPayload, LocalOp, SessionId, SessionKey,
-    Target, WheelIo,
+    Ctx, EventId, EventSource, IoMode, IoSource, PostAction, SourceCtx, SourceHandle,
 };
 
+use super::in_buf::ReadOutcome;
 use super::{WheelError, WheelId};
 
 mod machine;
 
-use machine::{EventIds, Inner, State};
-
-/// Bytes read per `read` call.
-const READ_CHUNK: usize = 64 * 1024;
-/// Reads per readiness event before other handles get a turn.
-const READS_PER_EVENT: usize = 16;
+use machine::{EventIds, State};
 
 type BoxFilter<R> = Box<dyn Filter<Record = R>>;
 
@@ -209,18 +203,20 @@ struct Events {
 /// kernel.run().unwrap();
 /// ```
 pub struct ReadWrite<R: 'static> {
-    inner: Rc<dyn Control<R>>,
+    id: WheelId,
+    inner: Box<dyn Control<R>>,
 }
 
 impl<R: 'static> std::fmt::Debug for ReadWrite<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ReadWrite({})", self.inner.id())
+        write!(f, "ReadWrite({})", self.id)
     }
 }
 
 /// What the user-facing handle can ask of the running wheel.
+/// What `ReadWrite` needs of its running source, whatever the stream
+/// type. Dropping it (a [`SourceHandle`]) closes the stream.
 trait Control<R> {
-    fn id(&self) -> WheelId;
     fn put(&self, record: &R) -> Result<bool, crate::filter::FilterError>;
     fn pause_input(&self, paused: bool);
     fn shutdown_output(&self);
@@ -229,7 +225,6 @@ trait Control<R> {
     fn flush_owed(&self) -> bool;
     fn set_input_filter(&self, f: BoxFilter<R>);
     fn set_output_filter(&self, f: BoxFilter<R>);
-    fn close(&self);
 }
 
 impl<S, R> ReadWriteBuilder<S, R>
@@ -297,9 +292,7 @@ where
     /// start reading.
     pub fn start<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<ReadWrite<R>, crate::Error> {
         let id = WheelId::next();
-        let owner = ctx.frame.key;
-        let owner_id = ctx.frame.id;
-        let mut name = |e: &Option<String>| e.as_deref().map(|n| ctx.core.names.resolve(&n));
+        let mut name = |e: &Option<String>| e.as_deref().map(|n| ctx.event_id(n));
         let ev = EventIds {
             input: name(&self.events.input),
             error: name(&self.events.error),
@@ -307,38 +300,28 @@ where
             high: name(&self.events.high),
             low: name(&self.events.low),
         };
-        let handle = ctx.core.add_handle(owner, Box::new(self.stream));
-        let inner = Rc::new_cyclic(|me: &Weak<Inner<S, R>>| Inner {
-            me: me.clone(),
-            local: ctx.core.local.clone(),
-            state: RefCell::new(State {
-                id,
-                owner,
-                owner_id,
-                handle: Some(handle),
-                input: self.input,
-                output: self.output,
-                out: Default::default(),
-                ev,
-                high: self.high,
-                low: self.low,
-                is_high: false,
-                write_on: false,
-                flush_queued: false,
-                batching: false,
-                flush_after_batch: false,
-                read_paused: false,
-                shutdown_output: false,
-                max_input: self.max_input,
-                rbuf: Vec::new(),
-                carry: Vec::new(),
-            }),
+        let state = State::<S, R> {
+            id,
+            input: self.input,
+            output: self.output,
+            out: Default::default(),
+            inbuf: Default::default(),
+            ev,
+            high: self.high,
+            low: self.low,
+            is_high: false,
+            write_on: false,
+            flush_queued: false,
+            batching: false,
+            flush_after_batch: false,
+            read_paused: false,
+            shutdown_output: false,
+            max_input: self.max_input,
+            carry: Vec::new(),
             _s: PhantomData,
-        });
-        let target = Target::Wheel(inner.clone());
-        ctx.core
-            .set_target(owner, handle, IoMode::Read, Some(target))?;
-        Ok(ReadWrite { inner })
+        };
+        let inner = Box::new(ctx.add_source(self.stream, state)?);
+        Ok(ReadWrite { id, inner })
     }
 }
 
@@ -401,7 +384,7 @@ impl<R: 'static> ReadWrite<R> {
 
     /// The wheel's id (the last element of every event it sends).
     pub fn id(&self) -> WheelId {
-        self.inner.id()
+        self.id
     }
 
     /// Encode `record` into the output buffer. The buffer is written when
@@ -452,11 +435,5 @@ impl<R: 'static> ReadWrite<R> {
     /// Switch the output filter.
     pub fn set_output_filter(&self, f: impl Filter<Record = R> + 'static) {
         self.inner.set_output_filter(Box::new(f));
-    }
-}
-
-impl<R: 'static> Drop for ReadWrite<R> {
-    fn drop(&mut self) {
-        self.inner.close();
     }
 }

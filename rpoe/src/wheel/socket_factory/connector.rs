@@ -30,66 +30,50 @@ impl ConnectStream for mio::net::UnixStream {
     }
 }
 
-pub(super) trait Close {
-    fn close(&self);
-}
-
-/// Connect mode's kernel-side state.
+/// Connect mode's event source: waits for the socket to become
+/// writable, then hands the connected socket (or the error) to the
+/// session.
 pub(super) struct Connector<S> {
-    pub(super) me: Weak<Connector<S>>,
-    pub(super) id: WheelId,
-    pub(super) owner: SessionKey,
-    pub(super) owner_id: SessionId,
-    pub(super) handle: Cell<Option<HandleId>>,
-    pub(super) on_success: Option<EventId>,
-    pub(super) on_failure: Option<EventId>,
-    pub(super) spurious: Cell<u32>,
-    pub(super) local: Rc<crate::kernel::LocalQueue>,
-    pub(super) _s: std::marker::PhantomData<S>,
+    id: WheelId,
+    on_success: Option<EventId>,
+    on_failure: Option<EventId>,
+    spurious: u32,
+    _s: std::marker::PhantomData<fn() -> S>,
 }
 
 impl<S: ConnectStream> Connector<S> {
+    /// Start watching `stream`, whose connect is in progress, for
+    /// writability. The returned value stops it when dropped.
     pub(super) fn start<H: 'static>(
         ctx: &mut Ctx<'_, H>,
         id: WheelId,
-        handle: HandleId,
+        stream: S,
         on_success: Option<EventId>,
         on_failure: Option<EventId>,
-    ) -> Result<Rc<dyn Close>, crate::Error> {
-        let owner = ctx.frame.key;
-        let inner = Rc::new_cyclic(|me| Connector::<S> {
-            me: me.clone(),
+    ) -> Result<Box<dyn Any>, crate::Error> {
+        let source = Connector::<S> {
             id,
-            owner,
-            owner_id: ctx.frame.id,
-            handle: Cell::new(Some(handle)),
             on_success,
             on_failure,
-            spurious: Cell::new(0),
-            local: ctx.core.local.clone(),
+            spurious: 0,
             _s: std::marker::PhantomData,
-        });
-        let target = Target::Wheel(inner.clone());
-        if let Err(e) = ctx
-            .core
-            .set_target(owner, handle, IoMode::Write, Some(target))
-        {
-            let _ = ctx.core.remove_handle(owner, handle);
-            return Err(e);
-        }
-        Ok(inner)
+        };
+        Ok(Box::new(ctx.add_source_for(
+            stream,
+            source,
+            &[IoMode::Write],
+        )?))
     }
 
     /// How the connect went: `None` while it is still in progress.
-    pub(super) fn outcome(&self, sock: &S) -> Option<io::Result<S::Addr>> {
+    fn outcome(&mut self, sock: &S) -> Option<io::Result<S::Addr>> {
         match sock.take_error() {
             Ok(Some(e)) | Err(e) => Some(Err(e)),
             Ok(None) => match sock.peer() {
                 Ok(a) => Some(Ok(a)),
                 Err(e) if in_progress(&e) => {
-                    let n = self.spurious.get() + 1;
-                    self.spurious.set(n);
-                    (n >= MAX_SPURIOUS).then_some(Err(e))
+                    self.spurious += 1;
+                    (self.spurious >= MAX_SPURIOUS).then_some(Err(e))
                 }
                 Err(e) => Some(Err(e)),
             },
@@ -97,64 +81,45 @@ impl<S: ConnectStream> Connector<S> {
     }
 }
 
-impl<S: ConnectStream> Close for Connector<S> {
-    fn close(&self) {
-        let Some(h) = self.handle.take() else {
-            return;
-        };
-        let owner = self.owner;
-        self.local
-            .ops
-            .borrow_mut()
-            .push_back(LocalOp::Wheel(Box::new(move |core: &mut Core| {
-                let _ = core.remove_handle(owner, h);
-            })));
-    }
-}
+impl<S: ConnectStream> EventSource for Connector<S> {
+    type Io = S;
 
-impl<S: ConnectStream> WheelIo for Connector<S> {
-    fn ready(&self, core: &mut Core, handle: HandleId, mode: IoMode) {
-        let _keep = self.me.upgrade();
-        if mode != IoMode::Write || self.handle.get() != Some(handle) {
-            return;
+    fn ready(&mut self, cx: &mut SourceCtx<'_, S>, mode: IoMode) -> PostAction {
+        if mode != IoMode::Write {
+            return PostAction::Continue;
         }
-        let Some(sock) = core
-            .handles
-            .get_mut(handle)
-            .and_then(|e| (*e.io).as_any_mut().downcast_mut::<S>())
-        else {
-            return;
+        let Some(sock) = cx.try_io() else {
+            return PostAction::Continue;
         };
         let Some(outcome) = self.outcome(sock) else {
-            return; // still connecting: wait for the next writable event
+            return PostAction::Continue; // still connecting: wait for the next writable event
         };
         // Done either way: the socket leaves the kernel (closed on
         // failure, handed to the session on success).
-        self.handle.set(None);
-        let Ok(io) = core.remove_handle(self.owner, handle) else {
-            return;
+        let Some(stream) = cx.take_io() else {
+            return PostAction::Continue;
         };
-        let (event, payload) = match outcome {
+        match outcome {
             Ok(peer) => {
-                let Ok(stream) = io.into_any().downcast::<S>() else {
-                    return;
-                };
-                let c = Connected {
-                    stream: *stream,
-                    peer,
-                    wheel: self.id,
-                };
-                (self.on_success, KPayload::new(c))
+                if let Some(ev) = self.on_success {
+                    let wheel = self.id;
+                    cx.emit(
+                        ev,
+                        Connected {
+                            stream,
+                            peer,
+                            wheel,
+                        },
+                    );
+                }
             }
             Err(e) => {
-                drop(io);
-                let err = WheelError::io("connect", &e, self.id);
-                (self.on_failure, KPayload::new(err))
+                drop(stream);
+                if let Some(ev) = self.on_failure {
+                    cx.emit(ev, WheelError::io("connect", &e, self.id));
+                }
             }
-        };
-        let Some(event) = event else {
-            return;
-        };
-        core.wheel_event(self.owner, self.owner_id, event, payload);
+        }
+        PostAction::Continue
     }
 }

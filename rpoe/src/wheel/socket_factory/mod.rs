@@ -70,26 +70,22 @@
 //! kernel.run().unwrap();
 //! ```
 
-use std::cell::Cell;
+use std::any::Any;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::rc::{Rc, Weak};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::kernel::{
-    Core, Ctx, EventId, HandleId, IoMode, IoSource, KPayload, LocalOp, SessionId, SessionKey,
-    Target, WheelIo,
-};
+use crate::kernel::{Ctx, EventId, EventSource, IoMode, IoSource, PostAction, SourceCtx};
 
 use super::{Accepted, ListenAccept, WheelError, WheelId};
 
 mod connector;
 
-use connector::{Close, Connector};
+use connector::Connector;
 
 /// Default listen backlog (as mio's `TcpListener::bind`).
 const DEFAULT_BACKLOG: i32 = 1024;
@@ -294,16 +290,13 @@ impl SocketFactoryBuilder {
                 begin_connect(&sock, &SockAddr::from(*addr))?;
                 let local = sock.local_addr().ok().and_then(|a| a.as_socket());
                 let stream = mio::net::TcpStream::from_std(sock.into());
-                Ok((
-                    Box::new(stream) as Box<dyn IoSource>,
-                    local.map(Endpoint::Tcp),
-                ))
+                Ok((Stream::Tcp(stream), local.map(Endpoint::Tcp)))
             }),
             Endpoint::Unix(path) => unix_socket().and_then(|sock| {
                 let target = SockAddr::unix(path).map_err(|e| ("connect", e))?;
                 begin_connect(&sock, &target)?;
                 let stream = mio::net::UnixStream::from_std(OwnedFd::from(sock).into());
-                Ok((Box::new(stream) as Box<dyn IoSource>, None))
+                Ok((Stream::Unix(stream), None))
             }),
         };
         let mut factory = SocketFactory {
@@ -322,17 +315,11 @@ impl SocketFactoryBuilder {
         factory.local = local;
         // Even a connect that finished at once is reported through the
         // writable event, so success always arrives as an event.
-        let owner = ctx.frame.key;
-        let on_success = self.on_success.as_deref().map(|n| ctx.core.names.intern(n));
-        let on_failure = self.on_failure.as_deref().map(|n| ctx.core.names.intern(n));
-        let handle = ctx.core.add_handle(owner, io);
-        let conn: Rc<dyn Close> = match self.endpoint {
-            Endpoint::Tcp(_) => {
-                Connector::<mio::net::TcpStream>::start(ctx, id, handle, on_success, on_failure)?
-            }
-            Endpoint::Unix(_) => {
-                Connector::<mio::net::UnixStream>::start(ctx, id, handle, on_success, on_failure)?
-            }
+        let on_success = self.on_success.as_deref().map(|n| ctx.event_id(n));
+        let on_failure = self.on_failure.as_deref().map(|n| ctx.event_id(n));
+        let conn = match io {
+            Stream::Tcp(s) => Connector::start(ctx, id, s, on_success, on_failure)?,
+            Stream::Unix(s) => Connector::start(ctx, id, s, on_success, on_failure)?,
         };
         factory.mode = Mode::Connecting(conn);
         Ok(factory)
@@ -435,6 +422,12 @@ enum Listener {
     Unix(mio::net::UnixListener),
 }
 
+/// A socket whose connect is in progress.
+enum Stream {
+    Tcp(mio::net::TcpStream),
+    Unix(mio::net::UnixStream),
+}
+
 fn unix_socket() -> Result<Socket, (&'static str, io::Error)> {
     let sock = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(|e| ("socket", e))?;
     sock.set_nonblocking(true).map_err(|e| ("socket", e))?;
@@ -534,7 +527,8 @@ pub struct SocketFactory {
 enum Mode {
     /// Connected, failed, or never started: nothing left to do.
     Idle,
-    Connecting(Rc<dyn Close>),
+    /// The running connector: dropping it stops the connect.
+    Connecting(#[allow(dead_code)] Box<dyn Any>),
     Listening(ListenAccept),
 }
 
@@ -622,11 +616,5 @@ impl SocketFactory {
     }
 }
 
-impl Drop for SocketFactory {
-    fn drop(&mut self) {
-        if let Mode::Connecting(c) = &self.mode {
-            c.close();
-        }
-        // A ListenAccept closes its listener when dropped.
-    }
-}
+// A ListenAccept closes its listener when dropped, a connector its
+// socket.
