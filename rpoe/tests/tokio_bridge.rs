@@ -27,7 +27,9 @@ fn tokio_sockets_and_timers_inside_sessions() {
                 // The kernel's own timers keep working beside tokio's.
                 ctx.delay("kernel_tick", Duration::from_millis(1), ());
             })
-            .on("kernel_tick", |ctx| ctx.heap().borrow_mut().push("tick".into()))
+            .on("kernel_tick", |ctx| {
+                ctx.heap().borrow_mut().push("tick".into())
+            })
             .on("bound", |ctx| {
                 let listener = ctx.take_arg::<TcpListener>().unwrap();
                 let addr = listener.local_addr().unwrap();
@@ -116,4 +118,20 @@ fn drive_inside_a_caller_owned_runtime() {
     );
     rt.block_on(rpoe::tokio::drive(&mut kernel)).unwrap();
     assert_eq!(*got.borrow(), 42);
+}
+
+#[test]
+fn a_session_kept_only_by_its_alias_is_collected_as_in_run() {
+    // POE's IDLE then ZOMBIE: the outer loop must not wait on the
+    // descriptor while the kernel has that step to take.
+    let mut kernel = Kernel::new().unwrap();
+    let l: Log = Log::default();
+    kernel.spawn(
+        Session::new(l.clone())
+            .on("_start", |ctx| ctx.alias_set("service").unwrap())
+            .on("_stop", |ctx| ctx.heap().borrow_mut().push("_stop".into())),
+        (),
+    );
+    rpoe::tokio::run(&mut kernel).unwrap();
+    assert_eq!(*l.borrow(), ["_stop"]);
 }

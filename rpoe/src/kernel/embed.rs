@@ -78,6 +78,13 @@ impl Kernel {
     /// alone. With a manual clock and a timer pending it is the time to
     /// that timer on the manual clock.
     pub fn next_deadline(&mut self) -> Option<Duration> {
+        if self.core.sessions.len() == 0 || self.core.is_idle() {
+            // The next turn has work without any event: retiring the
+            // kernel, or POE's IDLE/ZOMBIE step for sessions that only
+            // aliases keep alive (the run loop checks that before it
+            // polls; an outer loop must not wait for it).
+            return Some(Duration::ZERO);
+        }
         match self.core.poll_timeout() {
             Ok(t) => t,
             // Stalled manual clock: nothing can wake the kernel, which the
