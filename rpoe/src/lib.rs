@@ -85,7 +85,7 @@ pub use kernel::{
     EventSource, HandleId, IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle,
     ManualClock, ObjectStates, ParentChange, PostAction, Postback, Postbacked, RemoteDest,
     RemovedTimer, Sender, Session, SessionId, Signal, Sleep, SourceCtx, SourceHandle, TaskId, Time,
-    TimerId, TryPostError, Value,
+    TimerGuard, TimerId, TryPostError, Value,
 };
 
 /// The mio crate rpoe is built on, re-exported so that programs and

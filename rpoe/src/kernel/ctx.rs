@@ -103,12 +103,19 @@ impl<'a, H: 'static> Ctx<'a, H> {
         }
     }
 
+    /// Out of line and logged: a handler that asks for the wrong type is
+    /// a bug worth seeing even when the handler drops the error (`.ok()`,
+    /// `let Ok(..) = .. else { return }`).
+    #[cold]
+    #[inline(never)]
     fn arg_error<T>(&self) -> Error {
-        Error::ArgType {
+        let e = Error::ArgType {
             event: self.core.names.name(self.event).to_string(),
             expected: type_of::<T>(),
             found: self.payload.describe(),
-        }
+        };
+        tracing::warn!(target: "rpoe::dispatch", error = %e, "argument asked for with the wrong type");
+        e
     }
 
     /// For an I/O event: the handle and whether it is readable or writable.
@@ -207,6 +214,37 @@ impl<'a, H: 'static> Ctx<'a, H> {
                 event: ev,
                 sender,
                 payload,
+                active,
+            },
+        )
+    }
+
+    /// [`Ctx::call`] with an argument already wrapped in a [`Value`]: the
+    /// handler takes out what the `Value` holds, not the `Value`. For code
+    /// that gathers events of several argument types before sending them
+    /// (a wheel's records, errors and resets, in order).
+    ///
+    /// # Errors
+    ///
+    /// As [`Ctx::call`].
+    pub fn call_value<'d>(
+        &mut self,
+        dest: impl Into<Dest<'d>>,
+        event: impl IntoEvent,
+        args: Value,
+    ) -> Result<Value, Error> {
+        let key = self.core.resolve_or_err(&dest.into())?;
+        let ev = self.core.names.resolve(&event);
+        let sender = Sender::Session(self.frame.id);
+        let active = (key == self.frame.key).then_some(self.active);
+        let core: &mut Core = self.core;
+        core.deliver(
+            Some(&mut self.frame),
+            key,
+            Delivery {
+                event: ev,
+                sender,
+                payload: args.0,
                 active,
             },
         )

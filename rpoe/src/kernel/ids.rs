@@ -125,6 +125,66 @@ impl<'a> From<&'a str> for Dest<'a> {
     }
 }
 
+/// Reply to whoever sent the event without matching on [`Sender`]:
+/// `ctx.post(ctx.sender(), "reply", answer)`, as POE's
+/// `$kernel->post($_[SENDER], ...)`.
+///
+/// The kernel is no session, so a sender that is the kernel becomes
+/// `Dest::Number(0)`, a number no session has: posting to it fails with
+/// [`Error::NoSuchSession`](crate::Error::NoSuchSession), as it does in
+/// POE (the kernel has no handler for your event).
+///
+/// ```
+/// use rpoe::{Kernel, Session};
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// let server = kernel.spawn(
+///     Session::new(()).on("ask", |ctx| {
+///         let n = ctx.take_arg::<u32>().unwrap();
+///         ctx.post(ctx.sender(), "answer", n * 2).unwrap();
+///     }),
+///     (),
+/// );
+/// kernel.spawn(
+///     Session::new(0u32)
+///         .on("_start", move |ctx| ctx.post(server, "ask", 21u32).unwrap())
+///         .on("answer", |ctx| *ctx.heap() = ctx.take_arg::<u32>().unwrap())
+///         .on("_stop", |ctx| assert_eq!(*ctx.heap(), 42)),
+///     (),
+/// );
+/// // From outside any handler the sender is the kernel: nobody to reply to.
+/// assert!(kernel.post(rpoe::Sender::Kernel, "ask", 1u32).is_err());
+/// kernel.run().unwrap();
+/// ```
+impl From<Sender> for Dest<'_> {
+    fn from(sender: Sender) -> Self {
+        match sender {
+            Sender::Session(id) => Dest::Id(id),
+            Sender::Kernel => Dest::Number(0),
+        }
+    }
+}
+
+/// A session by its public number, without spelling out
+/// [`Dest::Number`] (POE accepts a session's numeric id wherever it takes
+/// a session).
+///
+/// ```
+/// use rpoe::{Kernel, Session};
+///
+/// let mut kernel = Kernel::new().unwrap();
+/// let id = kernel.spawn(Session::new(false).on("ping", |ctx| *ctx.heap() = true)
+///     .on("_stop", |ctx| assert!(*ctx.heap())), ());
+/// let number: u64 = id.number();
+/// kernel.post(number, "ping", ()).unwrap();
+/// kernel.run().unwrap();
+/// ```
+impl From<u64> for Dest<'_> {
+    fn from(number: u64) -> Self {
+        Dest::Number(number)
+    }
+}
+
 impl<'a> From<&'a String> for Dest<'a> {
     fn from(alias: &'a String) -> Self {
         Dest::Alias(alias)

@@ -70,10 +70,9 @@ pub use payload::{IoMode, Value};
 pub use postback::{Callback, Postback, Postbacked};
 pub use remote::{KernelHandle, RemoteDest, TryPostError};
 pub use signals::{ChildExit, DieInfo, Signal};
-pub use source::{EventSource, PostAction, SourceCtx, SourceHandle};
+pub use source::{EventSource, PostAction, SourceCtx, SourceHandle, TimerGuard};
 pub use task::{AsyncIo, Sleep, TaskId, ASYNC_IO_BUFFER};
 
-pub(crate) use dispatch::Delivery as KDelivery;
 pub(crate) use engine::Core;
 pub(crate) use handles::{Target, WheelIo};
 pub(crate) use payload::Payload as KPayload;

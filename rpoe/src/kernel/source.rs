@@ -535,7 +535,69 @@ impl<S: EventSource> fmt::Debug for SourceHandle<S> {
     }
 }
 
+/// Removes a timer of its session when dropped — from anywhere, without a
+/// [`Ctx`]: a wheel keeps its poll timer in one, so that dropping the
+/// wheel (say, in the heap) stops the polling at once instead of letting
+/// the timer keep the session alive until it fires. Made by
+/// [`Ctx::timer_guard`].
+#[must_use = "dropping the guard removes the timer at once"]
+pub struct TimerGuard {
+    session: SessionId,
+    id: Option<TimerId>,
+    local: Rc<Local>,
+}
+
+impl TimerGuard {
+    /// The guarded timer.
+    pub fn id(&self) -> Option<TimerId> {
+        self.id
+    }
+
+    /// Let go of the timer without removing it (it fired, or it should
+    /// stay); returns its id.
+    pub fn disarm(mut self) -> Option<TimerId> {
+        self.id.take()
+    }
+}
+
+impl Drop for TimerGuard {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        let session = self.session;
+        self.local
+            .ops
+            .borrow_mut()
+            .push_back(LocalOp::Wheel(Box::new(move |core| {
+                if let Some(key) = core.sessions.key_of(session) {
+                    let _ = core.remove_timer(key, id);
+                }
+            })));
+    }
+}
+
+impl fmt::Debug for TimerGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerGuard")
+            .field("session", &self.session)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
 impl<H: 'static> Ctx<'_, H> {
+    /// Guard this session's timer `id`: it is removed when the guard is
+    /// dropped (after the running handler returns, if that is where it is
+    /// dropped), unless [`TimerGuard::disarm`]ed first.
+    pub fn timer_guard(&mut self, id: TimerId) -> TimerGuard {
+        TimerGuard {
+            session: self.frame.id,
+            id: Some(id),
+            local: self.core.local.clone(),
+        }
+    }
+
     /// Start an [`EventSource`] in this session on `io`, with read interest
     /// on (turn on write interest with [`SourceCtx::set_interest`], from
     /// the source or through [`SourceHandle::defer`]). The kernel owns

@@ -79,7 +79,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::filter::{Filter, Line};
-use crate::kernel::{Ctx, EventId, KDelivery, KPayload, LocalOp, Sender, SessionKey, TimerId};
+use crate::kernel::{Ctx, EventId, TimerGuard, Value};
 
 use super::{WheelError, WheelId};
 
@@ -152,6 +152,7 @@ struct Names {
 /// kernel.run().unwrap();
 /// std::fs::remove_file(&path).unwrap();
 /// ```
+#[must_use = "a builder does nothing until it is started (or spawned)"]
 pub struct FollowTailBuilder<R> {
     path: PathBuf,
     filter: BoxFilter<R>,
@@ -212,8 +213,7 @@ impl<R: 'static> FollowTailBuilder<R> {
     /// polling in the running session; the first poll is due at once.
     pub fn start<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<FollowTail<R>, crate::Error> {
         let id = WheelId::next();
-        let owner = ctx.frame.key;
-        let mut name = |e: &Option<String>| e.as_deref().map(|n| ctx.core.names.intern(n));
+        let mut name = |e: &Option<String>| e.as_deref().map(|n| ctx.event_id(n));
         let ev = EventIds {
             input: name(&self.names.input),
             reset: name(&self.names.reset),
@@ -252,18 +252,12 @@ impl<R: 'static> FollowTailBuilder<R> {
         // Other open failures (and a path that is not a regular file) are
         // reported by the first poll.
         let inner = Rc::new(Inner {
-            owner,
-            local: ctx.core.local.clone(),
             state: RefCell::new(state),
         });
         ctx.state(POLL_EVENT, poll_handler::<H>);
         let weak: Weak<dyn Tail> = Rc::downgrade(&inner) as Weak<dyn Tail>;
-        let poll_ev = ctx.core.names.intern(POLL_EVENT);
-        let now = ctx.core.clock.now();
-        let timer = ctx
-            .core
-            .set_timer(owner, poll_ev, now, KPayload::new(Tick(weak)));
-        inner.state.borrow_mut().timer = Some(timer);
+        let timer = ctx.delay_add(POLL_EVENT, Duration::ZERO, Tick(weak));
+        inner.state.borrow_mut().timer = Some(ctx.timer_guard(timer));
         Ok(FollowTail { inner })
     }
 }
@@ -368,18 +362,10 @@ impl<R: 'static> Drop for FollowTail<R> {
         let mut st = self.inner.state.borrow_mut();
         st.closed = true;
         st.file = None;
+        // Dropping the guard removes the pending poll.
         let timer = st.timer.take();
         drop(st);
-        if let Some(t) = timer {
-            let owner = self.inner.owner;
-            self.inner
-                .local
-                .ops
-                .borrow_mut()
-                .push_back(LocalOp::Wheel(Box::new(move |core| {
-                    let _ = core.remove_timer(owner, t);
-                })));
-        }
+        drop(timer);
     }
 }
 
@@ -403,7 +389,7 @@ struct State<R> {
     ev: EventIds,
     interval: Duration,
     /// The pending poll timer.
-    timer: Option<TimerId>,
+    timer: Option<TimerGuard>,
     /// The wheel was dropped.
     closed: bool,
     /// The last failure reported, to report each one once.
@@ -414,8 +400,6 @@ struct State<R> {
 }
 
 struct Inner<R> {
-    owner: SessionKey,
-    local: Rc<crate::kernel::LocalQueue>,
     state: RefCell<State<R>>,
 }
 
@@ -431,10 +415,10 @@ enum Emit<R> {
 trait Tail {
     /// Read what is new; returns the events to send and whether data may
     /// remain (poll again at once).
-    fn poll(&self) -> (Vec<(EventId, KPayload)>, bool);
+    fn poll(&self) -> (Vec<(EventId, Value)>, bool);
     fn closed(&self) -> bool;
     fn interval(&self) -> Duration;
-    fn set_timer(&self, timer: Option<TimerId>);
+    fn set_timer(&self, timer: Option<TimerGuard>);
 }
 
 /// The poll timer's argument.
@@ -507,6 +491,7 @@ fn poll_handler<H: 'static>(ctx: &mut Ctx<'_, H>) {
     let Some(tail) = weak.upgrade() else {
         return;
     };
+    // It fired: nothing to remove any more.
     tail.set_timer(None);
     if tail.closed() {
         return;
@@ -517,15 +502,8 @@ fn poll_handler<H: 'static>(ctx: &mut Ctx<'_, H>) {
             return;
         }
         // POE's `$kernel->call($session, $event, ...)`.
-        let key = ctx.frame.key;
-        let delivery = KDelivery {
-            event,
-            sender: Sender::Session(ctx.frame.id),
-            payload,
-            active: Some(ctx.active),
-        };
-        let core: &mut crate::kernel::Core = ctx.core;
-        let _ = core.deliver(Some(&mut ctx.frame), key, delivery);
+        let me = ctx.id();
+        let _ = ctx.call_value(me, event, payload);
     }
     if tail.closed() {
         return;
@@ -535,16 +513,13 @@ fn poll_handler<H: 'static>(ctx: &mut Ctx<'_, H>) {
     } else {
         tail.interval()
     };
-    let due = ctx.core.clock.now() + delay;
-    let ev = ctx.core.names.intern(POLL_EVENT);
-    let timer = ctx
-        .core
-        .set_timer(ctx.frame.key, ev, due, KPayload::new(Tick(weak)));
-    tail.set_timer(Some(timer));
+    let timer = ctx.delay_add(POLL_EVENT, delay, Tick(weak));
+    let guard = ctx.timer_guard(timer);
+    tail.set_timer(Some(guard));
 }
 
 impl<R: 'static> Tail for Inner<R> {
-    fn poll(&self) -> (Vec<(EventId, KPayload)>, bool) {
+    fn poll(&self) -> (Vec<(EventId, Value)>, bool) {
         let mut st = self.state.borrow_mut();
         let mut emits = Vec::new();
         let more = st.poll(&mut emits);
@@ -552,9 +527,9 @@ impl<R: 'static> Tail for Inner<R> {
         let out = emits
             .into_iter()
             .filter_map(|e| match e {
-                Emit::Input(r) => ev.input.map(|e| (e, KPayload::new((r, id)))),
-                Emit::Reset => ev.reset.map(|e| (e, KPayload::new(id))),
-                Emit::Error(err) => ev.error.map(|e| (e, KPayload::new(err))),
+                Emit::Input(r) => ev.input.map(|e| (e, Value::new((r, id)))),
+                Emit::Reset => ev.reset.map(|e| (e, Value::new(id))),
+                Emit::Error(err) => ev.error.map(|e| (e, Value::new(err))),
             })
             .collect();
         (out, more)
@@ -568,8 +543,13 @@ impl<R: 'static> Tail for Inner<R> {
         self.state.borrow().interval
     }
 
-    fn set_timer(&self, timer: Option<TimerId>) {
-        self.state.borrow_mut().timer = timer;
+    fn set_timer(&self, timer: Option<TimerGuard>) {
+        let old = std::mem::replace(&mut self.state.borrow_mut().timer, timer);
+        // The timer it guarded fired (that is when this is called): there
+        // is nothing to remove.
+        if let Some(old) = old {
+            let _ = old.disarm();
+        }
     }
 }
 
