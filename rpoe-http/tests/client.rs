@@ -242,3 +242,53 @@ fn shutdown_answers_what_is_in_flight() {
         &HttpError::Shutdown
     );
 }
+
+#[test]
+fn the_fetch_example_prints_a_status_line_per_url() {
+    // `cargo test` builds the package's examples next to the tests.
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap()
+        .join("examples")
+        .join("fetch");
+    assert!(
+        path.exists(),
+        "build it: cargo build -p rpoe-http --example fetch"
+    );
+    let srv = server();
+    let mut child = std::process::Command::new(path)
+        .args(["--concurrency", "2"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = format!(
+        "http://{a}/n/1\nhttp://{a}/missing\nhttps://example.invalid/\n",
+        a = srv.addr
+    );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let mut lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            format!("200 http://{}/n/1 (7 bytes)", srv.addr),
+            format!("404 http://{}/missing (9 bytes)", srv.addr),
+            "error https://example.invalid/: unsupported: https:// (plain http only, no TLS)"
+                .to_string(),
+        ]
+    );
+}
