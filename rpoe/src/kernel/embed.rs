@@ -10,37 +10,7 @@
 //! deadline, so the outer loop needs no other hook. `rpoe::tokio` (the
 //! `tokio` feature) is this, done for tokio.
 //!
-//! ```
-//! use std::os::fd::AsRawFd;
-//! use std::time::Duration;
-//! use rpoe::mio::{unix::SourceFd, Events, Interest, Poll, Token};
-//! use rpoe::{Kernel, Session};
-//!
-//! let mut kernel = Kernel::new().unwrap();
-//! kernel.spawn(
-//!     Session::new(0u32)
-//!         .on("_start", |ctx| ctx.delay("tick", Duration::from_millis(2), ()))
-//!         .on("tick", |ctx| {
-//!             *ctx.heap() += 1;
-//!             if *ctx.heap() < 3 {
-//!                 ctx.delay("tick", Duration::from_millis(2), ());
-//!             }
-//!         }),
-//!     (),
-//! );
-//! // The outer loop (here another mio poll) watches the kernel's
-//! // descriptor and sleeps until its deadline at most.
-//! let mut outer = Poll::new().unwrap();
-//! let fd = kernel.as_raw_fd();
-//! outer
-//!     .registry()
-//!     .register(&mut SourceFd(&fd), Token(0), Interest::READABLE)
-//!     .unwrap();
-//! let mut events = Events::with_capacity(8);
-//! while kernel.turn().unwrap() {
-//!     outer.poll(&mut events, kernel.next_deadline()).unwrap();
-//! }
-//! //! ```
+//! The example is on [`Kernel::turn`].
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;

@@ -335,8 +335,15 @@ impl<H: 'static> Ctx<'_, H> {
     /// need not be `Send`: it runs on the kernel's thread, polled by the
     /// kernel whenever its waker fires. It holds the session alive while
     /// pending and is dropped (cancelled) if the session stops first. A
-    /// panic inside it becomes a DIE signal to the session. See the
-    /// [module documentation](self) for the ordering guarantees.
+    /// panic inside it becomes a DIE signal to the session.
+    ///
+    /// Ordering: the first poll comes in the kernel's next round, never
+    /// inside this handler; a woken task is polled once in the round after
+    /// its wake, before that round's batch of queued events is taken; the
+    /// output is queued (sender: this session) the moment the future
+    /// completes, so it follows events queued before that and precedes
+    /// those queued after. Each round polls a woken task at most once, so
+    /// a future that keeps waking itself cannot starve I/O or events.
     ///
     /// ```
     /// use rpoe::{Kernel, Session};
