@@ -99,6 +99,9 @@ impl fmt::Display for TaskId {
 /// The tasks woken since the kernel last looked, shared with every waker.
 pub(crate) struct ReadyList {
     list: Mutex<Vec<TaskId>>,
+    /// The list is not empty: read without the lock on every round, so a
+    /// kernel without woken tasks pays an atomic load, not a lock.
+    nonempty: AtomicBool,
     /// The kernel is running on its thread (not blocked in the OS poll,
     /// and not parked by an outer loop): a wake from that thread needs no
     /// system call, since the kernel looks at the list before it blocks.
@@ -121,6 +124,7 @@ impl ReadyList {
         let was_empty = {
             let mut list = self.lock();
             list.push(id);
+            self.nonempty.store(true, Ordering::Release);
             list.len() == 1
         };
         if was_empty
@@ -184,6 +188,7 @@ impl Tasks {
             next_gen: 1,
             ready: Arc::new(ReadyList {
                 list: Mutex::new(Vec::new()),
+                nonempty: AtomicBool::new(false),
                 busy: AtomicBool::new(false),
                 kernel_thread: std::thread::current().id(),
                 waker,
@@ -195,7 +200,7 @@ impl Tasks {
 
     /// Whether a woken task waits to be polled.
     pub(crate) fn has_ready(&self) -> bool {
-        !self.ready.lock().is_empty()
+        self.ready.nonempty.load(Ordering::Acquire)
     }
 
     /// Tell wakers whether the kernel is running on its thread (see
@@ -226,8 +231,15 @@ impl Core {
     /// Poll every task woken since the last call. Completed tasks queue
     /// their output; panicked ones become DIE signals.
     pub(crate) fn poll_tasks(&mut self) {
+        if !self.tasks.has_ready() {
+            return;
+        }
         let mut batch = std::mem::take(&mut self.tasks.batch);
-        std::mem::swap(&mut batch, &mut *self.tasks.ready.lock());
+        {
+            let mut list = self.tasks.ready.lock();
+            std::mem::swap(&mut batch, &mut *list);
+            self.tasks.ready.nonempty.store(false, Ordering::Release);
+        }
         for id in batch.drain(..) {
             let Some(t) = self.tasks.slab.get_mut(id.key as usize) else {
                 continue;
