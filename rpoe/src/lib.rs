@@ -84,8 +84,8 @@ pub use kernel::{
     AsyncIo, Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef,
     EventSource, HandleId, IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle,
     ManualClock, ObjectStates, ParentChange, PostAction, Postback, Postbacked, RemoteDest,
-    RemovedTimer, Sender, Session, SessionId, Signal, Sleep, SourceCtx, SourceHandle, TaskId, Time,
-    TimerGuard, TimerId, TryPostError, Value,
+    RemovedTimer, Sender, Session, SessionId, Signal, Sleep, SourceCtx, SourceHandle, Spawner,
+    TaskId, Time, TimerGuard, TimerId, TryPostError, Value,
 };
 
 /// The mio crate rpoe is built on, re-exported so that programs and

@@ -44,9 +44,10 @@ pub struct Ctx<'a, H: 'static> {
     pub(crate) failed: Option<String>,
 }
 
+/// # Who and what
+///
+/// The event being handled: the heap, who sent it, its name and argument, and facts about this dispatch (POE's `HEAP`, `SENDER`, `STATE`, `ARG0..`).
 impl<'a, H: 'static> Ctx<'a, H> {
-    // ----- who and what ------------------------------------------------
-
     /// The session's heap.
     pub fn heap(&mut self) -> &mut H {
         match self.frame.session.as_mut() {
@@ -158,9 +159,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
     pub fn now(&mut self) -> Time {
         self.core.refresh_now()
     }
+}
 
-    // ----- events -------------------------------------------------------
-
+/// # Events
+///
+/// Sending events: `post` (queued), `yield_event` (queued to this session), `call` / `call_value` (now, synchronously), and creating sessions.
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Queue `event` for `dest` (POE's `post`). The destination is resolved
     /// now; the event runs in a later round, in FIFO order with other
     /// events due by then. Both sessions stay alive until it is delivered.
@@ -276,9 +280,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
         let core: &mut Core = self.core;
         core.stop_all(Some(&mut self.frame));
     }
+}
 
-    // ----- timers -------------------------------------------------------
-
+/// # Timers
+///
+/// Timers of this session: `delay`, `alarm` and their `_add` forms, removal and adjustment (POE's alarm and delay methods).
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Replace this session's timers named `event` with one due after
     /// `delay` (POE's `delay`). Returns the new timer's id.
     pub fn delay(&mut self, event: impl IntoEvent, delay: Duration, args: impl Any) -> TimerId {
@@ -361,9 +368,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
         let now = self.core.refresh_now();
         self.core.move_timer(self.frame.key, id, |_| now + delay)
     }
+}
 
-    // ----- I/O ------------------------------------------------------------
-
+/// # I/O
+///
+/// Bare I/O watchers: handles the kernel owns on this session's behalf, and read/write watchers on them (POE's `select_*`). Wheels use [`Ctx::add_source`] instead.
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Give the kernel an I/O object (a mio socket, listener, pipe...) to
     /// own on this session's behalf. It is unwatched until
     /// [`Ctx::select_read`] or [`Ctx::select_write`]; it is closed when the
@@ -481,9 +491,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
             Err(_) => unreachable!("type checked above"),
         }
     }
+}
 
-    // ----- aliases ----------------------------------------------------------
-
+/// # Aliases
+///
+/// Naming this session (POE's `alias_*`).
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Give this session a name others can post to (POE's `alias_set`).
     /// An alias keeps the session alive until the kernel runs out of other
     /// work. Setting an alias it already has is not an error.
@@ -524,9 +537,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
             .map(|e| e.aliases.iter().map(|a| a.to_string()).collect())
             .unwrap_or_default()
     }
+}
 
-    // ----- dynamic handlers ---------------------------------------------------
-
+/// # Dynamic handlers
+///
+/// Adding and removing handlers of the running session (POE's `state`).
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Add or replace a handler of this session at run time (POE's `state`).
     pub fn state<R: Any>(
         &mut self,
@@ -554,9 +570,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
             *slot = None;
         }
     }
+}
 
-    // ----- the session tree ----------------------------------------------------
-
+/// # The session tree
+///
+/// Parents, children and detaching (POE's `detach_*`).
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Become a child of the kernel: the parent gets `_child` (lose) —
     /// except inside `_start`, where it never saw the child — then this
     /// session gets `_parent`. Fails (EPERM) if already a kernel child.
@@ -599,9 +618,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
             })
             .unwrap_or_default()
     }
+}
 
-    // ----- introspection ------------------------------------------------------
-
+/// # Introspection
+///
+/// Questions about the kernel and its sessions (POE's `ID_*`, `get_active_session`, `Kernel::Introspect`).
+impl<'a, H: 'static> Ctx<'a, H> {
     /// What keeps a session alive, and what it holds (POE's TRACE_REFCNT
     /// and POE::API::Peek in one call). `None` if it is gone.
     pub fn session_info(&self, session: SessionId) -> Option<crate::kernel::SessionInfo> {

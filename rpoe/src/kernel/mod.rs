@@ -47,6 +47,7 @@ mod sessions;
 mod signaling;
 mod signals;
 mod source;
+mod spawner;
 mod task;
 mod timers;
 mod watchers;
@@ -71,6 +72,7 @@ pub use postback::{Callback, Postback, Postbacked};
 pub use remote::{KernelHandle, RemoteDest, TryPostError};
 pub use signals::{ChildExit, DieInfo, Signal};
 pub use source::{EventSource, PostAction, SourceCtx, SourceHandle, TimerGuard};
+pub use spawner::Spawner;
 pub use task::{AsyncIo, Sleep, TaskId, ASYNC_IO_BUFFER};
 
 pub(crate) use engine::Core;
