@@ -81,12 +81,15 @@ pub mod wheel;
 pub mod tokio;
 
 pub use kernel::{
-    AsyncIo, Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef,
-    EventSource, HandleId, IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle,
-    ManualClock, ObjectStates, ParentChange, PostAction, Postback, Postbacked, RemoteDest,
-    RemovedTimer, Sender, Session, SessionId, Signal, Sleep, SourceCtx, SourceHandle, Spawner,
-    TaskId, Time, TimerGuard, TimerId, TryPostError, Value,
+    Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef, EventSource,
+    HandleId, IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle, ManualClock,
+    ObjectStates, ParentChange, PostAction, Postback, Postbacked, RemoteDest, RemovedTimer, Sender,
+    Session, SessionId, Signal, SourceCtx, SourceHandle, Spawner, StdSocket, Time, TimerGuard,
+    TimerId, TryPostError, Value,
 };
+// Futures in sessions (kernel/task.rs), in their own statement so that
+// the list above can change without touching this one.
+pub use kernel::{AsyncIo, Sleep, TaskId};
 
 /// The mio crate rpoe is built on, re-exported so that programs and
 /// wheels can name its socket types ([`mio::net::TcpStream`],

@@ -394,6 +394,54 @@ impl<'a, H: 'static> Ctx<'a, H> {
             })
     }
 
+    /// [`Ctx::add_handle`] for a std socket (`std::net::TcpStream`,
+    /// `TcpListener`, `UdpSocket`, and the Unix-domain ones): the socket is
+    /// made non-blocking, as POE does with every handle it watches, and
+    /// kept as its mio twin — borrow it back with
+    /// `ctx.handle::<rpoe::mio::net::TcpStream>(h)` and so on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the socket cannot be made non-blocking.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    /// use rpoe::{Kernel, Session};
+    ///
+    /// let mut kernel = Kernel::new().unwrap();
+    /// kernel.spawn(
+    ///     Session::new((None, Vec::new()))
+    ///         .on("_start", |ctx| {
+    ///             let (near, mut far) = UnixStream::pair().unwrap(); // blocking
+    ///             far.write_all(b"hi").unwrap();
+    ///             let h = ctx.add_std_handle(near).unwrap();
+    ///             ctx.select_read(h, "readable").unwrap();
+    ///             ctx.heap().0 = Some((h, far));
+    ///         })
+    ///         .on("readable", |ctx| {
+    ///             let (h, _) = ctx.io().unwrap();
+    ///             let mut buf = [0u8; 16];
+    ///             let n = ctx.handle::<rpoe::mio::net::UnixStream>(h).unwrap().read(&mut buf).unwrap();
+    ///             ctx.heap().1.extend_from_slice(&buf[..n]);
+    ///             // Non-blocking: a second read says WouldBlock instead of hanging.
+    ///             let again = ctx.handle::<rpoe::mio::net::UnixStream>(h).unwrap().read(&mut buf);
+    ///             assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    ///             ctx.close_handle(h).unwrap();
+    ///         })
+    ///         .on("_stop", |ctx| assert_eq!(ctx.heap().1, b"hi")),
+    ///     (),
+    /// );
+    /// kernel.run().unwrap();
+    /// ```
+    pub fn add_std_handle<T: super::handles::StdSocket>(
+        &mut self,
+        io: T,
+    ) -> Result<HandleId, Error> {
+        let io = io.into_io()?;
+        Ok(self.add_handle(io))
+    }
+
     /// Borrow the heap and a handle at once (to read straight into a buffer
     /// kept in the heap).
     pub fn heap_and_handle<T: Any>(&mut self, h: HandleId) -> Result<(&mut H, &mut T), Error> {

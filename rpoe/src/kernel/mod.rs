@@ -63,7 +63,7 @@ pub use ctx::{Ctx, RemovedTimer};
 pub use dispatch::{ObjectStates, Session};
 pub use error::Error;
 pub use events::{ChildEvent, ParentChange};
-pub use handles::IoSource;
+pub use handles::{IoSource, StdSocket};
 pub use ids::{Dest, HandleId, Sender, SessionId, TimerId};
 pub use introspect::SessionInfo;
 pub use names::{EventId, EventRef, IntoEvent};
