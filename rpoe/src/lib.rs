@@ -37,8 +37,9 @@
 //! |---|---|---|
 //! | `reference` | on | [`filter::Reference`]: serde values (postcard or JSON) in length-prefixed frames; brings serde, postcard and serde_json |
 //! | `process` | on | [`wheel::Run`]: a child process with its stdin, stdout and stderr as records |
+//! | `tokio` | off | [`tokio`]: run a kernel on a tokio current-thread runtime, so futures from tokio-based crates work inside sessions; brings tokio (`rt`, `net`, `time`) |
 //!
-//! Both are on by default because POE ships their counterparts in its own
+//! `reference` and `process` are on by default because POE ships their counterparts in its own
 //! distribution; `default-features = false` leaves the kernel, the other
 //! filters and wheels, and the components.
 //!
@@ -75,6 +76,10 @@ pub mod filter;
 pub mod kernel;
 pub mod wheel;
 
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio;
+
 pub use kernel::{
     Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef, EventSource,
     HandleId, IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle, ManualClock,
@@ -82,6 +87,9 @@ pub use kernel::{
     Session, SessionId, Signal, SourceCtx, SourceHandle, Spawner, StdSocket, Time, TimerGuard,
     TimerId, TryPostError, Value,
 };
+// Futures in sessions (kernel/task.rs), in their own statement so that
+// the list above can change without touching this one.
+pub use kernel::{AsyncIo, Sleep, TaskId};
 
 /// The mio crate rpoe is built on, re-exported so that programs and
 /// wheels can name its socket types ([`mio::net::TcpStream`],

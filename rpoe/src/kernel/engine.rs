@@ -23,6 +23,7 @@ use super::queue::{Kind, Next, Queue, Queued, SessionKey, Timer};
 use super::remote::{RemotePost, RemoteQueue};
 use super::sessions::Sessions;
 use super::signals::{DieInfo, Signals};
+use super::task::Tasks;
 
 pub(crate) struct Core {
     pub names: Names,
@@ -63,6 +64,8 @@ pub(crate) struct Core {
     /// During a read-readiness dispatch: the OS reported the peer closed
     /// (or an error) with it.
     pub io_closed: bool,
+    /// Futures running in sessions (see `task.rs`).
+    pub tasks: Tasks,
 }
 
 /// Levels past the call-depth limit the kernel's lifecycle events may
@@ -85,8 +88,10 @@ impl Core {
     pub(crate) fn new(clock: Clock, limits: Limits) -> Result<Core, Error> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
+        let mut names = Names::new();
+        let tasks = Tasks::new(&mut names, waker.clone());
         Ok(Core {
-            names: Names::new(),
+            names,
             sessions: Sessions::new(),
             queue: Queue::new(),
             handles: Handles::new(),
@@ -107,6 +112,7 @@ impl Core {
             limits,
             post_time: Time::default(),
             io_closed: false,
+            tasks,
         })
     }
 
@@ -264,7 +270,7 @@ impl Core {
 
     /// A handler failed: queue DIE to its session, or keep the error for
     /// `run` when the session is stopping (POE rethrows those at once).
-    fn handler_failed(
+    pub(crate) fn handler_failed(
         &mut self,
         key: SessionKey,
         id: SessionId,
@@ -591,13 +597,16 @@ impl Core {
                 pe.children.retain(|c| *c != key);
             }
         }
+        let tasks = self.tasks.take_session(key);
         let entry = self.sessions.remove(key);
         if let Some(p) = parent {
             self.sessions.dec(p);
         }
-        // Dropping the heap runs user code (Drop impls); do it last, with
-        // the table consistent.
+        // Dropping the heap and the session's futures (cancelling them)
+        // runs user code (Drop impls); do it last, with the table
+        // consistent.
         drop(entry);
+        drop(tasks);
     }
 
     /// Stop every session whose count reached zero, most recent first;
@@ -670,6 +679,9 @@ impl Core {
 
     fn fire_timer(&mut self, t: Timer) {
         self.sessions.dec(t.session);
+        if t.event == self.tasks.wake_event {
+            return self.fire_wake(t.payload);
+        }
         if let Some(id) = self.sessions.id_of(t.session) {
             let _ = self.deliver(
                 None,
@@ -698,6 +710,7 @@ impl Core {
     pub(crate) fn poll_timeout(&mut self) -> Result<Option<Duration>, Error> {
         if self.queue.event_count() > 0
             || !self.local.is_empty()
+            || self.tasks.has_ready()
             || self
                 .remote
                 .pending

@@ -30,6 +30,7 @@ mod clock;
 mod ctx;
 mod ctx_signals;
 mod dispatch;
+mod embed;
 mod engine;
 mod error;
 mod events;
@@ -47,6 +48,7 @@ mod signaling;
 mod signals;
 mod source;
 mod spawner;
+mod task;
 mod timers;
 mod watchers;
 
@@ -71,6 +73,7 @@ pub use remote::{KernelHandle, RemoteDest, TryPostError};
 pub use signals::{ChildExit, DieInfo, Signal};
 pub use source::{EventSource, PostAction, SourceCtx, SourceHandle, TimerGuard};
 pub use spawner::Spawner;
+pub use task::{AsyncIo, Sleep, TaskId, ASYNC_IO_BUFFER};
 
 pub(crate) use engine::Core;
 pub(crate) use handles::{Target, WheelIo};
@@ -348,6 +351,15 @@ impl Kernel {
     }
 
     fn round(&mut self, may_block: bool) -> Result<bool, Error> {
+        // While the round runs, wakes from this thread need no system
+        // call: the kernel looks at its ready tasks before it blocks.
+        self.core.tasks.set_busy(true);
+        let r = self.round_inner(may_block);
+        self.core.tasks.set_busy(false);
+        r
+    }
+
+    fn round_inner(&mut self, may_block: bool) -> Result<bool, Error> {
         let core = &mut self.core;
         if core.sessions.len() == 0 || core.stop_requested {
             return Ok(false);
@@ -374,9 +386,19 @@ impl Kernel {
             && core.signals.os.is_none();
         if nothing_to_poll {
             self.events.clear();
-        } else if let Err(e) = core.poll.poll(&mut self.events, timeout) {
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e.into());
+        } else {
+            let blocks = timeout != Some(Duration::ZERO);
+            if blocks {
+                core.tasks.set_busy(false);
+            }
+            let polled = core.poll.poll(&mut self.events, timeout);
+            if blocks {
+                core.tasks.set_busy(true);
+            }
+            if let Err(e) = polled {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e.into());
+                }
             }
         }
         self.reads.clear();
@@ -426,6 +448,10 @@ impl Kernel {
                 core.gc_sweep();
             }
         }
+
+        // Futures woken since the last round: their outputs join this
+        // round's batch.
+        core.poll_tasks();
 
         // The batch: what was due and queued when this step began — or,
         // if the last round stopped at the cap, the rest of that round's

@@ -1,0 +1,803 @@
+//! Futures in sessions: a future's output is an event.
+//!
+//! Why: Rust's async crates hand out futures, and POE's model has no
+//! place for a second scheduler. So a future is one more event source of
+//! its session (DESIGN.md, "Futures are event sources"): the kernel polls
+//! it when its waker fired, and its output is queued to the session as an
+//! ordinary event, FIFO with everything else. Ordering and determinism
+//! stay the kernel's.
+//!
+//! # Guarantees
+//!
+//! - [`Ctx::spawn_future`] polls the future for the first time in the
+//!   kernel's next round, never inside the spawning handler.
+//! - A woken task is polled once in the round after its wake, before that
+//!   round's batch of queued events is sampled; a task woken many times
+//!   is polled once. Each round polls every woken task at most once, so a
+//!   future that wakes itself forever cannot starve I/O or events.
+//! - The output is queued (sender: the session itself) when the future
+//!   completes, so it arrives after events queued before that moment and
+//!   before events queued after it.
+//! - A pending task holds its session alive, as a postback does (it is a
+//!   public refcount under the tag `rpoe::task`, so
+//!   [`crate::Kernel::session_info`] shows it). When the session stops —
+//!   for whatever reason — its tasks are dropped, i.e. cancelled, after
+//!   its `_stop` handler ran.
+//! - A future that panics is dropped, and the panic becomes a DIE signal
+//!   to its session exactly as a panicking handler's would (the event in
+//!   the [`crate::DieInfo`] is the task's reply event).
+//! - Wakes may come from any thread: a waker pushes the task onto a
+//!   shared ready list and, when the kernel may be blocked, wakes it
+//!   through its poll waker (one system call per idle-to-busy transition;
+//!   none for wakes made by the kernel's own thread while it runs).
+//!
+//! The kernel's own readiness and timers are usable from futures without
+//! another runtime: [`Ctx::sleep`] (a timer on the kernel's clock, so a
+//! manual clock keeps it deterministic) and [`Ctx::add_async`] (a
+//! non-blocking socket registered with the kernel, read and written with
+//! `async` methods).
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io::{self, ErrorKind, Read, Write};
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use slab::Slab;
+
+use super::clock::Time;
+use super::ctx::Ctx;
+use super::dispatch::Fail;
+use super::engine::Core;
+use super::error::Error;
+use super::handles::IoSource;
+use super::ids::{Sender, SessionId, TimerId};
+use super::names::{EventId, IntoEvent, Names};
+use super::payload::{IoMode, Payload};
+use super::postback::{Local, LocalOp};
+use super::queue::SessionKey;
+use super::source::{EventSource, PostAction, SourceCtx, SourceHandle};
+
+/// The public-refcount tag under which pending tasks hold their session.
+pub(crate) const TASK_TAG: &str = "rpoe::task";
+
+/// The internal event name of a [`Sleep`]'s timer (it wakes a future
+/// instead of running a handler).
+const WAKE_EVENT: &str = "rpoe::task_wake";
+
+/// Identifies a task started by [`Ctx::spawn_future`]. Ids are not
+/// reused while the kernel lives.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct TaskId {
+    key: u32,
+    gen: u64,
+}
+
+impl TaskId {
+    /// The task's public number (unique for the kernel's lifetime).
+    pub fn number(self) -> u64 {
+        self.gen
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {}", self.gen)
+    }
+}
+
+/// The tasks woken since the kernel last looked, shared with every waker.
+pub(crate) struct ReadyList {
+    list: Mutex<Vec<TaskId>>,
+    /// The list is not empty: read without the lock on every round, so a
+    /// kernel without woken tasks pays an atomic load, not a lock.
+    nonempty: AtomicBool,
+    /// The kernel is running on its thread (not blocked in the OS poll,
+    /// and not parked by an outer loop): a wake from that thread needs no
+    /// system call, since the kernel looks at the list before it blocks.
+    busy: AtomicBool,
+    kernel_thread: ThreadId,
+    waker: Arc<mio::Waker>,
+}
+
+impl ReadyList {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<TaskId>> {
+        // Every critical section is a push or a swap: a poisoned lock
+        // cannot hold a half-made list.
+        match self.list.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn push(&self, id: TaskId) {
+        let was_empty = {
+            let mut list = self.lock();
+            list.push(id);
+            self.nonempty.store(true, Ordering::Release);
+            list.len() == 1
+        };
+        if was_empty
+            && !(self.busy.load(Ordering::Acquire)
+                && std::thread::current().id() == self.kernel_thread)
+        {
+            if let Err(e) = self.waker.wake() {
+                tracing::warn!(target: "rpoe::kernel", error = %e, "could not wake the kernel for a task");
+            }
+        }
+    }
+}
+
+/// The waker of one task: a wake queues the task once until it is polled.
+struct TaskWaker {
+    id: TaskId,
+    queued: AtomicBool,
+    ready: Arc<ReadyList>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.ready.push(self.id);
+        }
+    }
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Payload>>>;
+
+struct Task {
+    gen: u64,
+    owner: SessionKey,
+    owner_id: SessionId,
+    event: EventId,
+    /// `None` while it is being polled.
+    fut: Option<BoxFuture>,
+    wake: Arc<TaskWaker>,
+    waker: Waker,
+}
+
+/// The kernel's tasks.
+pub(crate) struct Tasks {
+    slab: Slab<Task>,
+    next_gen: u64,
+    ready: Arc<ReadyList>,
+    /// The ready list taken this round (kept to reuse its allocation).
+    batch: Vec<TaskId>,
+    /// The interned name of sleep timers.
+    pub wake_event: EventId,
+}
+
+impl Tasks {
+    pub(crate) fn new(names: &mut Names, waker: Arc<mio::Waker>) -> Tasks {
+        Tasks {
+            slab: Slab::new(),
+            next_gen: 1,
+            ready: Arc::new(ReadyList {
+                list: Mutex::new(Vec::new()),
+                nonempty: AtomicBool::new(false),
+                busy: AtomicBool::new(false),
+                kernel_thread: std::thread::current().id(),
+                waker,
+            }),
+            batch: Vec::new(),
+            wake_event: names.intern(WAKE_EVENT),
+        }
+    }
+
+    /// Whether a woken task waits to be polled.
+    pub(crate) fn has_ready(&self) -> bool {
+        self.ready.nonempty.load(Ordering::Acquire)
+    }
+
+    /// Tell wakers whether the kernel is running on its thread (see
+    /// [`ReadyList::busy`]).
+    pub(crate) fn set_busy(&self, busy: bool) {
+        self.ready.busy.store(busy, Ordering::Release);
+    }
+
+    /// Remove every task of a session that is being freed, returning the
+    /// futures for the caller to drop once its tables are consistent.
+    pub(crate) fn take_session(&mut self, key: SessionKey) -> Vec<BoxFuture> {
+        if self.slab.is_empty() {
+            return Vec::new();
+        }
+        let keys: Vec<usize> = self
+            .slab
+            .iter()
+            .filter(|(_, t)| t.owner == key)
+            .map(|(k, _)| k)
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| self.slab.remove(k).fut)
+            .collect()
+    }
+}
+
+impl Core {
+    /// Poll every task woken since the last call. Completed tasks queue
+    /// their output; panicked ones become DIE signals.
+    pub(crate) fn poll_tasks(&mut self) {
+        if !self.tasks.has_ready() {
+            return;
+        }
+        let mut batch = std::mem::take(&mut self.tasks.batch);
+        {
+            let mut list = self.tasks.ready.lock();
+            std::mem::swap(&mut batch, &mut *list);
+            self.tasks.ready.nonempty.store(false, Ordering::Release);
+        }
+        for id in batch.drain(..) {
+            let Some(t) = self.tasks.slab.get_mut(id.key as usize) else {
+                continue;
+            };
+            if t.gen != id.gen {
+                continue;
+            }
+            let Some(mut fut) = t.fut.take() else {
+                continue;
+            };
+            t.wake.queued.store(false, Ordering::Release);
+            let waker = t.waker.clone();
+            let (owner, owner_id, event) = (t.owner, t.owner_id, t.event);
+            let outer = self.local.active.replace(Some(owner_id));
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                fut.as_mut().poll(&mut Context::from_waker(&waker))
+            }));
+            self.local.active.set(outer);
+            match polled {
+                Ok(Poll::Pending) => {
+                    if let Some(t) = self.tasks.slab.get_mut(id.key as usize) {
+                        if t.gen == id.gen {
+                            t.fut = Some(fut);
+                        }
+                    }
+                }
+                Ok(Poll::Ready(payload)) => {
+                    self.tasks.slab.remove(id.key as usize);
+                    self.post_key(owner, Some(owner), event, payload);
+                    let _ = self.refcount_add(owner, TASK_TAG, -1);
+                    drop(fut);
+                }
+                Err(panic) => {
+                    self.tasks.slab.remove(id.key as usize);
+                    drop(fut);
+                    let message = Fail::Panicked(panic).message();
+                    let _ = self.handler_failed(
+                        owner,
+                        owner_id,
+                        event,
+                        Sender::Session(owner_id),
+                        message,
+                    );
+                    let _ = self.refcount_add(owner, TASK_TAG, -1);
+                }
+            }
+            if !self.local.is_empty() {
+                self.drain_local();
+            }
+        }
+        self.tasks.batch = batch;
+    }
+
+    /// A sleep timer fired: wake its future (the timer's hold on the
+    /// session was already released).
+    pub(crate) fn fire_wake(&mut self, mut payload: Payload) {
+        if let Some(state) = payload.take::<Rc<SleepState>>() {
+            state.fired.set(true);
+            state.timer.set(None);
+            if let Some(w) = state.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    fn spawn_task(
+        &mut self,
+        owner: SessionKey,
+        owner_id: SessionId,
+        event: EventId,
+        fut: BoxFuture,
+    ) -> TaskId {
+        let gen = self.tasks.next_gen;
+        self.tasks.next_gen += 1;
+        let entry = self.tasks.slab.vacant_entry();
+        let id = TaskId {
+            key: entry.key() as u32,
+            gen,
+        };
+        let wake = Arc::new(TaskWaker {
+            id,
+            queued: AtomicBool::new(false),
+            ready: self.tasks.ready.clone(),
+        });
+        let waker = Waker::from(wake.clone());
+        entry.insert(Task {
+            gen,
+            owner,
+            owner_id,
+            event,
+            fut: Some(fut),
+            wake,
+            waker: waker.clone(),
+        });
+        let _ = self.refcount_add(owner, TASK_TAG, 1);
+        waker.wake();
+        id
+    }
+}
+
+impl<H: 'static> Ctx<'_, H> {
+    /// Start a future in this session; its output comes back to the
+    /// session as `event` (the output is the event's argument: take it
+    /// with [`Ctx::take_arg`]), queued like any other event. The future
+    /// need not be `Send`: it runs on the kernel's thread, polled by the
+    /// kernel whenever its waker fires. It holds the session alive while
+    /// pending and is dropped (cancelled) if the session stops first. A
+    /// panic inside it becomes a DIE signal to the session.
+    ///
+    /// Ordering: the first poll comes in the kernel's next round, never
+    /// inside this handler; a woken task is polled once in the round after
+    /// its wake, before that round's batch of queued events is taken; the
+    /// output is queued (sender: this session) the moment the future
+    /// completes, so it follows events queued before that and precedes
+    /// those queued after. Each round polls a woken task at most once, so
+    /// a future that keeps waking itself cannot starve I/O or events.
+    ///
+    /// ```
+    /// use rpoe::{Kernel, Session};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::new().unwrap();
+    /// kernel.spawn(
+    ///     Session::new(0u32)
+    ///         .on("_start", |ctx| {
+    ///             let nap = ctx.sleep(Duration::from_millis(1));
+    ///             ctx.spawn_future("answer", async move {
+    ///                 nap.await;
+    ///                 42u32
+    ///             });
+    ///         })
+    ///         .on("answer", |ctx| *ctx.heap() = ctx.take_arg::<u32>().unwrap())
+    ///         .on("_stop", |ctx| assert_eq!(*ctx.heap(), 42)),
+    ///     (),
+    /// );
+    /// kernel.run().unwrap();
+    /// ```
+    pub fn spawn_future<F>(&mut self, event: impl IntoEvent, fut: F) -> TaskId
+    where
+        F: Future + 'static,
+        F::Output: Any,
+    {
+        let event = self.core.names.resolve(&event);
+        let fut: BoxFuture = Box::pin(async move { Payload::new(fut.await) });
+        self.core
+            .spawn_task(self.frame.key, self.frame.id, event, fut)
+    }
+
+    /// Cancel a task of this session: its future is dropped now, its
+    /// event never comes. Returns false if it already completed (its
+    /// event may still be queued), was cancelled, or belongs to another
+    /// session.
+    pub fn task_cancel(&mut self, id: TaskId) -> bool {
+        let key = self.frame.key;
+        let owned = self
+            .core
+            .tasks
+            .slab
+            .get(id.key as usize)
+            .is_some_and(|t| t.gen == id.gen && t.owner == key);
+        if !owned {
+            return false;
+        }
+        let task = self.core.tasks.slab.remove(id.key as usize);
+        let _ = self.core.refcount_add(key, TASK_TAG, -1);
+        drop(task);
+        true
+    }
+
+    /// Number of this session's pending tasks.
+    pub fn task_count(&self) -> usize {
+        let key = self.frame.key;
+        self.core
+            .tasks
+            .slab
+            .iter()
+            .filter(|(_, t)| t.owner == key)
+            .count()
+    }
+
+    /// A future that completes `delay` from now on the kernel's clock (a
+    /// timer of this session, set when the future is first polled; under
+    /// a [`crate::ManualClock`] it completes when the clock is advanced
+    /// past it). Dropping it removes the timer.
+    pub fn sleep(&mut self, delay: Duration) -> Sleep {
+        let due = self.core.refresh_now() + delay;
+        self.sleep_until(due)
+    }
+
+    /// A future that completes when the kernel's clock reaches `due`.
+    pub fn sleep_until(&mut self, due: Time) -> Sleep {
+        Sleep {
+            state: Rc::new(SleepState::default()),
+            due,
+            owner: self.frame.key,
+            owner_id: self.frame.id,
+            local: self.core.local.clone(),
+        }
+    }
+
+    /// Register a non-blocking I/O object (a `mio` socket, say) with the
+    /// kernel for use from futures: the returned [`AsyncIo`] reads and
+    /// writes it with `async` methods, driven by the kernel's readiness —
+    /// no other runtime needed. It holds the session alive while open, as
+    /// a wheel does; dropping it closes the object.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the OS refuses the registration.
+    pub fn add_async<Io>(&mut self, io: Io) -> Result<AsyncIo<Io>, Error>
+    where
+        Io: IoSource + Read + Write,
+    {
+        let source = AsyncState {
+            input: VecDeque::new(),
+            eof: false,
+            read_paused: false,
+            error: None,
+            output: VecDeque::new(),
+            read_waker: None,
+            write_waker: None,
+            _io: PhantomData,
+        };
+        Ok(AsyncIo {
+            handle: self.add_source(io, source)?,
+        })
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct SleepState {
+    fired: Cell<bool>,
+    registered: Cell<bool>,
+    timer: Cell<Option<TimerId>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+/// A future that completes at a time on the kernel's clock: from
+/// [`Ctx::sleep`] or [`Ctx::sleep_until`]. Its timer is a timer of the
+/// session that made it, fired in due order with the session's other
+/// timers (so it also holds the session alive while set).
+#[must_use = "a sleep does nothing unless awaited"]
+pub struct Sleep {
+    state: Rc<SleepState>,
+    due: Time,
+    owner: SessionKey,
+    owner_id: SessionId,
+    local: Rc<Local>,
+}
+
+impl Sleep {
+    /// When it completes.
+    pub fn deadline(&self) -> Time {
+        self.due
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let me = self.get_mut();
+        if me.state.fired.get() {
+            return Poll::Ready(());
+        }
+        {
+            let mut w = me.state.waker.borrow_mut();
+            match &mut *w {
+                Some(old) => old.clone_from(cx.waker()),
+                None => *w = Some(cx.waker().clone()),
+            }
+        }
+        if !me.state.registered.replace(true) {
+            let (state, due, owner, owner_id) = (me.state.clone(), me.due, me.owner, me.owner_id);
+            me.local.ops.borrow_mut().push_back(LocalOp::Wheel(Box::new(
+                move |core: &mut Core| {
+                    if core.sessions.id_of(owner) != Some(owner_id) {
+                        return;
+                    }
+                    let event = core.tasks.wake_event;
+                    let id = core.set_timer(owner, event, due, Payload::new(state.clone()));
+                    state.timer.set(Some(id));
+                },
+            )));
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if self.state.fired.get() || !self.state.registered.get() {
+            return;
+        }
+        let (state, owner) = (self.state.clone(), self.owner);
+        self.local
+            .ops
+            .borrow_mut()
+            .push_back(LocalOp::Wheel(Box::new(move |core: &mut Core| {
+                if let Some(id) = state.timer.take() {
+                    let _ = core.remove_timer(owner, id);
+                }
+            })));
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("due", &self.due)
+            .field("fired", &self.state.fired.get())
+            .finish()
+    }
+}
+
+/// Bytes an [`AsyncIo`] buffers each way. Reading pauses while the input
+/// buffer is full (the peer is then held back by TCP's window), writes
+/// wait while the output buffer is.
+pub const ASYNC_IO_BUFFER: usize = 64 * 1024;
+
+/// The kernel-side half of an [`AsyncIo`]: an event source that moves
+/// bytes between the I/O object and two bounded buffers, and wakes the
+/// futures waiting on them.
+struct AsyncState<Io> {
+    input: VecDeque<u8>,
+    eof: bool,
+    read_paused: bool,
+    error: Option<io::Error>,
+    output: VecDeque<u8>,
+    read_waker: Option<Waker>,
+    write_waker: Option<Waker>,
+    _io: PhantomData<fn() -> Io>,
+}
+
+impl<Io> AsyncState<Io> {
+    fn wake_all(&mut self) {
+        if let Some(w) = self.read_waker.take() {
+            w.wake();
+        }
+        if let Some(w) = self.write_waker.take() {
+            w.wake();
+        }
+    }
+}
+
+impl<Io: IoSource + Read + Write> EventSource for AsyncState<Io> {
+    type Io = Io;
+
+    fn ready(&mut self, cx: &mut SourceCtx<'_, Io>, mode: IoMode) -> PostAction {
+        match mode {
+            IoMode::Read => self.fill(cx),
+            IoMode::Write => self.flush(cx),
+        }
+    }
+}
+
+impl<Io: IoSource + Read + Write> AsyncState<Io> {
+    fn fill(&mut self, cx: &mut SourceCtx<'_, Io>) -> PostAction {
+        let mut buf = [0u8; 16 * 1024];
+        let action = loop {
+            let room = ASYNC_IO_BUFFER.saturating_sub(self.input.len());
+            if room == 0 {
+                self.read_paused = true;
+                break PostAction::Disable;
+            }
+            let want = room.min(buf.len());
+            match cx.io().read(&mut buf[..want]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break PostAction::Disable;
+                }
+                Ok(n) => self.input.extend(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break PostAction::Drained,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.error = Some(e);
+                    break PostAction::Disable;
+                }
+            }
+        };
+        if let Some(w) = self.read_waker.take() {
+            w.wake();
+        }
+        action
+    }
+
+    fn flush(&mut self, cx: &mut SourceCtx<'_, Io>) -> PostAction {
+        while !self.output.is_empty() {
+            let (front, _) = self.output.as_slices();
+            match cx.io().write(front) {
+                Ok(0) => {
+                    self.error = Some(ErrorKind::WriteZero.into());
+                    self.wake_all();
+                    return PostAction::Disable;
+                }
+                Ok(n) => {
+                    self.output.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    if let Some(w) = self.write_waker.take() {
+                        w.wake();
+                    }
+                    return PostAction::Drained;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.error = Some(e);
+                    self.wake_all();
+                    return PostAction::Disable;
+                }
+            }
+        }
+        if let Some(w) = self.write_waker.take() {
+            w.wake();
+        }
+        PostAction::Disable
+    }
+}
+
+fn copy_error(e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), e.to_string())
+}
+
+/// A non-blocking I/O object registered with the kernel, read and written
+/// from futures: from [`Ctx::add_async`]. The kernel reads ahead into a
+/// bounded buffer when the object is readable and writes a bounded output
+/// buffer out when it is writable, waking the futures waiting on either.
+/// Dropping it closes the object.
+pub struct AsyncIo<Io: IoSource + Read + Write> {
+    handle: SourceHandle<AsyncState<Io>>,
+}
+
+impl<Io: IoSource + Read + Write> AsyncIo<Io> {
+    /// Read some bytes into `buf`: waits until at least one byte is
+    /// buffered, end of file (`Ok(0)`) or an error.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    /// Read until end of file, appending to `out`; fails with
+    /// [`ErrorKind::InvalidData`] once more than `limit` bytes arrived, so
+    /// a peer cannot grow memory without bound.
+    pub async fn read_to_end(&self, out: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
+        let start = out.len();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = self.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(out.len() - start);
+            }
+            if out.len() - start + n > limit {
+                return Err(io::Error::new(
+                    ErrorKind::InvalidData,
+                    format!("more than {limit} bytes"),
+                ));
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Write all of `data` and wait until the kernel handed it to the OS.
+    pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let n = std::future::poll_fn(|cx| self.poll_write(cx, data)).await?;
+            data = &data[n..];
+        }
+        std::future::poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    /// Poll form of [`AsyncIo::read`].
+    pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let polled = self.handle.with(|s| {
+            if !s.input.is_empty() {
+                let n = buf.len().min(s.input.len());
+                for (dst, src) in buf.iter_mut().zip(s.input.drain(..n)) {
+                    *dst = src;
+                }
+                return (Poll::Ready(Ok(n)), std::mem::take(&mut s.read_paused));
+            }
+            if let Some(e) = &s.error {
+                return (Poll::Ready(Err(copy_error(e))), false);
+            }
+            if s.eof || buf.is_empty() {
+                return (Poll::Ready(Ok(0)), false);
+            }
+            s.read_waker = Some(cx.waker().clone());
+            (Poll::Pending, false)
+        });
+        let Some((poll, resume)) = polled else {
+            return Poll::Ready(Err(ErrorKind::WouldBlock.into()));
+        };
+        if resume {
+            self.handle.defer(|_, cx| {
+                let _ = cx.set_interest(IoMode::Read, true);
+                PostAction::Continue
+            });
+        }
+        poll
+    }
+
+    /// Buffer some of `data` for writing: waits while the output buffer
+    /// is full.
+    pub fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        if !self.handle.is_open() {
+            return Poll::Ready(Err(ErrorKind::NotConnected.into()));
+        }
+        let polled = self.handle.with(|s| {
+            if let Some(e) = &s.error {
+                return (Poll::Ready(Err(copy_error(e))), false);
+            }
+            let room = ASYNC_IO_BUFFER.saturating_sub(s.output.len());
+            if room == 0 {
+                s.write_waker = Some(cx.waker().clone());
+                return (Poll::Pending, false);
+            }
+            let n = room.min(data.len());
+            let start = s.output.is_empty();
+            s.output.extend(&data[..n]);
+            (Poll::Ready(Ok(n)), start && n > 0)
+        });
+        let Some((poll, start)) = polled else {
+            return Poll::Ready(Err(ErrorKind::WouldBlock.into()));
+        };
+        if start {
+            self.handle.defer(|_, cx| {
+                let _ = cx.set_interest(IoMode::Write, true);
+                PostAction::Continue
+            });
+        }
+        poll
+    }
+
+    /// Wait until everything buffered was handed to the OS.
+    pub fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.handle
+            .with(|s| {
+                if let Some(e) = &s.error {
+                    return Poll::Ready(Err(copy_error(e)));
+                }
+                if s.output.is_empty() {
+                    return Poll::Ready(Ok(()));
+                }
+                s.write_waker = Some(cx.waker().clone());
+                Poll::Pending
+            })
+            .unwrap_or(Poll::Ready(Err(ErrorKind::WouldBlock.into())))
+    }
+
+    /// The session it belongs to.
+    pub fn session(&self) -> SessionId {
+        self.handle.session()
+    }
+}
+
+impl<Io: IoSource + Read + Write> fmt::Debug for AsyncIo<Io> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncIo")
+            .field("handle", &self.handle.handle())
+            .finish()
+    }
+}
