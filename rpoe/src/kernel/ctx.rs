@@ -2,9 +2,11 @@
 //! STATE, ARG0..]` as one value with disjoint methods.
 
 use std::any::Any;
+use std::panic::Location;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::caller::Caller;
 use super::clock::Time;
 use super::dispatch::{AnySession, Delivery, Frame, Session};
 use super::error::Error;
@@ -40,6 +42,8 @@ pub struct Ctx<'a, H: 'static> {
     pub(crate) original: Option<EventId>,
     pub(crate) active: EventId,
     pub(crate) payload: Payload,
+    /// Who sent the event, and from where.
+    pub(crate) caller: Caller,
     /// Set by an `on_try` handler that returned an error.
     pub(crate) failed: Option<String>,
 }
@@ -63,6 +67,45 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Who sent the event (POE's `SENDER`).
     pub fn sender(&self) -> Sender {
         self.sender
+    }
+
+    /// The event whose handler sent this one — posted, yielded, called it
+    /// or set its timer (POE's `CALLER_STATE`). It is the sender's active
+    /// event: the name that handler was dispatched as, before any
+    /// `_default` redirect. `None` when the kernel sent the event itself
+    /// (`_start`, `_stop`, `_child`, I/O readiness, signals it raised) or
+    /// it came from outside any handler ([`crate::Kernel::post`], another
+    /// thread, a wheel); POE then names its own source file instead.
+    pub fn caller_state(&self) -> Option<&str> {
+        self.caller.state.map(|e| self.core.names.name(e))
+    }
+
+    /// The source file of the `post`/`yield_event`/`call`/timer call that
+    /// sent this event (POE's `CALLER_FILE`), recorded by `#[track_caller]`
+    /// at no cost beyond one pointer per event. `None` when the kernel
+    /// sent it (see [`Ctx::caller_state`]).
+    pub fn caller_file(&self) -> Option<&'static str> {
+        self.caller.location.map(|l| l.file())
+    }
+
+    /// The line of that call (POE's `CALLER_LINE`); `None` as for
+    /// [`Ctx::caller_file`].
+    pub fn caller_line(&self) -> Option<u32> {
+        self.caller.location.map(|l| l.line())
+    }
+
+    /// File, line and column of that call together, as
+    /// [`std::panic::Location`] gives them.
+    pub fn caller_location(&self) -> Option<&'static Location<'static>> {
+        self.caller.location
+    }
+
+    /// This handler as the origin of what it sends next.
+    fn here(&self, location: &'static Location<'static>) -> Caller {
+        Caller {
+            state: Some(self.active),
+            location: Some(location),
+        }
     }
 
     /// The interned name of the handler being run (`_default` when the
@@ -157,6 +200,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Queue `event` for `dest` (POE's `post`). The destination is resolved
     /// now; the event runs in a later round, in FIFO order with other
     /// events due by then. Both sessions stay alive until it is delivered.
+    #[track_caller]
     pub fn post<'d>(
         &mut self,
         dest: impl Into<Dest<'d>>,
@@ -165,16 +209,20 @@ impl<'a, H: 'static> Ctx<'a, H> {
     ) -> Result<(), Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
         let ev = self.core.names.resolve(&event);
+        let caller = self.here(Location::caller());
         self.core
-            .post_key(key, Some(self.frame.key), ev, Payload::new(args));
+            .post_key_from(key, Some(self.frame.key), ev, Payload::new(args), caller);
         Ok(())
     }
 
     /// Queue `event` for this session (POE's `yield`).
+    #[track_caller]
     pub fn yield_event(&mut self, event: impl IntoEvent, args: impl Any) {
         let ev = self.core.names.resolve(&event);
         let me = self.frame.key;
-        self.core.post_key(me, Some(me), ev, Payload::new(args));
+        let caller = self.here(Location::caller());
+        self.core
+            .post_key_from(me, Some(me), ev, Payload::new(args), caller);
     }
 
     /// Run `dest`'s handler for `event` now and return its value (POE's
@@ -188,6 +236,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// [`Error::CallDepth`] without running the handler (POE recurses
     /// until memory runs out; here the stack would overflow and abort the
     /// process).
+    #[track_caller]
     pub fn call<'d>(
         &mut self,
         dest: impl Into<Dest<'d>>,
@@ -199,6 +248,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         let sender = Sender::Session(self.frame.id);
         let payload = Payload::new(args);
         let active = (key == self.frame.key).then_some(self.active);
+        let caller = self.here(Location::caller());
         let core: &mut Core = self.core;
         core.deliver(
             Some(&mut self.frame),
@@ -208,6 +258,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
                 sender,
                 payload,
                 active,
+                caller,
             },
         )
     }
@@ -220,6 +271,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// # Errors
     ///
     /// As [`Ctx::call`].
+    #[track_caller]
     pub fn call_value<'d>(
         &mut self,
         dest: impl Into<Dest<'d>>,
@@ -230,6 +282,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         let ev = self.core.names.resolve(&event);
         let sender = Sender::Session(self.frame.id);
         let active = (key == self.frame.key).then_some(self.active);
+        let caller = self.here(Location::caller());
         let core: &mut Core = self.core;
         core.deliver(
             Some(&mut self.frame),
@@ -239,6 +292,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
                 sender,
                 payload: args.0,
                 active,
+                caller,
             },
         )
     }
@@ -274,6 +328,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Replace this session's timers named `event` with one due after
     /// `delay` (POE's `delay`). Returns the new timer's id.
+    #[track_caller]
     pub fn delay(&mut self, event: impl IntoEvent, delay: Duration, args: impl Any) -> TimerId {
         let ev = self.core.names.resolve(&event);
         self.core.clear_timers(self.frame.key, Some(ev));
@@ -282,6 +337,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Add a timer due after `delay` without touching others (POE's
     /// `delay_add` / `delay_set`).
+    #[track_caller]
     pub fn delay_add(&mut self, event: impl IntoEvent, delay: Duration, args: impl Any) -> TimerId {
         let due = self.core.refresh_now() + delay;
         self.alarm_add(event, due, args)
@@ -289,6 +345,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Replace this session's timers named `event` with one due at `at`
     /// (POE's `alarm`).
+    #[track_caller]
     pub fn alarm(&mut self, event: impl IntoEvent, at: Time, args: impl Any) -> TimerId {
         let ev = self.core.names.resolve(&event);
         self.core.clear_timers(self.frame.key, Some(ev));
@@ -297,10 +354,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Add a timer due at `at` (POE's `alarm_add` / `alarm_set`). A time in
     /// the past fires in the next round, ahead of events queued later.
+    #[track_caller]
     pub fn alarm_add(&mut self, event: impl IntoEvent, at: Time, args: impl Any) -> TimerId {
         let ev = self.core.names.resolve(&event);
+        let caller = self.here(Location::caller());
         self.core
-            .set_timer(self.frame.key, ev, at, Payload::new(args))
+            .set_timer_from(self.frame.key, ev, at, Payload::new(args), caller)
     }
 
     /// Remove every timer of this session named `event` (POE's `alarm($ev)`

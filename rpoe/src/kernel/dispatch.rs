@@ -15,6 +15,7 @@ use std::fmt::Display;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
+use super::caller::Caller;
 use super::ctx::Ctx;
 use super::error::Error;
 use super::ids::{Sender, SessionId};
@@ -160,6 +161,8 @@ pub(crate) struct Delivery {
     /// The kernel's active event, when it is not `event`: a call into the
     /// running session keeps the outer event active, as in POE.
     pub active: Option<EventId>,
+    /// Who sent it and from where (POE's `CALLER_STATE`/`FILE`/`LINE`).
+    pub caller: Caller,
 }
 
 /// How a handler invocation can fail.
@@ -299,6 +302,7 @@ impl<H: 'static> AnySession for SessionImpl<H> {
             original,
             active: d.active.unwrap_or(d.event),
             payload: d.payload,
+            caller: d.caller,
             failed: None,
         };
         let result = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx)));

@@ -10,6 +10,7 @@ use std::time::Duration;
 use mio::{Poll, Token, Waker};
 
 use super::builder::Limits;
+use super::caller::Caller;
 use super::clock::{Clock, Time};
 use super::dispatch::{reborrow, AnySession, Delivery, Fail, Stack};
 use super::error::Error;
@@ -136,6 +137,18 @@ impl Core {
         event: EventId,
         payload: Payload,
     ) {
+        self.post_key_from(target, sender_key, event, payload, Caller::KERNEL);
+    }
+
+    /// [`Core::post_key`] from a handler, recording its origin.
+    pub(crate) fn post_key_from(
+        &mut self,
+        target: SessionKey,
+        sender_key: Option<SessionKey>,
+        event: EventId,
+        payload: Payload,
+        caller: Caller,
+    ) {
         if !self.local.is_empty() {
             self.drain_local();
         }
@@ -161,6 +174,7 @@ impl Core {
                 event,
                 payload,
                 kind: Kind::Event,
+                caller,
             },
         );
     }
@@ -177,6 +191,7 @@ impl Core {
                 event: EventId::STOP,
                 payload: Payload::Empty,
                 kind: Kind::GcCheck,
+                caller: Caller::KERNEL,
             },
         );
     }
@@ -335,6 +350,7 @@ impl Core {
                 event: EventId::STOP,
                 payload: Payload::Empty,
                 kind: Kind::Signal(Rc::from(name), args),
+                caller: Caller::KERNEL,
             },
         );
     }
@@ -370,6 +386,7 @@ impl Core {
                     sender,
                     payload: args,
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             )
             .unwrap_or_else(|_| Value::unit());
@@ -387,6 +404,7 @@ impl Core {
                         sender: Sender::Kernel,
                         payload: Payload::new(ChildEvent::Create(id, ret)),
                         active: None,
+                        caller: Caller::KERNEL,
                     },
                 );
             }
@@ -423,6 +441,7 @@ impl Core {
                     sender: Sender::Kernel,
                     payload: Payload::Empty,
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             )
             .unwrap_or_else(|_| Value::unit());
@@ -435,6 +454,7 @@ impl Core {
                     sender: Sender::Kernel,
                     payload: Payload::new(ChildEvent::Lose(id, ret)),
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             );
         }
@@ -476,6 +496,7 @@ impl Core {
                     sender: Sender::Kernel,
                     payload: Payload::new(ChildEvent::Gain(cid)),
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             );
         }
@@ -495,6 +516,7 @@ impl Core {
                     new: new_party,
                 }),
                 active: None,
+                caller: Caller::KERNEL,
             },
         );
     }
@@ -530,6 +552,7 @@ impl Core {
                     sender: Sender::Kernel,
                     payload: Payload::new(ChildEvent::Lose(cid, Value::unit())),
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             );
         }
@@ -544,6 +567,7 @@ impl Core {
                     new: Sender::Kernel,
                 }),
                 active: None,
+                caller: Caller::KERNEL,
             },
         );
     }
@@ -652,6 +676,7 @@ impl Core {
                                 sender: q.sender,
                                 payload: q.payload,
                                 active: None,
+                                caller: q.caller,
                             },
                         );
                         if let Err(e @ Error::NoHandler { .. }) = r {
@@ -679,6 +704,7 @@ impl Core {
                     sender: Sender::Session(id),
                     payload: t.payload,
                     active: None,
+                    caller: t.caller,
                 },
             );
         }

@@ -26,6 +26,7 @@
 //!    idle first, and freed (after the whole batch, when it was split).
 
 mod builder;
+mod caller;
 mod clock;
 mod ctx;
 mod ctx_signals;
@@ -76,6 +77,7 @@ pub(crate) use payload::Payload as KPayload;
 pub(crate) use postback::{Local as LocalQueue, LocalOp};
 pub(crate) use queue::SessionKey;
 
+use caller::Caller;
 use dispatch::Delivery;
 use payload::Payload;
 
@@ -198,6 +200,7 @@ impl Kernel {
                 sender: Sender::Kernel,
                 payload: Payload::new(args),
                 active: None,
+                caller: Caller::KERNEL,
             },
         );
         self.core.gc_sweep();

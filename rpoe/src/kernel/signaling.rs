@@ -8,6 +8,7 @@ use std::rc::Rc;
 use mio::Interest;
 use rustix::process::{Pid, WaitOptions};
 
+use super::caller::Caller;
 use super::dispatch::Delivery;
 use super::engine::{Core, SIGNAL_TOKEN};
 use super::error::Error;
@@ -95,6 +96,7 @@ impl Core {
                     sender: Sender::Kernel,
                     payload,
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             );
         }

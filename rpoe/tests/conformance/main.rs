@@ -111,3 +111,5 @@ mod s63_id_lookups;
 mod s64_filter_list_bytes;
 #[path = "65_filter_list_stacked.rs"]
 mod s65_filter_list_stacked;
+#[path = "66_caller_state_file_line.rs"]
+mod s66_caller_state_file_line;
