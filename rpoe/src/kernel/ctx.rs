@@ -13,6 +13,7 @@ use super::error::Error;
 use super::handles::IoSource;
 use super::ids::{Dest, HandleId, Sender, SessionId, TimerId};
 use super::names::{EventId, IntoEvent};
+use super::options::{self, SessionOption};
 use super::payload::{type_of, IoMode, Payload, Value};
 use super::Core;
 
@@ -577,18 +578,46 @@ impl<'a, H: 'static> Ctx<'a, H> {
             .unwrap_or_default()
     }
 
+    // ----- options ------------------------------------------------------------
+
+    /// Whether a session option is on (POE's `$session->option($name)`).
+    pub fn option(&self, option: SessionOption) -> bool {
+        self.frame
+            .session
+            .as_ref()
+            .is_some_and(|s| s.options.get(option))
+    }
+
+    /// Turn a session option on or off, returning its previous value (POE's
+    /// `$session->option($name => $value)`).
+    pub fn set_option(&mut self, option: SessionOption, on: bool) -> bool {
+        match self.frame.session.as_mut() {
+            Some(s) => s.options.set(option, on),
+            None => unreachable!("the running session is in its frame"),
+        }
+    }
+
     // ----- dynamic handlers ---------------------------------------------------
 
     /// Add or replace a handler of this session at run time (POE's `state`).
+    /// With [`SessionOption::Debug`] on, replacing one is reported.
     pub fn state<R: Any>(
         &mut self,
         event: impl IntoEvent,
         handler: impl Fn(&mut Ctx<'_, H>) -> R + 'static,
     ) {
         let ev = self.core.names.resolve(&event);
+        let id = self.frame.id;
         if let Some(s) = self.frame.session.as_mut() {
             if s.handlers.len() <= ev.index() {
                 s.handlers.resize_with(ev.index() + 1, || None);
+            }
+            if s.options.debug && s.handlers[ev.index()].is_some() {
+                options::report(&format!(
+                    "redefining handler for event({}) for session({})",
+                    self.core.names.name(ev),
+                    id.number()
+                ));
             }
             s.handlers[ev.index()] = Some(Rc::new(move |ctx| Value::new(handler(ctx))));
         }

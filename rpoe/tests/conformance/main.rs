@@ -113,3 +113,5 @@ mod s64_filter_list_bytes;
 mod s65_filter_list_stacked;
 #[path = "66_caller_state_file_line.rs"]
 mod s66_caller_state_file_line;
+#[path = "67_session_options.rs"]
+mod s67_session_options;
