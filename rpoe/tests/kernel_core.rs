@@ -272,6 +272,8 @@ fn wrong_argument_type_is_an_error_not_a_panic() {
     k.run().unwrap();
     let got = lines(&l);
     assert!(got[0].contains("not alloc::string::String"), "{got:?}");
+    // Both types are named: what was sent, and what was asked for.
+    assert!(got[0].contains("argument is u8, not"), "{got:?}");
     assert!(got[0].ends_with("/ 5 / 5"), "{got:?}");
 }
 

@@ -226,6 +226,7 @@ impl ServerTcpInfo {
 /// kernel.run().unwrap();
 /// assert_eq!(gone.get(), 1);
 /// ```
+#[must_use = "a builder does nothing until it is started (or spawned)"]
 pub struct ServerTcp<F: Filter + Clone + 'static, U: 'static = ()>
 where
     F::Record: 'static,
@@ -245,6 +246,11 @@ where
     on_flushed: Option<Hook<F::Record, U>>,
     on_error: Option<ErrorHook<F::Record, U>>,
     handlers: Vec<(String, Hook<F::Record, U>)>,
+    /// The first callback set, to refuse a later `state()` that would
+    /// drop it.
+    hooked: Option<&'static str>,
+    /// Why the builder cannot be spawned (it was used out of order).
+    misuse: Option<String>,
 }
 
 impl<F: Filter + Clone + 'static> ServerTcp<F, ()>
@@ -269,6 +275,8 @@ where
             on_flushed: None,
             on_error: None,
             handlers: Vec::new(),
+            hooked: None,
+            misuse: None,
         }
     }
 }
@@ -279,9 +287,33 @@ where
 {
     /// Give each connection its own state, made by `make` when the
     /// connection is accepted (POE's `ClientArgs`, generalised). Set it
-    /// before the callbacks: it resets them, since they take the heap
-    /// type it changes.
+    /// before the callbacks: they take the heap type it changes, so the
+    /// ones set before it cannot be kept — then [`ServerTcp::spawn`]
+    /// refuses the server with [`Error::Invalid`] naming the callback,
+    /// instead of running without it.
+    ///
+    /// ```
+    /// use rpoe::component::ServerTcp;
+    /// use rpoe::filter::Line;
+    /// use rpoe::{Error, Kernel};
+    ///
+    /// let mut kernel = Kernel::new().unwrap();
+    /// let addr = "127.0.0.1:0".parse().unwrap();
+    /// let wrong = ServerTcp::new(addr, Line::new())
+    ///     .on_connected(|_ctx| println!("never runs"))
+    ///     .state(|| 0u32)
+    ///     .spawn(&mut kernel);
+    /// assert!(matches!(wrong, Err(Error::Invalid(why)) if why.contains("on_connected")));
+    /// ```
     pub fn state<V: 'static>(self, make: impl Fn() -> V + 'static) -> ServerTcp<F, V> {
+        let misuse = self.misuse.or_else(|| {
+            self.hooked.map(|hook| {
+                format!(
+                    "ServerTcp::state() was called after {hook}(): callbacks set before state() \
+                     take the old state type and would never run; call state() first"
+                )
+            })
+        });
         ServerTcp {
             addrs: self.addrs,
             filter: self.filter,
@@ -298,6 +330,8 @@ where
             on_flushed: None,
             on_error: None,
             handlers: Vec::new(),
+            hooked: None,
+            misuse,
         }
     }
 
@@ -346,6 +380,7 @@ where
         f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>, F::Record) + 'static,
     ) -> Self {
         self.on_input = Rc::new(f);
+        self.hooked.get_or_insert("on_input");
         self
     }
 
@@ -355,6 +390,7 @@ where
         f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>) + 'static,
     ) -> Self {
         self.on_connected = Some(Rc::new(f));
+        self.hooked.get_or_insert("on_connected");
         self
     }
 
@@ -364,12 +400,14 @@ where
         f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>) + 'static,
     ) -> Self {
         self.on_disconnected = Some(Rc::new(f));
+        self.hooked.get_or_insert("on_disconnected");
         self
     }
 
     /// Called when a client's output buffer empties (POE's `ClientFlushed`).
     pub fn on_flushed(mut self, f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>) + 'static) -> Self {
         self.on_flushed = Some(Rc::new(f));
+        self.hooked.get_or_insert("on_flushed");
         self
     }
 
@@ -380,6 +418,7 @@ where
         f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>, &WheelError) + 'static,
     ) -> Self {
         self.on_error = Some(Rc::new(f));
+        self.hooked.get_or_insert("on_error");
         self
     }
 
@@ -393,6 +432,7 @@ where
         f: impl Fn(&mut Ctx<'_, Client<F::Record, U>>) + 'static,
     ) -> Self {
         self.handlers.push((event.to_string(), Rc::new(f)));
+        self.hooked.get_or_insert("on");
         self
     }
 
@@ -421,6 +461,9 @@ where
 
     #[allow(clippy::type_complexity)]
     fn build(self) -> Result<(Session<Listener>, Vec<SocketAddr>, Arc<AtomicU64>), Error> {
+        if let Some(why) = self.misuse {
+            return Err(Error::Invalid(why));
+        }
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for a in &self.addrs {

@@ -147,12 +147,19 @@ impl<'a, H: 'static> Ctx<'a, H> {
         }
     }
 
+    /// Out of line and logged: a handler that asks for the wrong type is
+    /// a bug worth seeing even when the handler drops the error (`.ok()`,
+    /// `let Ok(..) = .. else { return }`).
+    #[cold]
+    #[inline(never)]
     fn arg_error<T>(&self) -> Error {
-        Error::ArgType {
+        let e = Error::ArgType {
             event: self.core.names.name(self.event).to_string(),
             expected: type_of::<T>(),
             found: self.payload.describe(),
-        }
+        };
+        tracing::warn!(target: "rpoe::dispatch", error = %e, "argument asked for with the wrong type");
+        e
     }
 
     /// For an I/O event: the handle and whether it is readable or writable.

@@ -13,6 +13,43 @@ use super::postback::{Callback, Postback, POSTBACK_TAG};
 use super::queue::KERNEL_KEY;
 
 impl<H: 'static> Ctx<'_, H> {
+    /// Raise DIE from this handler, as `die` does in a POE handler: once
+    /// the handler returns, its session gets a DIE signal whose
+    /// [`DieInfo::message`](crate::DieInfo::message) is `message` — the
+    /// same as an `Err` from an [`on_try`](crate::Session::on_try) handler,
+    /// for handlers registered with `on`.
+    ///
+    /// Why not `panic!`: a panic is trapped as well, but the process-wide
+    /// panic hook prints it (with a backtrace note) first, so a program
+    /// that fails handlers on purpose floods stderr. The handler goes on
+    /// running until it returns; return right after calling this.
+    ///
+    /// ```
+    /// use rpoe::{DieInfo, Kernel, Session, Signal};
+    ///
+    /// let mut kernel = Kernel::new().unwrap();
+    /// kernel.spawn(
+    ///     Session::new(String::new())
+    ///         .on("_start", |ctx| {
+    ///             ctx.sig("DIE", "on_die").unwrap();
+    ///             ctx.yield_event("work", ());
+    ///         })
+    ///         .on("work", |ctx| ctx.die("no input file"))
+    ///         .on("on_die", |ctx| {
+    ///             let info = ctx.arg::<Signal>().unwrap().arg::<DieInfo>().unwrap();
+    ///             let message = info.message.clone();
+    ///             *ctx.heap() = message;
+    ///             ctx.sig_handled(); // handled: the session lives on
+    ///         })
+    ///         .on("_stop", |ctx| assert_eq!(ctx.heap(), "no input file")),
+    ///     (),
+    /// );
+    /// kernel.run().unwrap();
+    /// ```
+    pub fn die(&mut self, message: impl std::fmt::Display) {
+        self.failed = Some(message.to_string());
+    }
+
     // ----- signals ----------------------------------------------------------
 
     /// Watch signal `name` (an OS signal such as `"INT"`, or any name

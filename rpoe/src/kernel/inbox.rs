@@ -2,7 +2,6 @@
 //! postbacks and wheels (queued on the thread-local inbox) and posts from
 //! other threads; and the public reference counts postbacks rely on.
 
-use std::any::Any;
 use std::sync::atomic::Ordering;
 
 use super::engine::Core;
@@ -86,7 +85,7 @@ impl Core {
                 continue;
             };
             let ev = self.names.intern(&p.event);
-            let args: Box<dyn Any> = p.args;
+            let args: Box<dyn super::payload::Arg> = p.args;
             self.post_key(key, None, ev, Payload::Boxed(args));
         }
         self.remote_batch = posts;

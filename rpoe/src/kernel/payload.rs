@@ -18,10 +18,38 @@ pub enum IoMode {
     Write,
 }
 
+/// A boxed event argument that can name its type: the name travels in
+/// the vtable, so a wrong `take_arg` can say what was sent at no cost to
+/// the payload's size.
+pub(crate) trait Arg: Any {
+    fn type_name(&self) -> &'static str;
+    fn as_any(&self) -> &dyn Any;
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+impl<T: Any> Arg for T {
+    fn type_name(&self) -> &'static str {
+        type_name::<T>()
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// An [`Arg`] that may cross threads (a [`crate::KernelHandle`] post).
+pub(crate) trait SendArg: Arg + Send {}
+
+impl<T: Any + Send> SendArg for T {}
+
 pub(crate) enum Payload {
     Empty,
     Io(HandleId, IoMode),
-    Boxed(Box<dyn Any>),
+    // Always call `Arg` methods through `&**b`: `Box<dyn Arg>` is itself
+    // an `Arg` (of type `Box<dyn Arg>`).
+    Boxed(Box<dyn Arg>),
 }
 
 impl Payload {
@@ -37,7 +65,7 @@ impl Payload {
         match self {
             Payload::Empty => (&() as &dyn Any).downcast_ref(),
             Payload::Io(h, _) => (h as &dyn Any).downcast_ref(),
-            Payload::Boxed(b) => b.downcast_ref(),
+            Payload::Boxed(b) => Arg::as_any(&**b).downcast_ref(),
         }
     }
 
@@ -59,13 +87,14 @@ impl Payload {
                 }
                 got
             }
-            Payload::Boxed(b) => match b.downcast::<T>() {
-                Ok(v) => Some(*v),
-                Err(b) => {
+            Payload::Boxed(b) => {
+                if Arg::as_any(&*b).is::<T>() {
+                    Arg::into_any(b).downcast::<T>().ok().map(|v| *v)
+                } else {
                     *self = Payload::Boxed(b);
                     None
                 }
-            },
+            }
         }
     }
 
@@ -77,7 +106,7 @@ impl Payload {
         match self {
             Payload::Empty => "()",
             Payload::Io(..) => "HandleId (I/O event)",
-            Payload::Boxed(_) => "a value of another type",
+            Payload::Boxed(b) => Arg::type_name(&**b),
         }
     }
 }
@@ -151,6 +180,18 @@ mod tests {
         let p = Payload::Io(h, IoMode::Read);
         assert_eq!(p.get::<HandleId>(), Some(&h));
         assert_eq!(p.get::<()>(), None);
+    }
+
+    #[test]
+    fn a_boxed_payload_names_its_type() {
+        assert_eq!(Payload::new(5u8).describe(), "u8");
+        assert_eq!(
+            Payload::new(String::new()).describe(),
+            "alloc::string::String"
+        );
+        let p = Payload::new(vec![1u32]);
+        assert_eq!(p.get::<Vec<u32>>(), Some(&vec![1u32]));
+        assert_eq!(p.get::<Box<dyn Arg>>().map(|_| ()), None);
     }
 
     #[test]

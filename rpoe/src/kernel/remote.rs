@@ -46,7 +46,7 @@ impl From<&str> for RemoteDest {
 pub(crate) struct RemotePost {
     pub dest: RemoteDest,
     pub event: String,
-    pub args: Box<dyn Any + Send>,
+    pub args: Box<dyn super::payload::SendArg>,
 }
 
 /// The posts waiting for the kernel, and how many posters wait for room.
@@ -132,6 +132,9 @@ enum Wait {
 /// A cross-thread post that was not queued, with its argument given back
 /// so it can be retried or dropped by the caller. From
 /// [`KernelHandle::try_post`] and [`KernelHandle::post_timeout`].
+///
+/// New reasons may be added, so a `match` needs a wildcard arm.
+#[non_exhaustive]
 pub enum TryPostError<A> {
     /// The kernel's inbox was full (and, for `post_timeout`, stayed full
     /// until the timeout).
@@ -352,7 +355,8 @@ impl KernelHandle {
         };
         drop(inbox);
         if let (Some(full), Some(p)) = (refused, post) {
-            let args = match p.args.downcast::<A>() {
+            let boxed: Box<dyn super::payload::Arg> = p.args;
+            let args = match super::payload::Arg::into_any(boxed).downcast::<A>() {
                 Ok(a) => *a,
                 Err(_) => unreachable!("boxed above as an A"),
             };

@@ -152,6 +152,7 @@ struct Names {
 /// kernel.run().unwrap();
 /// std::fs::remove_file(&path).unwrap();
 /// ```
+#[must_use = "a builder does nothing until it is started (or spawned)"]
 pub struct FollowTailBuilder<R> {
     path: PathBuf,
     filter: BoxFilter<R>,

@@ -113,6 +113,7 @@ type BoxFilter<R> = Box<dyn Filter<Record = R>>;
 /// );
 /// kernel.run().unwrap(); // returns once both wheels are gone
 /// ```
+#[must_use = "a builder does nothing until it is started (or spawned)"]
 pub struct ReadWriteBuilder<S, R> {
     stream: S,
     input: BoxFilter<R>,

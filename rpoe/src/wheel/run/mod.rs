@@ -260,6 +260,7 @@ struct Names {
 /// );
 /// kernel.run().unwrap();
 /// ```
+#[must_use = "a builder does nothing until it is started (or spawned)"]
 pub struct RunBuilder<R> {
     command: Command,
     stdin_filter: BoxFilter<R>,

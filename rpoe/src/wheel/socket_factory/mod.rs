@@ -213,6 +213,7 @@ pub type UnixConnected = Connected<mio::net::UnixStream, std::os::unix::net::Soc
 /// kernel.run().unwrap();
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until it is started (or spawned)"]
 pub struct SocketFactoryBuilder {
     endpoint: Endpoint,
     listen: bool,
