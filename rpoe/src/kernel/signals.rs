@@ -163,8 +163,8 @@ pub(crate) struct SigWatch {
 pub(crate) struct Signals {
     /// Ordered by session slot for a stable delivery order.
     pub watchers: HashMap<Rc<str>, BTreeMap<SessionKey, SigWatch>>,
-    /// `sig_child` watchers: (pid, session) → event.
-    pub children: BTreeMap<(i32, SessionKey), EventId>,
+    /// `sig_child` watchers: (pid, session) → event and extra arguments.
+    pub children: BTreeMap<(i32, SessionKey), SigWatch>,
     /// Set while a signal is being dispatched when a handler calls
     /// `sig_handled`.
     pub handled: bool,
