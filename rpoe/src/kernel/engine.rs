@@ -224,6 +224,7 @@ impl Core {
         };
         tracing::trace!(target: "rpoe::dispatch", session = id.num, event = self.names.name(d.event), sender = %d.sender, "dispatch");
         let (event, sender, self_call) = (d.event, d.sender, d.active.is_some());
+        let origin = d.caller;
         let outer = self.local.active.replace(Some(id));
         self.depth += 1;
         let (session, result) = session.dispatch(self, reborrow(&mut stack), key, id, d);
@@ -245,7 +246,18 @@ impl Core {
             Ok(v) => Ok(v),
             Err(Fail::NoHandler(e)) => Err(e),
             Err(Fail::Panicked(p)) if self_call => std::panic::resume_unwind(p),
-            Err(f) => Err(self.handler_failed(key, id, event, sender, f.message())),
+            Err(f) => {
+                let died_at = match f {
+                    Fail::Panicked(_) => super::panic_site::take(),
+                    _ => None,
+                };
+                let what = Failure {
+                    message: f.message(),
+                    origin,
+                    died_at,
+                };
+                Err(self.handler_failed(key, id, event, sender, what))
+            }
         }
     }
 
@@ -285,8 +297,13 @@ impl Core {
         id: SessionId,
         event: EventId,
         source: Sender,
-        message: String,
+        failure: Failure,
     ) -> Error {
+        let Failure {
+            message,
+            origin,
+            died_at,
+        } = failure;
         let name = self.names.name(event).to_string();
         tracing::warn!(target: "rpoe::kernel", session = id.num, event = %name, error = %message, "handler failed");
         let err = Error::HandlerFailed {
@@ -317,6 +334,10 @@ impl Core {
             event: name,
             source,
             message,
+            from_state: origin.state.map(|e| self.names.name(e).to_string()),
+            file: origin.location.map(|l| l.file()),
+            line: origin.location.map(|l| l.line()),
+            panic_location: died_at,
         };
         self.queue_signal(key, None, "DIE", Rc::new(info));
         err
@@ -758,4 +779,14 @@ impl Core {
             None => Ok(None),
         }
     }
+}
+
+/// What DIE reports about a failed handler beyond who and which event.
+pub(crate) struct Failure {
+    /// The panic message or the error's text.
+    message: String,
+    /// Where the failed event came from.
+    origin: Caller,
+    /// Where the handler panicked, if it did.
+    died_at: Option<(String, u32)>,
 }

@@ -40,6 +40,7 @@ mod inbox;
 mod introspect;
 mod names;
 mod options;
+mod panic_site;
 mod payload;
 mod postback;
 mod queue;

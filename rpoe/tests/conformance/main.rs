@@ -115,3 +115,5 @@ mod s65_filter_list_stacked;
 mod s66_caller_state_file_line;
 #[path = "67_session_options.rs"]
 mod s67_session_options;
+#[path = "68_die_origin.rs"]
+mod s68_die_origin;
