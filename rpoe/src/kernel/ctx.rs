@@ -10,7 +10,7 @@ use super::caller::Caller;
 use super::clock::Time;
 use super::dispatch::{AnySession, Delivery, Frame, Session};
 use super::error::Error;
-use super::handles::IoSource;
+use super::handles::{IoSource, Target};
 use super::ids::{Dest, HandleId, Sender, SessionId, TimerId};
 use super::names::{EventId, IntoEvent};
 use super::options::{self, SessionOption};
@@ -165,7 +165,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// For an I/O event: the handle and whether it is readable or writable.
     pub fn io(&self) -> Option<(HandleId, IoMode)> {
         match self.payload {
-            Payload::Io(h, m) => Some((h, m)),
+            Payload::Io(h, m) | Payload::IoWith(h, m, _) => Some((h, m)),
             _ => None,
         }
     }
@@ -177,7 +177,10 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// the handler may stop reading and call [`Ctx::io_drained`] without
     /// the extra read that would only return `WouldBlock`.
     pub fn io_peer_closed(&self) -> bool {
-        matches!(self.payload, Payload::Io(_, IoMode::Read)) && self.core.io_closed
+        matches!(
+            self.payload,
+            Payload::Io(_, IoMode::Read) | Payload::IoWith(_, IoMode::Read, _)
+        ) && self.core.io_closed
     }
 
     /// In an I/O event handler: tell the kernel the handle is drained for
@@ -188,7 +191,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Without this hint watchers are level-triggered, as in POE, at the
     /// cost of one re-arm per dispatched handle per round.
     pub fn io_drained(&mut self) {
-        if let Payload::Io(h, mode) = self.payload {
+        if let Some((h, mode)) = self.io() {
             self.core.handles.drained(h, mode);
         }
     }
@@ -468,6 +471,45 @@ impl<'a, H: 'static> Ctx<'a, H> {
         let ev = self.core.names.resolve(&event);
         self.core
             .set_watcher(self.frame.key, h, IoMode::Read, Some(ev))
+    }
+
+    /// [`Ctx::select_read`] with extra arguments for the handler, read
+    /// there with [`Ctx::io_extra`] (POE's `select_read($fh, $ev, @args)`,
+    /// its ARG2 onwards). One value, a tuple for several.
+    pub fn select_read_with(
+        &mut self,
+        h: HandleId,
+        event: impl IntoEvent,
+        extra: impl Any,
+    ) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        let target = Target::EventWith(ev, Rc::new(extra));
+        self.core
+            .set_target(self.frame.key, h, IoMode::Read, Some(target))
+    }
+
+    /// [`Ctx::select_write`] with extra arguments for the handler (POE's
+    /// `select_write($fh, $ev, @args)`).
+    pub fn select_write_with(
+        &mut self,
+        h: HandleId,
+        event: impl IntoEvent,
+        extra: impl Any,
+    ) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        let target = Target::EventWith(ev, Rc::new(extra));
+        self.core
+            .set_target(self.frame.key, h, IoMode::Write, Some(target))
+    }
+
+    /// In an I/O event handler: the extra arguments its watcher was set
+    /// with ([`Ctx::select_read_with`], [`Ctx::select_write_with`]), if
+    /// they are a `T`. POE hands them over after the handle and mode.
+    pub fn io_extra<T: Any>(&self) -> Option<&T> {
+        match &self.payload {
+            Payload::IoWith(_, _, extra) => extra.downcast_ref(),
+            _ => None,
+        }
     }
 
     /// Stop watching for readability (POE's `select_read($fh)`).

@@ -149,6 +149,19 @@ impl Core {
                     },
                 );
             }
+            Target::EventWith(event, extra) => {
+                let _ = self.deliver(
+                    None,
+                    session,
+                    Delivery {
+                        event,
+                        sender: Sender::Session(sid),
+                        payload: Payload::IoWith(id, mode, extra),
+                        active: None,
+                        caller: Caller::KERNEL,
+                    },
+                );
+            }
             Target::Wheel(wheel) => wheel.ready(self, id, mode),
         }
     }
