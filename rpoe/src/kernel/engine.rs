@@ -26,6 +26,10 @@ use super::sessions::Sessions;
 use super::signals::{DieInfo, Signals};
 
 pub(crate) struct Core {
+    /// While several sessions are stopped together (a terminal signal,
+    /// `stop()`), the freed sessions, whose heaps are dropped only after
+    /// every `_stop` has run — POE's order: all `_stop`s, then DESTROYs.
+    pub deferred_frees: Option<Vec<super::sessions::Entry>>,
     pub names: Names,
     pub sessions: Sessions,
     pub queue: Queue,
@@ -96,6 +100,7 @@ impl Core {
             stop_requested: false,
             signals: Signals::default(),
             exception: None,
+            deferred_frees: None,
             local: Rc::new(Local::default()),
             remote: Arc::new(RemoteQueue::new(limits.inbox_capacity)),
             remote_budget: 0,
@@ -641,8 +646,25 @@ impl Core {
             self.sessions.dec(p);
         }
         // Dropping the heap runs user code (Drop impls); do it last, with
-        // the table consistent.
-        drop(entry);
+        // the table consistent — or after the other sessions stopping with
+        // this one have run their `_stop`.
+        match (self.deferred_frees.as_mut(), entry) {
+            (Some(later), Some(e)) => later.push(e),
+            (_, entry) => drop(entry),
+        }
+    }
+
+    /// Run `stop` (which stops several sessions), then drop the heaps of
+    /// the sessions it freed, in the order they were freed. Nested uses
+    /// hand their sessions to the outermost one.
+    pub(crate) fn with_deferred_frees(&mut self, stop: impl FnOnce(&mut Self)) {
+        let outer = self.deferred_frees.replace(Vec::new());
+        stop(self);
+        let freed = std::mem::replace(&mut self.deferred_frees, outer);
+        match (self.deferred_frees.as_mut(), freed) {
+            (Some(later), Some(freed)) => later.extend(freed),
+            (_, freed) => drop(freed),
+        }
     }
 
     /// Stop every session whose count reached zero, most recent first;
@@ -673,9 +695,11 @@ impl Core {
         for t in timers {
             self.sessions.dec(t.session);
         }
-        for key in self.sessions.post_order() {
-            self.stop_session(reborrow(&mut stack), key);
-        }
+        self.with_deferred_frees(|core| {
+            for key in core.sessions.post_order() {
+                core.stop_session(reborrow(&mut stack), key);
+            }
+        });
         self.sessions.gc.clear();
     }
 

@@ -114,11 +114,13 @@ impl Core {
             Class::NonMaskable => true,
         };
         if stop {
-            for key in touched.iter().rev() {
-                if self.sessions.get(*key).is_some() {
-                    self.stop_session(None, *key);
+            self.with_deferred_frees(|core| {
+                for key in touched.iter().rev() {
+                    if core.sessions.get(*key).is_some() {
+                        core.stop_session(None, *key);
+                    }
                 }
-            }
+            });
         }
         let original =
             args.downcast_ref::<super::signals::DieInfo>()

@@ -117,3 +117,7 @@ mod s66_caller_state_file_line;
 mod s67_session_options;
 #[path = "68_die_origin.rs"]
 mod s68_die_origin;
+#[path = "69_stop_all_then_free.rs"]
+mod s69_stop_all_then_free;
+#[path = "70_stop_then_free.rs"]
+mod s70_stop_then_free;
