@@ -21,21 +21,15 @@ pub enum IoMode {
 /// A boxed event argument that can name its type: the name travels in
 /// the vtable, so a wrong `take_arg` can say what was sent at no cost to
 /// the payload's size.
+/// Getting at the value upcasts `dyn Arg` to `dyn Any` (a vtable
+/// lookup, no call), so a `take_arg` costs what it did with `dyn Any`.
 pub(crate) trait Arg: Any {
     fn type_name(&self) -> &'static str;
-    fn as_any(&self) -> &dyn Any;
-    fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
 
 impl<T: Any> Arg for T {
     fn type_name(&self) -> &'static str {
         type_name::<T>()
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
     }
 }
 
@@ -68,7 +62,10 @@ impl Payload {
         match self {
             Payload::Empty => (&() as &dyn Any).downcast_ref(),
             Payload::Io(h, _) | Payload::IoWith(h, _, _) => (h as &dyn Any).downcast_ref(),
-            Payload::Boxed(b) => Arg::as_any(&**b).downcast_ref(),
+            Payload::Boxed(b) => {
+                let any: &dyn Any = &**b;
+                any.downcast_ref()
+            }
         }
     }
 
@@ -101,8 +98,10 @@ impl Payload {
                 got
             }
             Payload::Boxed(b) => {
-                if Arg::as_any(&*b).is::<T>() {
-                    Arg::into_any(b).downcast::<T>().ok().map(|v| *v)
+                let any: &dyn Any = &*b;
+                if any.is::<T>() {
+                    let any: Box<dyn Any> = b;
+                    any.downcast::<T>().ok().map(|v| *v)
                 } else {
                     *self = Payload::Boxed(b);
                     None

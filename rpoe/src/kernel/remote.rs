@@ -355,8 +355,8 @@ impl KernelHandle {
         };
         drop(inbox);
         if let (Some(full), Some(p)) = (refused, post) {
-            let boxed: Box<dyn super::payload::Arg> = p.args;
-            let args = match super::payload::Arg::into_any(boxed).downcast::<A>() {
+            let boxed: Box<dyn Any> = p.args;
+            let args = match boxed.downcast::<A>() {
                 Ok(a) => *a,
                 Err(_) => unreachable!("boxed above as an A"),
             };
