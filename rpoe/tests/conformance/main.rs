@@ -121,3 +121,5 @@ mod s68_die_origin;
 mod s69_stop_all_then_free;
 #[path = "70_stop_then_free.rs"]
 mod s70_stop_then_free;
+#[path = "71_wheel_errstr.rs"]
+mod s71_wheel_errstr;
