@@ -48,7 +48,7 @@ pub mod socket_factory;
 
 pub use follow_tail::{FollowTail, FollowTailBuilder};
 pub use listen_accept::{Accepted, Acceptor, ListenAccept};
-pub use read_write::{ReadWrite, ReadWriteBuilder};
+pub use read_write::{ReadWrite, ReadWriteBuilder, ReadWriteEvent};
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use run::{Run, RunBuilder, RunError, RunStream};

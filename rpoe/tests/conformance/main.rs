@@ -123,3 +123,5 @@ mod s69_stop_all_then_free;
 mod s70_stop_then_free;
 #[path = "71_wheel_errstr.rs"]
 mod s71_wheel_errstr;
+#[path = "72_wheel_event_rename.rs"]
+mod s72_wheel_event_rename;
