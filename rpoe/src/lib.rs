@@ -79,8 +79,8 @@ pub use kernel::{
     Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef, EventSource,
     HandleId, IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle, ManualClock,
     ObjectStates, ParentChange, PostAction, Postback, Postbacked, RemoteDest, RemovedTimer, Sender,
-    Session, SessionId, SessionOption, Signal, SourceCtx, SourceHandle, Time, TimerGuard, TimerId,
-    TryPostError, Value,
+    Session, SessionId, SessionOption, Signal, SourceCtx, SourceHandle, Spawner, StdSocket, Time,
+    TimerGuard, TimerId, TryPostError, Value,
 };
 
 /// The mio crate rpoe is built on, re-exported so that programs and

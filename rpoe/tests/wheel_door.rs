@@ -173,3 +173,32 @@ fn call_value_hands_over_what_the_value_holds() {
     );
     kernel.run().unwrap();
 }
+
+/// One constructor from `main` and from a handler: `ServerTcp::start`
+/// takes the kernel or a handler's context (`Spawner`); from a handler the
+/// server is a child of the running session.
+#[test]
+fn a_component_starts_from_main_and_from_a_handler() {
+    use rpoe::component::ServerTcp;
+    use rpoe::filter::Line;
+
+    let mut kernel = Kernel::new().unwrap();
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let top = ServerTcp::new(addr, Line::new())
+        .start(&mut kernel)
+        .unwrap();
+    assert_eq!(top.addrs.len(), 1);
+    kernel.post(top.session, "shutdown", ()).unwrap();
+    kernel.spawn(
+        Session::new(0usize)
+            .on("_start", move |ctx| {
+                let info = ServerTcp::new(addr, Line::new()).start(ctx).unwrap();
+                assert!(ctx.children().contains(&info.session));
+                *ctx.heap() = info.addrs[0].port() as usize;
+                ctx.post(info.session, "shutdown", ()).unwrap();
+            })
+            .on("_stop", |ctx| assert_ne!(*ctx.heap(), 0)),
+        (),
+    );
+    kernel.run().unwrap();
+}

@@ -436,6 +436,24 @@ where
         self
     }
 
+    /// Bind the listeners and start the server from anywhere: from `main`
+    /// with the [`Kernel`], or as a child of the running session with a
+    /// handler's [`Ctx`] (see [`Spawner`](crate::Spawner)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if an address cannot be bound; [`Error::Invalid`] if
+    /// the builder was used out of order (see [`ServerTcp::state`]).
+    pub fn start(self, on: &mut impl crate::Spawner) -> Result<ServerTcpInfo, Error> {
+        let (session, addrs, failures) = self.build()?;
+        let id = on.spawn_session(session, ());
+        Ok(ServerTcpInfo {
+            session: id,
+            addrs,
+            failures,
+        })
+    }
+
     /// Bind the listeners and start the server in `kernel`.
     pub fn spawn(self, kernel: &mut Kernel) -> Result<ServerTcpInfo, Error> {
         let (session, addrs, failures) = self.build()?;

@@ -49,9 +49,10 @@ pub struct Ctx<'a, H: 'static> {
     pub(crate) failed: Option<String>,
 }
 
+/// # Who and what
+///
+/// The event being handled: the heap, who sent it, its name and argument, and facts about this dispatch (POE's `HEAP`, `SENDER`, `STATE`, `ARG0..`).
 impl<'a, H: 'static> Ctx<'a, H> {
-    // ----- who and what ------------------------------------------------
-
     /// The session's heap.
     pub fn heap(&mut self) -> &mut H {
         match self.frame.session.as_mut() {
@@ -205,9 +206,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
     pub fn now(&mut self) -> Time {
         self.core.refresh_now()
     }
+}
 
-    // ----- events -------------------------------------------------------
-
+/// # Events
+///
+/// Sending events: `post` (queued), `yield_event` (queued to this session), `call` / `call_value` (now, synchronously), and creating sessions.
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Queue `event` for `dest` (POE's `post`). The destination is resolved
     /// now; the event runs in a later round, in FIFO order with other
     /// events due by then. Both sessions stay alive until it is delivered.
@@ -334,9 +338,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
         let core: &mut Core = self.core;
         core.stop_all(Some(&mut self.frame));
     }
+}
 
-    // ----- timers -------------------------------------------------------
-
+/// # Timers
+///
+/// Timers of this session: `delay`, `alarm` and their `_add` forms, removal and adjustment (POE's alarm and delay methods).
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Replace this session's timers named `event` with one due after
     /// `delay` (POE's `delay`). Returns the new timer's id.
     #[track_caller]
@@ -424,9 +431,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
         let now = self.core.refresh_now();
         self.core.move_timer(self.frame.key, id, |_| now + delay)
     }
+}
 
-    // ----- I/O ------------------------------------------------------------
-
+/// # I/O
+///
+/// Bare I/O watchers: handles the kernel owns on this session's behalf, and read/write watchers on them (POE's `select_*`). Wheels use [`Ctx::add_source`] instead.
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Give the kernel an I/O object (a mio socket, listener, pipe...) to
     /// own on this session's behalf. It is unwatched until
     /// [`Ctx::select_read`] or [`Ctx::select_write`]; it is closed when the
@@ -445,6 +455,54 @@ impl<'a, H: 'static> Ctx<'a, H> {
                 handle: h,
                 expected: type_of::<T>(),
             })
+    }
+
+    /// [`Ctx::add_handle`] for a std socket (`std::net::TcpStream`,
+    /// `TcpListener`, `UdpSocket`, and the Unix-domain ones): the socket is
+    /// made non-blocking, as POE does with every handle it watches, and
+    /// kept as its mio twin — borrow it back with
+    /// `ctx.handle::<rpoe::mio::net::TcpStream>(h)` and so on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the socket cannot be made non-blocking.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    /// use rpoe::{Kernel, Session};
+    ///
+    /// let mut kernel = Kernel::new().unwrap();
+    /// kernel.spawn(
+    ///     Session::new((None, Vec::new()))
+    ///         .on("_start", |ctx| {
+    ///             let (near, mut far) = UnixStream::pair().unwrap(); // blocking
+    ///             far.write_all(b"hi").unwrap();
+    ///             let h = ctx.add_std_handle(near).unwrap();
+    ///             ctx.select_read(h, "readable").unwrap();
+    ///             ctx.heap().0 = Some((h, far));
+    ///         })
+    ///         .on("readable", |ctx| {
+    ///             let (h, _) = ctx.io().unwrap();
+    ///             let mut buf = [0u8; 16];
+    ///             let n = ctx.handle::<rpoe::mio::net::UnixStream>(h).unwrap().read(&mut buf).unwrap();
+    ///             ctx.heap().1.extend_from_slice(&buf[..n]);
+    ///             // Non-blocking: a second read says WouldBlock instead of hanging.
+    ///             let again = ctx.handle::<rpoe::mio::net::UnixStream>(h).unwrap().read(&mut buf);
+    ///             assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    ///             ctx.close_handle(h).unwrap();
+    ///         })
+    ///         .on("_stop", |ctx| assert_eq!(ctx.heap().1, b"hi")),
+    ///     (),
+    /// );
+    /// kernel.run().unwrap();
+    /// ```
+    pub fn add_std_handle<T: super::handles::StdSocket>(
+        &mut self,
+        io: T,
+    ) -> Result<HandleId, Error> {
+        let io = io.into_io()?;
+        Ok(self.add_handle(io))
     }
 
     /// Borrow the heap and a handle at once (to read straight into a buffer
@@ -583,9 +641,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
             Err(_) => unreachable!("type checked above"),
         }
     }
+}
 
-    // ----- aliases ----------------------------------------------------------
-
+/// # Aliases
+///
+/// Naming this session (POE's `alias_*`).
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Give this session a name others can post to (POE's `alias_set`).
     /// An alias keeps the session alive until the kernel runs out of other
     /// work. Setting an alias it already has is not an error.
@@ -626,9 +687,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
             .map(|e| e.aliases.iter().map(|a| a.to_string()).collect())
             .unwrap_or_default()
     }
+}
 
-    // ----- options ------------------------------------------------------------
-
+/// # Session options
+///
+/// POE's `$session->option(...)`: `trace`, `debug` and `default`.
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Whether a session option is on (POE's `$session->option($name)`).
     pub fn option(&self, option: SessionOption) -> bool {
         self.frame
@@ -645,9 +709,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
             None => unreachable!("the running session is in its frame"),
         }
     }
+}
 
-    // ----- dynamic handlers ---------------------------------------------------
-
+/// # Dynamic handlers
+///
+/// Adding and removing handlers of the running session (POE's `state`).
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Add or replace a handler of this session at run time (POE's `state`).
     /// With [`SessionOption::Debug`] on, replacing one is reported.
     pub fn state<R: Any>(
@@ -684,9 +751,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
             *slot = None;
         }
     }
+}
 
-    // ----- the session tree ----------------------------------------------------
-
+/// # The session tree
+///
+/// Parents, children and detaching (POE's `detach_*`).
+impl<'a, H: 'static> Ctx<'a, H> {
     /// Become a child of the kernel: the parent gets `_child` (lose) —
     /// except inside `_start`, where it never saw the child — then this
     /// session gets `_parent`. Fails (EPERM) if already a kernel child.
@@ -729,9 +799,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
             })
             .unwrap_or_default()
     }
+}
 
-    // ----- introspection ------------------------------------------------------
-
+/// # Introspection
+///
+/// Questions about the kernel and its sessions (POE's `ID_*`, `get_active_session`, `Kernel::Introspect`).
+impl<'a, H: 'static> Ctx<'a, H> {
     /// What keeps a session alive, and what it holds (POE's TRACE_REFCNT
     /// and POE::API::Peek in one call). `None` if it is gone.
     pub fn session_info(&self, session: SessionId) -> Option<crate::kernel::SessionInfo> {

@@ -13,6 +13,10 @@ use super::postback::{Callback, Postback, POSTBACK_TAG};
 use super::queue::KERNEL_KEY;
 use super::signals::SigWatch;
 
+/// # Exceptions (DIE)
+///
+/// Failing a handler on purpose, as `die` does in POE (a `panic!` or an
+/// `Err` from an `on_try` handler does the same).
 impl<H: 'static> Ctx<'_, H> {
     /// Raise DIE from this handler, as `die` does in a POE handler: once
     /// the handler returns, its session gets a DIE signal whose
@@ -50,9 +54,12 @@ impl<H: 'static> Ctx<'_, H> {
     pub fn die(&mut self, message: impl std::fmt::Display) {
         self.failed = Some(message.to_string());
     }
+}
 
-    // ----- signals ----------------------------------------------------------
-
+/// # Signals
+///
+/// Signals: watching, sending, handling, and raising DIE (POE's `sig*` methods and `die`).
+impl<H: 'static> Ctx<'_, H> {
     /// Watch signal `name` (an OS signal such as `"INT"`, or any name
     /// sessions send): `event` gets a [`crate::Signal`]. One watcher per
     /// signal per session; a later call replaces it. A watcher does not
@@ -149,9 +156,12 @@ impl<H: 'static> Ctx<'_, H> {
             let _ = self.core.set_sig_child(self.frame.key, pid, None);
         }
     }
+}
 
-    // ----- postbacks and references ---------------------------------------------
-
+/// # Postbacks and references
+///
+/// Postbacks, callbacks and public reference counts (POE's `postback`, `callback`, `refcount_*`).
+impl<H: 'static> Ctx<'_, H> {
     /// A [`Postback`] that posts `event` to this session with `context` and
     /// the value it is called with; the session stays alive while it exists.
     pub fn postback(&mut self, event: impl IntoEvent, context: impl Any) -> Postback {

@@ -240,3 +240,39 @@ impl Handles {
         self.watchers
     }
 }
+
+/// A std socket the kernel can own: [`Ctx::add_std_handle`](crate::Ctx::add_std_handle)
+/// makes it non-blocking (as POE does with every handle it watches) and
+/// converts it to its mio twin, so a program needs neither a direct mio
+/// dependency nor to remember `set_nonblocking`.
+pub trait StdSocket {
+    /// The mio type the kernel holds (ask for it with `ctx.handle::<T>`).
+    type Io: IoSource;
+    /// Make the socket non-blocking and convert it.
+    ///
+    /// # Errors
+    ///
+    /// The OS error if the socket cannot be made non-blocking.
+    fn into_io(self) -> io::Result<Self::Io>;
+}
+
+macro_rules! std_socket {
+    ($($std:ty => $mio:ty),* $(,)?) => {$(
+        impl StdSocket for $std {
+            type Io = $mio;
+            fn into_io(self) -> io::Result<$mio> {
+                self.set_nonblocking(true)?;
+                Ok(<$mio>::from_std(self))
+            }
+        }
+    )*};
+}
+
+std_socket! {
+    std::net::TcpStream => mio::net::TcpStream,
+    std::net::TcpListener => mio::net::TcpListener,
+    std::net::UdpSocket => mio::net::UdpSocket,
+    std::os::unix::net::UnixStream => mio::net::UnixStream,
+    std::os::unix::net::UnixListener => mio::net::UnixListener,
+    std::os::unix::net::UnixDatagram => mio::net::UnixDatagram,
+}

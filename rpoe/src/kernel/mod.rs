@@ -49,6 +49,7 @@ mod sessions;
 mod signaling;
 mod signals;
 mod source;
+mod spawner;
 mod timers;
 mod watchers;
 
@@ -63,7 +64,7 @@ pub use ctx::{Ctx, RemovedTimer};
 pub use dispatch::{ObjectStates, Session};
 pub use error::Error;
 pub use events::{ChildEvent, ParentChange};
-pub use handles::IoSource;
+pub use handles::{IoSource, StdSocket};
 pub use ids::{Dest, HandleId, Sender, SessionId, TimerId};
 pub use introspect::SessionInfo;
 pub use names::{EventId, EventRef, IntoEvent};
@@ -73,6 +74,7 @@ pub use postback::{Callback, Postback, Postbacked};
 pub use remote::{KernelHandle, RemoteDest, TryPostError};
 pub use signals::{ChildExit, DieInfo, Signal};
 pub use source::{EventSource, PostAction, SourceCtx, SourceHandle, TimerGuard};
+pub use spawner::Spawner;
 
 pub(crate) use engine::Core;
 pub(crate) use handles::{Target, WheelIo};

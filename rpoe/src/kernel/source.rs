@@ -17,21 +17,7 @@
 //! ([`SourceHandle::defer`]); dropping it closes the I/O object, as
 //! dropping a POE wheel does.
 //!
-//! # Ordering guarantees
-//!
-//! - Events given to [`SourceCtx::emit`] are delivered to the session's
-//!   handlers, in the order emitted, as soon as the source's code returns
-//!   — ahead of anything queued — when the kernel itself is running the
-//!   source (a readiness event, or deferred work run after the outermost
-//!   handler returned). When a handler is still on the stack they are
-//!   queued instead, so a handler is never re-entered by its own wheel.
-//! - Events given to [`SourceCtx::post`] are queued like `Ctx::post`'s,
-//!   FIFO with everything else.
-//! - Deferred work runs after the handler that deferred it returns, in
-//!   the order deferred, before the kernel dispatches anything else.
-//! - Nothing is delivered once the source is removed: a source removed by
-//!   its own code ([`PostAction::Remove`]) still delivers the events it
-//!   emitted in that call (its last words, e.g. an error event).
+//! The ordering guarantees are stated on [`EventSource`].
 //!
 //! A complete wheel written with only this API is in the `rpoe-udp` crate
 //! of this workspace, walked through in `docs/writing-a-wheel.md`.
@@ -91,8 +77,26 @@ pub enum PostAction {
 /// The kernel owns the I/O object ([`EventSource::Io`]) on the session's
 /// behalf (it keeps the session alive while watched, and is closed when
 /// the session stops); the source reaches it through
-/// [`SourceCtx::io`]. See the [module documentation](self) for the
-/// ordering guarantees, and `docs/writing-a-wheel.md` for a walk-through.
+/// [`SourceCtx::io`]. See `docs/writing-a-wheel.md` for a walk-through.
+///
+/// # Ordering guarantees
+///
+/// - Events given to [`SourceCtx::emit`] are delivered to the session's
+///   handlers, in the order emitted, as soon as the source's code returns
+///   — ahead of anything queued — when the kernel itself is running the
+///   source (a readiness event, or deferred work run after the outermost
+///   handler returned). When a handler is still on the stack they are
+///   queued instead, so a handler is never re-entered by its own wheel.
+/// - Events given to [`SourceCtx::post`] are queued like `Ctx::post`'s,
+///   FIFO with everything else.
+/// - Deferred work runs after the handler that deferred it returns, in
+///   the order deferred, before the kernel dispatches anything else.
+/// - Nothing more is delivered once the [`SourceHandle`] is dropped; a
+///   source that removes itself ([`PostAction::Remove`],
+///   [`SourceCtx::take_io`]) still delivers the events it emitted in that
+///   call (its last words, e.g. an error event).
+///
+/// # Example
 ///
 /// ```
 /// use std::io::{ErrorKind, Read, Write};
@@ -301,7 +305,7 @@ impl<Io: IoSource> SourceCtx<'_, Io> {
 
     /// Send the session `event` with `args`, delivered as soon as this
     /// source's code returns (see the ordering guarantees in the
-    /// [module documentation](self)). The sender is the session itself.
+    /// [`EventSource`] documentation). The sender is the session itself.
     pub fn emit(&mut self, event: impl IntoEvent, args: impl Any) {
         let event = self.core.names.resolve(&event);
         self.emits.push(Emit {
@@ -586,6 +590,11 @@ impl fmt::Debug for TimerGuard {
     }
 }
 
+/// # Wheels
+///
+/// Starting an [`EventSource`] in this session, and the timer guard
+/// wheels keep their timers in (see [`EventSource`] and
+/// `docs/writing-a-wheel.md`).
 impl<H: 'static> Ctx<'_, H> {
     /// Guard this session's timer `id`: it is removed when the guard is
     /// dropped (after the running handler returns, if that is where it is

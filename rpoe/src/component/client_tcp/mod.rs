@@ -430,6 +430,13 @@ where
         ctx.spawn(self.build(), ())
     }
 
+    /// Start the client from anywhere: from `main` with the [`Kernel`], or
+    /// as a child of the running session with a handler's [`Ctx`] (see
+    /// [`Spawner`](crate::Spawner)).
+    pub fn start(self, on: &mut impl crate::Spawner) -> SessionId {
+        on.spawn_session(self.build(), ())
+    }
+
     fn build(mut self) -> Session<Connection<F::Record, U>> {
         let heap = Connection {
             wheel: None,
