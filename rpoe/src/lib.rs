@@ -84,8 +84,8 @@ pub use kernel::{
     Callback, ChildEvent, ChildExit, Ctx, Dest, DieInfo, Error, EventId, EventRef, EventSource,
     HandleId, IntoEvent, IoMode, IoSource, Kernel, KernelBuilder, KernelHandle, ManualClock,
     ObjectStates, ParentChange, PostAction, Postback, Postbacked, RemoteDest, RemovedTimer, Sender,
-    Session, SessionId, Signal, SourceCtx, SourceHandle, Spawner, StdSocket, Time, TimerGuard,
-    TimerId, TryPostError, Value,
+    Session, SessionId, SessionOption, Signal, SourceCtx, SourceHandle, Spawner, StdSocket, Time,
+    TimerGuard, TimerId, TryPostError, Value,
 };
 // Futures in sessions (kernel/task.rs), in their own statement so that
 // the list above can change without touching this one.

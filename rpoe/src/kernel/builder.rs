@@ -124,6 +124,8 @@ impl KernelBuilder {
 
     /// Build the kernel. [`Error::Invalid`] if a limit is out of range.
     pub fn build(self) -> Result<Kernel, Error> {
+        // DIE reports where a handler panicked; only the panic hook knows.
+        super::panic_site::install();
         let l = self.limits;
         if l.inbox_capacity == 0 {
             return Err(Error::Invalid("inbox capacity must be at least 1".into()));

@@ -2,15 +2,18 @@
 //! STATE, ARG0..]` as one value with disjoint methods.
 
 use std::any::Any;
+use std::panic::Location;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::caller::Caller;
 use super::clock::Time;
 use super::dispatch::{AnySession, Delivery, Frame, Session};
 use super::error::Error;
-use super::handles::IoSource;
+use super::handles::{IoSource, Target};
 use super::ids::{Dest, HandleId, Sender, SessionId, TimerId};
 use super::names::{EventId, IntoEvent};
+use super::options::{self, SessionOption};
 use super::payload::{type_of, IoMode, Payload, Value};
 use super::Core;
 
@@ -40,6 +43,8 @@ pub struct Ctx<'a, H: 'static> {
     pub(crate) original: Option<EventId>,
     pub(crate) active: EventId,
     pub(crate) payload: Payload,
+    /// Who sent the event, and from where.
+    pub(crate) caller: Caller,
     /// Set by an `on_try` handler that returned an error.
     pub(crate) failed: Option<String>,
 }
@@ -64,6 +69,45 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Who sent the event (POE's `SENDER`).
     pub fn sender(&self) -> Sender {
         self.sender
+    }
+
+    /// The event whose handler sent this one — posted, yielded, called it
+    /// or set its timer (POE's `CALLER_STATE`). It is the sender's active
+    /// event: the name that handler was dispatched as, before any
+    /// `_default` redirect. `None` when the kernel sent the event itself
+    /// (`_start`, `_stop`, `_child`, I/O readiness, signals it raised) or
+    /// it came from outside any handler ([`crate::Kernel::post`], another
+    /// thread, a wheel); POE then names its own source file instead.
+    pub fn caller_state(&self) -> Option<&str> {
+        self.caller.state.map(|e| self.core.names.name(e))
+    }
+
+    /// The source file of the `post`/`yield_event`/`call`/timer call that
+    /// sent this event (POE's `CALLER_FILE`), recorded by `#[track_caller]`
+    /// at no cost beyond one pointer per event. `None` when the kernel
+    /// sent it (see [`Ctx::caller_state`]).
+    pub fn caller_file(&self) -> Option<&'static str> {
+        self.caller.location.map(|l| l.file())
+    }
+
+    /// The line of that call (POE's `CALLER_LINE`); `None` as for
+    /// [`Ctx::caller_file`].
+    pub fn caller_line(&self) -> Option<u32> {
+        self.caller.location.map(|l| l.line())
+    }
+
+    /// File, line and column of that call together, as
+    /// [`std::panic::Location`] gives them.
+    pub fn caller_location(&self) -> Option<&'static Location<'static>> {
+        self.caller.location
+    }
+
+    /// This handler as the origin of what it sends next.
+    fn here(&self, location: &'static Location<'static>) -> Caller {
+        Caller {
+            state: Some(self.active),
+            location: Some(location),
+        }
     }
 
     /// The interned name of the handler being run (`_default` when the
@@ -122,7 +166,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// For an I/O event: the handle and whether it is readable or writable.
     pub fn io(&self) -> Option<(HandleId, IoMode)> {
         match self.payload {
-            Payload::Io(h, m) => Some((h, m)),
+            Payload::Io(h, m) | Payload::IoWith(h, m, _) => Some((h, m)),
             _ => None,
         }
     }
@@ -134,7 +178,10 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// the handler may stop reading and call [`Ctx::io_drained`] without
     /// the extra read that would only return `WouldBlock`.
     pub fn io_peer_closed(&self) -> bool {
-        matches!(self.payload, Payload::Io(_, IoMode::Read)) && self.core.io_closed
+        matches!(
+            self.payload,
+            Payload::Io(_, IoMode::Read) | Payload::IoWith(_, IoMode::Read, _)
+        ) && self.core.io_closed
     }
 
     /// In an I/O event handler: tell the kernel the handle is drained for
@@ -145,7 +192,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Without this hint watchers are level-triggered, as in POE, at the
     /// cost of one re-arm per dispatched handle per round.
     pub fn io_drained(&mut self) {
-        if let Payload::Io(h, mode) = self.payload {
+        if let Some((h, mode)) = self.io() {
             self.core.handles.drained(h, mode);
         }
     }
@@ -168,6 +215,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Queue `event` for `dest` (POE's `post`). The destination is resolved
     /// now; the event runs in a later round, in FIFO order with other
     /// events due by then. Both sessions stay alive until it is delivered.
+    #[track_caller]
     pub fn post<'d>(
         &mut self,
         dest: impl Into<Dest<'d>>,
@@ -176,16 +224,20 @@ impl<'a, H: 'static> Ctx<'a, H> {
     ) -> Result<(), Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
         let ev = self.core.names.resolve(&event);
+        let caller = self.here(Location::caller());
         self.core
-            .post_key(key, Some(self.frame.key), ev, Payload::new(args));
+            .post_key_from(key, Some(self.frame.key), ev, Payload::new(args), caller);
         Ok(())
     }
 
     /// Queue `event` for this session (POE's `yield`).
+    #[track_caller]
     pub fn yield_event(&mut self, event: impl IntoEvent, args: impl Any) {
         let ev = self.core.names.resolve(&event);
         let me = self.frame.key;
-        self.core.post_key(me, Some(me), ev, Payload::new(args));
+        let caller = self.here(Location::caller());
+        self.core
+            .post_key_from(me, Some(me), ev, Payload::new(args), caller);
     }
 
     /// Run `dest`'s handler for `event` now and return its value (POE's
@@ -199,6 +251,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// [`Error::CallDepth`] without running the handler (POE recurses
     /// until memory runs out; here the stack would overflow and abort the
     /// process).
+    #[track_caller]
     pub fn call<'d>(
         &mut self,
         dest: impl Into<Dest<'d>>,
@@ -210,6 +263,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         let sender = Sender::Session(self.frame.id);
         let payload = Payload::new(args);
         let active = (key == self.frame.key).then_some(self.active);
+        let caller = self.here(Location::caller());
         let core: &mut Core = self.core;
         core.deliver(
             Some(&mut self.frame),
@@ -219,6 +273,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
                 sender,
                 payload,
                 active,
+                caller,
             },
         )
     }
@@ -231,6 +286,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// # Errors
     ///
     /// As [`Ctx::call`].
+    #[track_caller]
     pub fn call_value<'d>(
         &mut self,
         dest: impl Into<Dest<'d>>,
@@ -241,6 +297,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         let ev = self.core.names.resolve(&event);
         let sender = Sender::Session(self.frame.id);
         let active = (key == self.frame.key).then_some(self.active);
+        let caller = self.here(Location::caller());
         let core: &mut Core = self.core;
         core.deliver(
             Some(&mut self.frame),
@@ -250,6 +307,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
                 sender,
                 payload: args.0,
                 active,
+                caller,
             },
         )
     }
@@ -288,6 +346,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
 impl<'a, H: 'static> Ctx<'a, H> {
     /// Replace this session's timers named `event` with one due after
     /// `delay` (POE's `delay`). Returns the new timer's id.
+    #[track_caller]
     pub fn delay(&mut self, event: impl IntoEvent, delay: Duration, args: impl Any) -> TimerId {
         let ev = self.core.names.resolve(&event);
         self.core.clear_timers(self.frame.key, Some(ev));
@@ -296,6 +355,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Add a timer due after `delay` without touching others (POE's
     /// `delay_add` / `delay_set`).
+    #[track_caller]
     pub fn delay_add(&mut self, event: impl IntoEvent, delay: Duration, args: impl Any) -> TimerId {
         let due = self.core.refresh_now() + delay;
         self.alarm_add(event, due, args)
@@ -303,6 +363,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Replace this session's timers named `event` with one due at `at`
     /// (POE's `alarm`).
+    #[track_caller]
     pub fn alarm(&mut self, event: impl IntoEvent, at: Time, args: impl Any) -> TimerId {
         let ev = self.core.names.resolve(&event);
         self.core.clear_timers(self.frame.key, Some(ev));
@@ -311,10 +372,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Add a timer due at `at` (POE's `alarm_add` / `alarm_set`). A time in
     /// the past fires in the next round, ahead of events queued later.
+    #[track_caller]
     pub fn alarm_add(&mut self, event: impl IntoEvent, at: Time, args: impl Any) -> TimerId {
         let ev = self.core.names.resolve(&event);
+        let caller = self.here(Location::caller());
         self.core
-            .set_timer(self.frame.key, ev, at, Payload::new(args))
+            .set_timer_from(self.frame.key, ev, at, Payload::new(args), caller)
     }
 
     /// Remove every timer of this session named `event` (POE's `alarm($ev)`
@@ -468,6 +531,45 @@ impl<'a, H: 'static> Ctx<'a, H> {
             .set_watcher(self.frame.key, h, IoMode::Read, Some(ev))
     }
 
+    /// [`Ctx::select_read`] with extra arguments for the handler, read
+    /// there with [`Ctx::io_extra`] (POE's `select_read($fh, $ev, @args)`,
+    /// its ARG2 onwards). One value, a tuple for several.
+    pub fn select_read_with(
+        &mut self,
+        h: HandleId,
+        event: impl IntoEvent,
+        extra: impl Any,
+    ) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        let target = Target::EventWith(ev, Rc::new(extra));
+        self.core
+            .set_target(self.frame.key, h, IoMode::Read, Some(target))
+    }
+
+    /// [`Ctx::select_write`] with extra arguments for the handler (POE's
+    /// `select_write($fh, $ev, @args)`).
+    pub fn select_write_with(
+        &mut self,
+        h: HandleId,
+        event: impl IntoEvent,
+        extra: impl Any,
+    ) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        let target = Target::EventWith(ev, Rc::new(extra));
+        self.core
+            .set_target(self.frame.key, h, IoMode::Write, Some(target))
+    }
+
+    /// In an I/O event handler: the extra arguments its watcher was set
+    /// with ([`Ctx::select_read_with`], [`Ctx::select_write_with`]), if
+    /// they are a `T`. POE hands them over after the handle and mode.
+    pub fn io_extra<T: Any>(&self) -> Option<&T> {
+        match &self.payload {
+            Payload::IoWith(_, _, extra) => extra.downcast_ref(),
+            _ => None,
+        }
+    }
+
     /// Stop watching for readability (POE's `select_read($fh)`).
     pub fn select_read_off(&mut self, h: HandleId) -> Result<(), Error> {
         self.core.set_watcher(self.frame.key, h, IoMode::Read, None)
@@ -587,20 +689,51 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 }
 
+/// # Session options
+///
+/// POE's `$session->option(...)`: `trace`, `debug` and `default`.
+impl<'a, H: 'static> Ctx<'a, H> {
+    /// Whether a session option is on (POE's `$session->option($name)`).
+    pub fn option(&self, option: SessionOption) -> bool {
+        self.frame
+            .session
+            .as_ref()
+            .is_some_and(|s| s.options.get(option))
+    }
+
+    /// Turn a session option on or off, returning its previous value (POE's
+    /// `$session->option($name => $value)`).
+    pub fn set_option(&mut self, option: SessionOption, on: bool) -> bool {
+        match self.frame.session.as_mut() {
+            Some(s) => s.options.set(option, on),
+            None => unreachable!("the running session is in its frame"),
+        }
+    }
+}
+
 /// # Dynamic handlers
 ///
 /// Adding and removing handlers of the running session (POE's `state`).
 impl<'a, H: 'static> Ctx<'a, H> {
     /// Add or replace a handler of this session at run time (POE's `state`).
+    /// With [`SessionOption::Debug`] on, replacing one is reported.
     pub fn state<R: Any>(
         &mut self,
         event: impl IntoEvent,
         handler: impl Fn(&mut Ctx<'_, H>) -> R + 'static,
     ) {
         let ev = self.core.names.resolve(&event);
+        let id = self.frame.id;
         if let Some(s) = self.frame.session.as_mut() {
             if s.handlers.len() <= ev.index() {
                 s.handlers.resize_with(ev.index() + 1, || None);
+            }
+            if s.options.debug && s.handlers[ev.index()].is_some() {
+                options::report(&format!(
+                    "redefining handler for event({}) for session({})",
+                    self.core.names.name(ev),
+                    id.number()
+                ));
             }
             s.handlers[ev.index()] = Some(Rc::new(move |ctx| Value::new(handler(ctx))));
         }

@@ -11,6 +11,7 @@ use super::ids::{Dest, SessionId};
 use super::names::IntoEvent;
 use super::postback::{Callback, Postback, POSTBACK_TAG};
 use super::queue::KERNEL_KEY;
+use super::signals::SigWatch;
 
 /// # Exceptions (DIE)
 ///
@@ -128,6 +129,25 @@ impl<H: 'static> Ctx<'_, H> {
         let ev = self.core.names.resolve(&event);
         let pid = i32::try_from(pid).map_err(|_| Error::NoSuchSession(format!("pid {pid}")))?;
         self.core.set_sig_child(self.frame.key, pid, Some(ev))
+    }
+
+    /// [`Ctx::sig_child`] with extra arguments for the handler, found in
+    /// [`crate::Signal::extra`] (POE's `sig_child($pid, $event, @args)`:
+    /// its ARG3 onwards). Setting it again for the same pid replaces both.
+    pub fn sig_child_with(
+        &mut self,
+        pid: u32,
+        event: impl IntoEvent,
+        extra: impl Any,
+    ) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        let pid = i32::try_from(pid).map_err(|_| Error::NoSuchSession(format!("pid {pid}")))?;
+        let watch = SigWatch {
+            event: ev,
+            extra: Some(Rc::new(extra)),
+        };
+        self.core
+            .set_sig_child_with(self.frame.key, pid, Some(watch))
     }
 
     /// Stop watching child process `pid` (harmless if not watched).

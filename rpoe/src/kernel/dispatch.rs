@@ -15,10 +15,12 @@ use std::fmt::Display;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
+use super::caller::Caller;
 use super::ctx::Ctx;
 use super::error::Error;
 use super::ids::{Sender, SessionId};
 use super::names::{EventId, Names};
+use super::options::{self, Options, SessionOption};
 use super::payload::{Payload, Value};
 use super::queue::SessionKey;
 use super::Core;
@@ -51,6 +53,7 @@ pub(crate) type Handler<H> = Rc<dyn Fn(&mut Ctx<'_, H>) -> Value>;
 pub struct Session<H: 'static> {
     heap: H,
     states: Vec<(String, Handler<H>)>,
+    options: Options,
 }
 
 impl<H: 'static> Session<H> {
@@ -59,7 +62,16 @@ impl<H: 'static> Session<H> {
         Session {
             heap,
             states: Vec::new(),
+            options: Options::default(),
         }
+    }
+
+    /// Turn a session option on or off from the start (POE's
+    /// `options => { ... }` in `create`); [`Ctx::set_option`] changes it
+    /// at run time. All options are off unless set.
+    pub fn option(mut self, option: SessionOption, on: bool) -> Self {
+        self.options.set(option, on);
+        self
     }
 
     /// A session built from a type implementing [`ObjectStates`] (POE's
@@ -120,6 +132,7 @@ impl<H: 'static> Session<H> {
         Box::new(SessionImpl {
             heap: self.heap,
             handlers,
+            options: self.options,
         })
     }
 }
@@ -160,6 +173,8 @@ pub(crate) struct Delivery {
     /// The kernel's active event, when it is not `event`: a call into the
     /// running session keeps the outer event active, as in POE.
     pub active: Option<EventId>,
+    /// Who sent it and from where (POE's `CALLER_STATE`/`FILE`/`LINE`).
+    pub caller: Caller,
 }
 
 /// How a handler invocation can fail.
@@ -224,6 +239,9 @@ pub(crate) trait Stack {
 pub(crate) struct SessionImpl<H: 'static> {
     pub heap: H,
     pub handlers: Vec<Option<Handler<H>>>,
+    /// POE's session options; they travel with the session, so a handler
+    /// and the dispatch both reach them without a table lookup.
+    pub options: Options,
 }
 
 impl<H: 'static> SessionImpl<H> {
@@ -270,11 +288,37 @@ impl<H: 'static> AnySession for SessionImpl<H> {
         id: SessionId,
         d: Delivery,
     ) -> (Box<dyn AnySession>, Result<Value, Fail>) {
+        if self.options.trace {
+            options::report(&format!(
+                "{} -> {} (from {})",
+                id.number(),
+                core.names.name(d.event),
+                options::origin(&d.caller)
+            ));
+        }
         let (event, original, handler) = match self.handler(d.event) {
             Some(h) => (d.event, None, h.clone()),
             None => match self.handler(EventId::DEFAULT) {
-                Some(h) => (EventId::DEFAULT, Some(d.event), h.clone()),
+                Some(h) => {
+                    if self.options.trace {
+                        options::report(&format!(
+                            "{} -> {} redirected to _default",
+                            id.number(),
+                            core.names.name(d.event)
+                        ));
+                    }
+                    (EventId::DEFAULT, Some(d.event), h.clone())
+                }
                 None => {
+                    if self.options.default {
+                        let me = options::loggable(core, key, id);
+                        options::report(&format!(
+                            "a '{}' event was sent from {} to {me} but {me} has neither \
+                             a handler for it nor one for _default",
+                            core.names.name(d.event),
+                            options::origin(&d.caller)
+                        ));
+                    }
                     let err = Error::NoHandler {
                         session: id.num,
                         event: core.names.name(d.event).to_string(),
@@ -299,6 +343,7 @@ impl<H: 'static> AnySession for SessionImpl<H> {
             original,
             active: d.active.unwrap_or(d.event),
             payload: d.payload,
+            caller: d.caller,
             failed: None,
         };
         let result = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx)));

@@ -10,6 +10,7 @@ use std::time::Duration;
 use mio::{Poll, Token, Waker};
 
 use super::builder::Limits;
+use super::caller::Caller;
 use super::clock::{Clock, Time};
 use super::dispatch::{reborrow, AnySession, Delivery, Fail, Stack};
 use super::error::Error;
@@ -26,6 +27,10 @@ use super::signals::{DieInfo, Signals};
 use super::task::Tasks;
 
 pub(crate) struct Core {
+    /// While several sessions are stopped together (a terminal signal,
+    /// `stop()`), the freed sessions, whose heaps are dropped only after
+    /// every `_stop` has run — POE's order: all `_stop`s, then DESTROYs.
+    pub deferred_frees: Option<Vec<super::sessions::Entry>>,
     pub names: Names,
     pub sessions: Sessions,
     pub queue: Queue,
@@ -100,6 +105,7 @@ impl Core {
             stop_requested: false,
             signals: Signals::default(),
             exception: None,
+            deferred_frees: None,
             local: Rc::new(Local::default()),
             remote: Arc::new(RemoteQueue::new(limits.inbox_capacity)),
             remote_budget: 0,
@@ -142,6 +148,18 @@ impl Core {
         event: EventId,
         payload: Payload,
     ) {
+        self.post_key_from(target, sender_key, event, payload, Caller::KERNEL);
+    }
+
+    /// [`Core::post_key`] from a handler, recording its origin.
+    pub(crate) fn post_key_from(
+        &mut self,
+        target: SessionKey,
+        sender_key: Option<SessionKey>,
+        event: EventId,
+        payload: Payload,
+        caller: Caller,
+    ) {
         if !self.local.is_empty() {
             self.drain_local();
         }
@@ -167,6 +185,7 @@ impl Core {
                 event,
                 payload,
                 kind: Kind::Event,
+                caller,
             },
         );
     }
@@ -183,6 +202,7 @@ impl Core {
                 event: EventId::STOP,
                 payload: Payload::Empty,
                 kind: Kind::GcCheck,
+                caller: Caller::KERNEL,
             },
         );
     }
@@ -215,6 +235,7 @@ impl Core {
         };
         tracing::trace!(target: "rpoe::dispatch", session = id.num, event = self.names.name(d.event), sender = %d.sender, "dispatch");
         let (event, sender, self_call) = (d.event, d.sender, d.active.is_some());
+        let origin = d.caller;
         let outer = self.local.active.replace(Some(id));
         self.depth += 1;
         let (session, result) = session.dispatch(self, reborrow(&mut stack), key, id, d);
@@ -236,7 +257,18 @@ impl Core {
             Ok(v) => Ok(v),
             Err(Fail::NoHandler(e)) => Err(e),
             Err(Fail::Panicked(p)) if self_call => std::panic::resume_unwind(p),
-            Err(f) => Err(self.handler_failed(key, id, event, sender, f.message())),
+            Err(f) => {
+                let died_at = match f {
+                    Fail::Panicked(_) => super::panic_site::take(),
+                    _ => None,
+                };
+                let what = Failure {
+                    message: f.message(),
+                    origin,
+                    died_at,
+                };
+                Err(self.handler_failed(key, id, event, sender, what))
+            }
         }
     }
 
@@ -276,8 +308,13 @@ impl Core {
         id: SessionId,
         event: EventId,
         source: Sender,
-        message: String,
+        failure: Failure,
     ) -> Error {
+        let Failure {
+            message,
+            origin,
+            died_at,
+        } = failure;
         let name = self.names.name(event).to_string();
         tracing::warn!(target: "rpoe::kernel", session = id.num, event = %name, error = %message, "handler failed");
         let err = Error::HandlerFailed {
@@ -308,6 +345,10 @@ impl Core {
             event: name,
             source,
             message,
+            from_state: origin.state.map(|e| self.names.name(e).to_string()),
+            file: origin.location.map(|l| l.file()),
+            line: origin.location.map(|l| l.line()),
+            panic_location: died_at,
         };
         self.queue_signal(key, None, "DIE", Rc::new(info));
         err
@@ -341,6 +382,7 @@ impl Core {
                 event: EventId::STOP,
                 payload: Payload::Empty,
                 kind: Kind::Signal(Rc::from(name), args),
+                caller: Caller::KERNEL,
             },
         );
     }
@@ -376,6 +418,7 @@ impl Core {
                     sender,
                     payload: args,
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             )
             .unwrap_or_else(|_| Value::unit());
@@ -393,6 +436,7 @@ impl Core {
                         sender: Sender::Kernel,
                         payload: Payload::new(ChildEvent::Create(id, ret)),
                         active: None,
+                        caller: Caller::KERNEL,
                     },
                 );
             }
@@ -429,6 +473,7 @@ impl Core {
                     sender: Sender::Kernel,
                     payload: Payload::Empty,
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             )
             .unwrap_or_else(|_| Value::unit());
@@ -441,6 +486,7 @@ impl Core {
                     sender: Sender::Kernel,
                     payload: Payload::new(ChildEvent::Lose(id, ret)),
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             );
         }
@@ -482,6 +528,7 @@ impl Core {
                     sender: Sender::Kernel,
                     payload: Payload::new(ChildEvent::Gain(cid)),
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             );
         }
@@ -501,6 +548,7 @@ impl Core {
                     new: new_party,
                 }),
                 active: None,
+                caller: Caller::KERNEL,
             },
         );
     }
@@ -536,6 +584,7 @@ impl Core {
                     sender: Sender::Kernel,
                     payload: Payload::new(ChildEvent::Lose(cid, Value::unit())),
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             );
         }
@@ -550,6 +599,7 @@ impl Core {
                     new: Sender::Kernel,
                 }),
                 active: None,
+                caller: Caller::KERNEL,
             },
         );
     }
@@ -602,11 +652,29 @@ impl Core {
         if let Some(p) = parent {
             self.sessions.dec(p);
         }
-        // Dropping the heap and the session's futures (cancelling them)
-        // runs user code (Drop impls); do it last, with the table
-        // consistent.
-        drop(entry);
+        // Dropping the heap runs user code (Drop impls); do it last, with
+        // the table consistent — or after the other sessions stopping with
+        // this one have run their `_stop`.
+        match (self.deferred_frees.as_mut(), entry) {
+            (Some(later), Some(e)) => later.push(e),
+            (_, entry) => drop(entry),
+        }
+        // The session's futures are dropped (cancelled) now: they belong
+        // to a session that is gone, whatever happens to its heap.
         drop(tasks);
+    }
+
+    /// Run `stop` (which stops several sessions), then drop the heaps of
+    /// the sessions it freed, in the order they were freed. Nested uses
+    /// hand their sessions to the outermost one.
+    pub(crate) fn with_deferred_frees(&mut self, stop: impl FnOnce(&mut Self)) {
+        let outer = self.deferred_frees.replace(Vec::new());
+        stop(self);
+        let freed = std::mem::replace(&mut self.deferred_frees, outer);
+        match (self.deferred_frees.as_mut(), freed) {
+            (Some(later), Some(freed)) => later.extend(freed),
+            (_, freed) => drop(freed),
+        }
     }
 
     /// Stop every session whose count reached zero, most recent first;
@@ -637,9 +705,11 @@ impl Core {
         for t in timers {
             self.sessions.dec(t.session);
         }
-        for key in self.sessions.post_order() {
-            self.stop_session(reborrow(&mut stack), key);
-        }
+        self.with_deferred_frees(|core| {
+            for key in core.sessions.post_order() {
+                core.stop_session(reborrow(&mut stack), key);
+            }
+        });
         self.sessions.gc.clear();
     }
 
@@ -661,6 +731,7 @@ impl Core {
                                 sender: q.sender,
                                 payload: q.payload,
                                 active: None,
+                                caller: q.caller,
                             },
                         );
                         if let Err(e @ Error::NoHandler { .. }) = r {
@@ -691,6 +762,7 @@ impl Core {
                     sender: Sender::Session(id),
                     payload: t.payload,
                     active: None,
+                    caller: t.caller,
                 },
             );
         }
@@ -743,6 +815,29 @@ impl Core {
                 }
             }
             None => Ok(None),
+        }
+    }
+}
+
+/// What DIE reports about a failed handler beyond who and which event.
+pub(crate) struct Failure {
+    /// The panic message or the error's text.
+    message: String,
+    /// Where the failed event came from.
+    origin: Caller,
+    /// Where the handler panicked, if it did.
+    died_at: Option<(String, u32)>,
+}
+
+impl Failure {
+    /// A future polled by the kernel panicked: no event was being handled,
+    /// so the failure has no origin but the kernel; where it panicked
+    /// comes from the panic hook, as for a handler.
+    pub(crate) fn future_panicked(message: String) -> Self {
+        Failure {
+            message,
+            origin: Caller::KERNEL,
+            died_at: super::panic_site::take(),
         }
     }
 }

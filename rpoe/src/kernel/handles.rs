@@ -43,6 +43,9 @@ impl<T: Source + Any> IoSource for T {
 pub(crate) enum Target {
     /// A handler of the watching session.
     Event(EventId),
+    /// A handler of the watching session, with the watcher's extra
+    /// arguments (POE's `select_read($fh, $ev, @args)`).
+    EventWith(EventId, std::rc::Rc<dyn std::any::Any>),
     /// A wheel's own code, which runs at kernel level and sends the
     /// session the wheel's events.
     Wheel(std::rc::Rc<dyn WheelIo>),

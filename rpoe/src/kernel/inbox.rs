@@ -45,6 +45,7 @@ impl Core {
                             event,
                             payload: Payload::new(args),
                             kind: Kind::Event,
+                            caller: super::caller::Caller::KERNEL,
                         },
                     );
                 }

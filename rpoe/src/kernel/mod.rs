@@ -26,6 +26,7 @@
 //!    idle first, and freed (after the whole batch, when it was split).
 
 mod builder;
+mod caller;
 mod clock;
 mod ctx;
 mod ctx_signals;
@@ -39,6 +40,8 @@ mod ids;
 mod inbox;
 mod introspect;
 mod names;
+mod options;
+mod panic_site;
 mod payload;
 mod postback;
 mod queue;
@@ -67,6 +70,7 @@ pub use handles::{IoSource, StdSocket};
 pub use ids::{Dest, HandleId, Sender, SessionId, TimerId};
 pub use introspect::SessionInfo;
 pub use names::{EventId, EventRef, IntoEvent};
+pub use options::SessionOption;
 pub use payload::{IoMode, Value};
 pub use postback::{Callback, Postback, Postbacked};
 pub use remote::{KernelHandle, RemoteDest, TryPostError};
@@ -76,11 +80,18 @@ pub use spawner::Spawner;
 pub use task::{AsyncIo, Sleep, TaskId, ASYNC_IO_BUFFER};
 
 pub(crate) use engine::Core;
+// Still used by wheel::Run, the one wheel not yet on the public door
+// (tests/public_door.rs lists it as the remaining debt).
+#[cfg(feature = "process")]
 pub(crate) use handles::{Target, WheelIo};
+#[cfg(feature = "process")]
 pub(crate) use payload::Payload as KPayload;
+#[cfg(feature = "process")]
 pub(crate) use postback::{Local as LocalQueue, LocalOp};
+#[cfg(feature = "process")]
 pub(crate) use queue::SessionKey;
 
+use caller::Caller;
 use dispatch::Delivery;
 use payload::Payload;
 
@@ -203,6 +214,7 @@ impl Kernel {
                 sender: Sender::Kernel,
                 payload: Payload::new(args),
                 active: None,
+                caller: Caller::KERNEL,
             },
         );
         self.core.gc_sweep();

@@ -41,6 +41,9 @@ impl<T: Any + Send> SendArg for T {}
 pub(crate) enum Payload {
     Empty,
     Io(HandleId, IoMode),
+    /// An I/O event of a watcher set with extra arguments: the handle is
+    /// still the argument, the extras ride beside it.
+    IoWith(HandleId, IoMode, std::rc::Rc<dyn Any>),
     // Always call `Arg` methods through `&**b`: `Box<dyn Arg>` is itself
     // an `Arg` (of type `Box<dyn Arg>`).
     Boxed(Box<dyn Arg>),
@@ -58,7 +61,7 @@ impl Payload {
     pub(crate) fn get<T: Any>(&self) -> Option<&T> {
         match self {
             Payload::Empty => (&() as &dyn Any).downcast_ref(),
-            Payload::Io(h, _) => (h as &dyn Any).downcast_ref(),
+            Payload::Io(h, _) | Payload::IoWith(h, _, _) => (h as &dyn Any).downcast_ref(),
             Payload::Boxed(b) => {
                 let any: &dyn Any = &**b;
                 any.downcast_ref()
@@ -84,6 +87,16 @@ impl Payload {
                 }
                 got
             }
+            Payload::IoWith(h, mode, extra) => {
+                let mut slot = Some(h);
+                let got = (&mut slot as &mut dyn Any)
+                    .downcast_mut::<Option<T>>()
+                    .and_then(Option::take);
+                if got.is_none() {
+                    *self = Payload::IoWith(h, mode, extra);
+                }
+                got
+            }
             Payload::Boxed(b) => {
                 let any: &dyn Any = &*b;
                 if any.is::<T>() {
@@ -104,7 +117,7 @@ impl Payload {
     pub(crate) fn describe(&self) -> &'static str {
         match self {
             Payload::Empty => "()",
-            Payload::Io(..) => "HandleId (I/O event)",
+            Payload::Io(..) | Payload::IoWith(..) => "HandleId (I/O event)",
             Payload::Boxed(b) => Arg::type_name(&**b),
         }
     }
@@ -157,7 +170,7 @@ impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Payload::Empty => f.write_str("Value(())"),
-            Payload::Io(h, m) => write!(f, "Value({h}, {m:?})"),
+            Payload::Io(h, m) | Payload::IoWith(h, m, _) => write!(f, "Value({h}, {m:?})"),
             Payload::Boxed(_) => f.write_str("Value(..)"),
         }
     }

@@ -14,6 +14,7 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use slab::Slab;
 
+use super::caller::Caller;
 use super::clock::Time;
 use super::ids::{Sender, TimerId};
 use super::names::EventId;
@@ -42,6 +43,8 @@ pub(crate) struct Queued {
     pub event: EventId,
     pub payload: Payload,
     pub kind: Kind,
+    /// Who sent it and from where.
+    pub caller: Caller,
 }
 
 struct FifoItem {
@@ -57,6 +60,8 @@ pub(crate) struct Timer {
     pub session: SessionKey,
     pub event: EventId,
     pub payload: Payload,
+    /// Who set it and from where.
+    pub caller: Caller,
 }
 
 /// The next entry to dispatch.
@@ -113,6 +118,7 @@ impl Queue {
         event: EventId,
         due: Time,
         payload: Payload,
+        caller: Caller,
     ) -> TimerId {
         let seq = self.seq();
         let num = self.next_timer_num;
@@ -124,6 +130,7 @@ impl Queue {
             session,
             event,
             payload,
+            caller,
         }) as u32;
         self.heap.push(Reverse((due, seq, key)));
         TimerId { num, key }

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use mio::Interest;
 use rustix::process::{Pid, WaitOptions};
 
+use super::caller::Caller;
 use super::dispatch::Delivery;
 use super::engine::{Core, SIGNAL_TOKEN};
 use super::error::Error;
@@ -95,6 +96,7 @@ impl Core {
                     sender: Sender::Kernel,
                     payload,
                     active: None,
+                    caller: Caller::KERNEL,
                 },
             );
         }
@@ -112,11 +114,13 @@ impl Core {
             Class::NonMaskable => true,
         };
         if stop {
-            for key in touched.iter().rev() {
-                if self.sessions.get(*key).is_some() {
-                    self.stop_session(None, *key);
+            self.with_deferred_frees(|core| {
+                for key in touched.iter().rev() {
+                    if core.sessions.get(*key).is_some() {
+                        core.stop_session(None, *key);
+                    }
                 }
-            }
+            });
         }
         let original =
             args.downcast_ref::<super::signals::DieInfo>()
@@ -223,7 +227,20 @@ impl Core {
         pid: i32,
         event: Option<EventId>,
     ) -> Result<(), Error> {
-        match event {
+        let watch = event.map(|event| SigWatch { event, extra: None });
+        self.set_sig_child_with(key, pid, watch)
+    }
+
+    /// [`Core::set_sig_child`] with extra arguments for the handler (POE's
+    /// `sig_child($pid, $event, @args)`), handed over as
+    /// [`Signal::extra`].
+    pub(crate) fn set_sig_child_with(
+        &mut self,
+        key: SessionKey,
+        pid: i32,
+        watch: Option<SigWatch>,
+    ) -> Result<(), Error> {
+        match watch {
             Some(ev) => {
                 self.ensure_os_signal(signal_hook::consts::SIGCHLD)?;
                 if self.signals.children.insert((pid, key), ev).is_none() {
@@ -266,18 +283,24 @@ impl Core {
                 pid: pid.unsigned_abs(),
                 status,
             };
-            let watchers: Vec<(SessionKey, EventId)> = self
+            let watchers: Vec<(SessionKey, SigWatch)> = self
                 .signals
                 .children
                 .range((pid, 0)..=(pid, SessionKey::MAX))
-                .map(|((_, k), ev)| (*k, *ev))
+                .map(|((_, k), w)| {
+                    let w = SigWatch {
+                        event: w.event,
+                        extra: w.extra.clone(),
+                    };
+                    (*k, w)
+                })
                 .collect();
-            for (key, ev) in watchers {
+            for (key, SigWatch { event: ev, extra }) in watchers {
                 self.signals.children.remove(&(pid, key));
                 let payload = Payload::new(Signal {
                     name: Rc::from("CHLD"),
                     args: Rc::new(exit),
-                    extra: None,
+                    extra,
                 });
                 self.post_key(key, Some(key), ev, payload);
                 self.sessions.dec(key);

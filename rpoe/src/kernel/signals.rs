@@ -84,6 +84,19 @@ pub struct DieInfo {
     pub source: Sender,
     /// The panic message or the error's text.
     pub message: String,
+    /// The event whose handler sent the failed event (POE's `from_state`;
+    /// see [`crate::Ctx::caller_state`]). `None` when the kernel sent it.
+    pub from_state: Option<String>,
+    /// The file the failed event was sent from (POE's `file`: its
+    /// `CALLER_FILE`, not where it failed). `None` when the kernel sent it.
+    pub file: Option<&'static str>,
+    /// The line the failed event was sent from (POE's `line`).
+    pub line: Option<u32>,
+    /// Where the handler panicked: file and line, as Perl's `die` appends
+    /// them to POE's `error_str`. `None` for an `on_try` error or a
+    /// [`crate::Ctx::die`] (a value, like a Perl `die` message ending in a
+    /// newline), or if another panic hook replaced the kernel's.
+    pub panic_location: Option<(String, u32)>,
 }
 
 /// POE's signal classes.
@@ -163,8 +176,8 @@ pub(crate) struct SigWatch {
 pub(crate) struct Signals {
     /// Ordered by session slot for a stable delivery order.
     pub watchers: HashMap<Rc<str>, BTreeMap<SessionKey, SigWatch>>,
-    /// `sig_child` watchers: (pid, session) → event.
-    pub children: BTreeMap<(i32, SessionKey), EventId>,
+    /// `sig_child` watchers: (pid, session) → event and extra arguments.
+    pub children: BTreeMap<(i32, SessionKey), SigWatch>,
     /// Set while a signal is being dispatched when a handler calls
     /// `sig_handled`.
     pub handled: bool,

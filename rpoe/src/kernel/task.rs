@@ -281,7 +281,7 @@ impl Core {
                         owner_id,
                         event,
                         Sender::Session(owner_id),
-                        message,
+                        super::engine::Failure::future_panicked(message),
                     );
                     let _ = self.refcount_add(owner, TASK_TAG, -1);
                 }

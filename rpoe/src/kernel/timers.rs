@@ -1,6 +1,7 @@
 //! Timer operations of the kernel: setting, clearing, removing and moving
 //! a session's timers, with the reference counts that keep it alive.
 
+use super::caller::Caller;
 use super::clock::Time;
 use super::engine::Core;
 use super::error::Error;
@@ -17,8 +18,20 @@ impl Core {
         due: Time,
         payload: Payload,
     ) -> TimerId {
+        self.set_timer_from(session, event, due, payload, Caller::KERNEL)
+    }
+
+    /// [`Core::set_timer`] from a handler, recording its origin.
+    pub(crate) fn set_timer_from(
+        &mut self,
+        session: SessionKey,
+        event: EventId,
+        due: Time,
+        payload: Payload,
+        caller: Caller,
+    ) -> TimerId {
         self.sessions.inc(session);
-        self.queue.set_timer(session, event, due, payload)
+        self.queue.set_timer(session, event, due, payload, caller)
     }
 
     /// Remove the timers of `session` named `event` (all when `None`),

@@ -1,6 +1,7 @@
 //! I/O operations of the kernel: handles owned by sessions, their
 //! watchers (which hold the watching session), and readiness dispatch.
 
+use super::caller::Caller;
 use super::dispatch::Delivery;
 use super::engine::Core;
 use super::error::Error;
@@ -144,6 +145,20 @@ impl Core {
                         sender: Sender::Session(sid),
                         payload: Payload::Io(id, mode),
                         active: None,
+                        caller: Caller::KERNEL,
+                    },
+                );
+            }
+            Target::EventWith(event, extra) => {
+                let _ = self.deliver(
+                    None,
+                    session,
+                    Delivery {
+                        event,
+                        sender: Sender::Session(sid),
+                        payload: Payload::IoWith(id, mode, extra),
+                        active: None,
+                        caller: Caller::KERNEL,
                     },
                 );
             }
@@ -169,6 +184,7 @@ impl Core {
                 sender: Sender::Session(owner_id),
                 payload,
                 active: None,
+                caller: Caller::KERNEL,
             },
         );
     }

@@ -48,7 +48,7 @@ pub mod socket_factory;
 
 pub use follow_tail::{FollowTail, FollowTailBuilder};
 pub use listen_accept::{Accepted, Acceptor, ListenAccept};
-pub use read_write::{ReadWrite, ReadWriteBuilder};
+pub use read_write::{ReadWrite, ReadWriteBuilder, ReadWriteEvent};
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use run::{Run, RunBuilder, RunError, RunStream};
@@ -191,9 +191,23 @@ impl WheelError {
         WheelError {
             op,
             errno: e.raw_os_error().unwrap_or(-1),
-            message: e.to_string(),
+            message: errstr(e),
             wheel,
         }
+    }
+}
+
+/// An I/O error's text as POE hands it over (`$!` as a string: "Connection
+/// refused"), without the " (os error N)" std appends — the number is
+/// [`WheelError::errno`] already.
+pub(crate) fn errstr(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => {
+            let suffix = format!(" (os error {code})");
+            text.strip_suffix(&suffix).unwrap_or(&text).to_string()
+        }
+        None => text,
     }
 }
 

@@ -21,12 +21,6 @@ fn mode_num(m: IoMode) -> u8 {
 struct Heap {
     left: Option<HandleId>,
     right: Option<HandleId>,
-    // POE passes select_*(fh, ev, @args)'s @args as ARG2..; rpoe's
-    // select_read/select_write take no extra arguments, so the twin keeps
-    // them in the heap beside the watcher (see KERNEL_ISSUES.md, "API gaps
-    // worked around").
-    write_args: Vec<&'static str>,
-    read_args: Vec<&'static str>,
     writes: u32,
     total: String,
 }
@@ -38,8 +32,6 @@ fn twin() {
         Session::new(Heap {
             left: None,
             right: None,
-            write_args: Vec::new(),
-            read_args: Vec::new(),
             writes: 0,
             total: String::new(),
         })
@@ -47,21 +39,21 @@ fn twin() {
             let (left, right) = ctx.take_arg::<(UnixStream, UnixStream)>().unwrap();
             let l = ctx.add_handle(left);
             let r = ctx.add_handle(right);
-            ctx.select_write(l, "can_write").unwrap();
+            // POE's select_*(fh, ev, @args): @args arrive as ARG2..; in
+            // rpoe one value (a tuple for several), read with io_extra.
+            ctx.select_write_with(l, "can_write", "L").unwrap();
             let h = ctx.heap();
             h.left = Some(l);
             h.right = Some(r);
-            h.write_args = vec!["L"];
-            ctx.select_read(r, "can_read").unwrap();
-            ctx.heap().read_args = vec!["R", "extra"];
+            ctx.select_read_with(r, "can_read", ("R", "extra")).unwrap();
         })
         .on("can_write", |ctx| {
             let (fh, mode) = ctx.io().unwrap();
+            let tag = *ctx.io_extra::<&str>().unwrap();
             let h = ctx.heap();
             h.writes += 1;
             let n = h.writes;
             let same = u8::from(Some(fh) == h.left);
-            let tag = h.write_args[0];
             say!(
                 "can_write mode={} tag={tag} same_handle={same} n={n}",
                 mode_num(mode)
@@ -82,7 +74,8 @@ fn twin() {
                 .unwrap();
             let sender_is_me = u8::from(ctx.sender() == Sender::Session(ctx.id()));
             let text = String::from_utf8_lossy(&buf[..got]).replace('\n', "\\n");
-            let x = ctx.heap().read_args.join(",");
+            let (a, b) = *ctx.io_extra::<(&str, &str)>().unwrap();
+            let x = format!("{a},{b}");
             say!(
                 "can_read mode={} args={x} sender_is_me={sender_is_me} got=[{text}]",
                 mode_num(mode)

@@ -10,8 +10,8 @@ use crate::common;
 
 #[derive(Default)]
 struct Heap {
-    /// pid -> name (the extra argument POE's sig_child passes; rpoe's
-    /// sig_child takes none, so the session keeps it).
+    /// pid -> name, to check that each watcher's extra argument (POE's
+    /// `sig_child($pid, $event, $name)`) came with its own child.
     tag: HashMap<u32, &'static str>,
     got: Vec<String>,
 }
@@ -24,7 +24,7 @@ fn twin() {
                 for (name, code, secs) in [("first", 2, "0.1"), ("second", 5, "0.2")] {
                     let child = common::fork_exit(secs, code);
                     ctx.heap().tag.insert(child, name);
-                    ctx.sig_child(child, "reaped").unwrap();
+                    ctx.sig_child_with(child, "reaped", name).unwrap();
                 }
                 say!("S forked two children");
             })
@@ -32,11 +32,12 @@ fn twin() {
                 let s = ctx.arg::<Signal>().unwrap();
                 let ex = *s.arg::<ChildExit>().unwrap();
                 let name = s.name().to_string();
+                let extra = *s.extra::<&'static str>().unwrap();
                 let h = ctx.heap();
                 let tag = h.tag.get(&ex.pid).copied().unwrap_or("?");
                 h.got.push(format!(
-                    "{tag}: sig={name} pid_matches={} exit={}",
-                    u8::from(tag != "?"),
+                    "{extra}: sig={name} pid_matches={} exit={}",
+                    u8::from(tag == extra),
                     ex.status >> 8
                 ));
             })

@@ -111,3 +111,17 @@ mod s63_id_lookups;
 mod s64_filter_list_bytes;
 #[path = "65_filter_list_stacked.rs"]
 mod s65_filter_list_stacked;
+#[path = "66_caller_state_file_line.rs"]
+mod s66_caller_state_file_line;
+#[path = "67_session_options.rs"]
+mod s67_session_options;
+#[path = "68_die_origin.rs"]
+mod s68_die_origin;
+#[path = "69_stop_all_then_free.rs"]
+mod s69_stop_all_then_free;
+#[path = "70_stop_then_free.rs"]
+mod s70_stop_then_free;
+#[path = "71_wheel_errstr.rs"]
+mod s71_wheel_errstr;
+#[path = "72_wheel_event_rename.rs"]
+mod s72_wheel_event_rename;

@@ -264,6 +264,19 @@ where
         self.with(|st| st.pending()).unwrap_or(0)
     }
 
+    fn set_event(&self, which: ReadWriteEvent, event: Option<EventId>) {
+        self.with(|st| {
+            let slot = match which {
+                ReadWriteEvent::Input => &mut st.ev.input,
+                ReadWriteEvent::Error => &mut st.ev.error,
+                ReadWriteEvent::Flushed => &mut st.ev.flushed,
+                ReadWriteEvent::High => &mut st.ev.high,
+                ReadWriteEvent::Low => &mut st.ev.low,
+            };
+            *slot = event;
+        });
+    }
+
     fn flush_owed(&self) -> bool {
         self.with(|st| st.flush_queued || st.flush_after_batch)
             .unwrap_or(false)

@@ -226,6 +226,24 @@ trait Control<R> {
     fn flush_owed(&self) -> bool;
     fn set_input_filter(&self, f: BoxFilter<R>);
     fn set_output_filter(&self, f: BoxFilter<R>);
+    fn set_event(&self, which: ReadWriteEvent, event: Option<EventId>);
+}
+
+/// One of the events a [`ReadWrite`] sends, to rename it at run time with
+/// [`ReadWrite::set_event`] (POE's `$wheel->event(InputEvent => ...)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReadWriteEvent {
+    /// Each record read (POE's `InputEvent`).
+    Input,
+    /// Errors and end of file (POE's `ErrorEvent`).
+    Error,
+    /// The output buffer emptied (POE's `FlushedEvent`).
+    Flushed,
+    /// The output buffer reached the high mark (POE's `HighEvent`).
+    High,
+    /// The output buffer drained to the low mark (POE's `LowEvent`).
+    Low,
 }
 
 impl<S, R> ReadWriteBuilder<S, R>
@@ -386,6 +404,20 @@ impl<R: 'static> ReadWrite<R> {
     /// The wheel's id (the last element of every event it sends).
     pub fn id(&self) -> WheelId {
         self.id
+    }
+
+    /// Rename one of the wheel's events, or stop sending it (`None`), from
+    /// now on (POE's `$wheel->event(InputEvent => 'other')`). A handler
+    /// can hand a conversation to another state this way without a new
+    /// wheel. The name comes interned ([`Ctx::event_id`]), so the wheel can
+    /// be renamed while it sits borrowed in the heap:
+    /// `let ev = ctx.event_id("other"); ctx.heap().wheel.set_event(ReadWriteEvent::Input, Some(ev));`
+    ///
+    /// Records read in one chunk are handed over together after the read,
+    /// so a rename made while handling one of them applies from the next
+    /// chunk on (POE looks the name up again for each record).
+    pub fn set_event(&self, which: ReadWriteEvent, event: Option<EventId>) {
+        self.inner.set_event(which, event);
     }
 
     /// Encode `record` into the output buffer. The buffer is written when
