@@ -372,3 +372,86 @@ fn an_unhandled_panic_in_a_future_ends_run_with_the_error() {
         other => panic!("unexpected: {other:?}"),
     }
 }
+
+#[test]
+fn a_future_awaits_a_kernel_socket_on_the_manual_clock() {
+    // The manual clock stands still, so only I/O readiness can move this
+    // future: the kernel must still poll its sockets (without ClockStalled)
+    // while a task waits on one and no timer is pending.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(&s).read_line(&mut line).unwrap();
+        let mut s = s;
+        s.write_all(line.to_uppercase().as_bytes()).unwrap();
+    });
+    let got = Rc::new(RefCell::new(String::new()));
+    let clock = ManualClock::new();
+    let mut kernel = Kernel::with_manual_clock(clock.clone()).unwrap();
+    kernel.spawn(
+        Session::new(got.clone())
+            .on("_start", move |ctx| {
+                let io = ctx.add_async(TcpStream::connect(addr).unwrap()).unwrap();
+                ctx.spawn_future("reply", async move {
+                    io.write_all(b"manual\n").await.unwrap();
+                    let mut out = Vec::new();
+                    io.read_to_end(&mut out, 1024).await.unwrap();
+                    String::from_utf8(out).unwrap()
+                });
+            })
+            .on("reply", |ctx| {
+                let s = ctx.take_arg::<String>().unwrap();
+                *ctx.heap().borrow_mut() = s;
+            }),
+        (),
+    );
+    let before = clock.now();
+    kernel.run().unwrap();
+    server.join().unwrap();
+    assert_eq!(*got.borrow(), "MANUAL\n");
+    assert_eq!(clock.now(), before, "the manual clock moved by itself");
+}
+
+#[test]
+fn alarm_remove_all_leaves_a_pending_sleep_alone() {
+    // POE's alarm_remove_all clears the session's alarms; a Sleep's timer is
+    // the kernel's, not an alarm the session set. Were it cleared, the
+    // future would never wake and would hold its session forever.
+    let l: Log = Log::default();
+    let clock = ManualClock::new();
+    let mut kernel = Kernel::with_manual_clock(clock.clone()).unwrap();
+    kernel.spawn(
+        Session::new(l.clone())
+            .on("_start", |ctx| {
+                let nap = ctx.sleep(Duration::from_secs(5));
+                let l = ctx.heap().clone();
+                ctx.spawn_future("slept", async move {
+                    nap.await;
+                    log(&l, "woke");
+                });
+                ctx.delay("alarm", Duration::from_secs(5), ());
+                ctx.yield_event("clear", ());
+            })
+            .on("clear", |ctx| {
+                // The sleep has registered its timer by now (first poll).
+                let removed = ctx.alarm_remove_all();
+                let names: Vec<String> = removed.into_iter().map(|r| r.event).collect();
+                log(ctx.heap(), format!("removed {names:?}"));
+            })
+            .on("alarm", |ctx| log(ctx.heap(), "alarm"))
+            .on("slept", |ctx| log(ctx.heap(), "slept")),
+        (),
+    );
+    for _ in 0..5 {
+        kernel.run_one_timeslice().unwrap();
+    }
+    clock.advance(Duration::from_secs(5));
+    let mut turns = 0;
+    while kernel.run_one_timeslice().unwrap() {
+        turns += 1;
+        assert!(turns < 100, "the session never stopped: {:?}", l.borrow());
+    }
+    assert_eq!(*l.borrow(), ["removed [\"alarm\"]", "woke", "slept"]);
+}

@@ -398,7 +398,9 @@ impl<'a, H: 'static> Ctx<'a, H> {
         })
     }
 
-    /// Cancel all of this session's timers, returned in due order.
+    /// Cancel all of this session's timers, returned in due order. The
+    /// timers behind pending [`Ctx::sleep`] futures are the kernel's, not
+    /// the session's alarms, and are left alone.
     pub fn alarm_remove_all(&mut self) -> Vec<RemovedTimer> {
         let removed = self.core.clear_timers(self.frame.key, None);
         removed

@@ -41,7 +41,12 @@ impl Core {
         session: SessionKey,
         event: Option<EventId>,
     ) -> Vec<(TimerId, Timer)> {
-        let ids = self.queue.timers_of(session, event);
+        let mut ids = self.queue.timers_of(session, event);
+        // A `Sleep`'s timer is the kernel's, not an alarm the session set:
+        // clearing it would leave its future pending forever, holding the
+        // session alive. `alarm_remove_all` and `alarm_clear` skip it.
+        let wake = self.tasks.wake_event;
+        ids.retain(|id| self.queue.timer(*id).is_none_or(|t| t.event != wake));
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(t) = self.queue.remove_timer(id) {
