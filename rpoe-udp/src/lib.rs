@@ -184,6 +184,8 @@ impl<R: 'static> EventSource for UdpSource<R> {
                 self.send_queued(cx);
                 PostAction::Drained
             }
+            // Never asked for: the wheel watches no urgent data.
+            _ => PostAction::Disable,
         }
     }
 }

@@ -660,3 +660,54 @@ fn a_drained_handle_fires_again_only_on_new_data() {
     k.post(id, "done", ()).unwrap();
     k.run().unwrap();
 }
+
+/// select_expedite: urgent TCP data sent from another thread (after the
+/// kernel is already waiting) wakes the poll as EPOLLPRI and raises the
+/// expedite event with mode Expedite (POE's 2); the watcher alone keeps the
+/// session alive until then, and `select_off` removes it so it stops.
+#[test]
+fn select_expedite_reports_urgent_tcp_data() {
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listen.local_addr().unwrap()).unwrap();
+    let (server, _) = listen.accept().unwrap();
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        socket2::SockRef::from(&client)
+            .send_out_of_band(b"U")
+            .unwrap();
+        // Keep the connection open until the kernel has read the byte.
+        let mut rest = Vec::new();
+        let _ = (&client).read_to_end(&mut rest);
+    });
+    let l = log();
+    let mut k = Kernel::new().unwrap();
+    k.spawn(
+        Session::new(l.clone())
+            .on("_start", |ctx| {
+                let s = ctx.take_arg::<std::net::TcpStream>().unwrap();
+                let h = ctx.add_std_handle(s).unwrap();
+                ctx.select_expedite(h, "urgent").unwrap();
+            })
+            .on("urgent", |ctx| {
+                let (h, mode) = ctx.io().unwrap();
+                let mut buf = [0u8; 4];
+                let sock = ctx.handle::<mio::net::TcpStream>(h).unwrap();
+                let (n, _) =
+                    rustix::net::recv(&*sock, &mut buf[..], rustix::net::RecvFlags::OOB).unwrap();
+                let line = format!(
+                    "urgent {:?} {} {}",
+                    mode,
+                    mode.poe_number(),
+                    String::from_utf8_lossy(&buf[..n])
+                );
+                ctx.heap().borrow_mut().push(line);
+                ctx.select_off(h).unwrap();
+                ctx.close_handle(h).unwrap();
+            })
+            .on("_stop", |ctx| ctx.heap().borrow_mut().push("_stop".into())),
+        server,
+    );
+    k.run().unwrap();
+    sender.join().unwrap();
+    assert_eq!(lines(&l), ["urgent Expedite 2 U", "_stop"]);
+}

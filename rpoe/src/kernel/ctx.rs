@@ -590,10 +590,42 @@ impl<'a, H: 'static> Ctx<'a, H> {
             .set_watcher(self.frame.key, h, IoMode::Write, None)
     }
 
+    /// Watch the handle for urgent data (POE's `select_expedite`): `event`
+    /// is dispatched, with [`IoMode::Expedite`] (POE's `MODE_EX`, 2), every
+    /// round while out-of-band data waits — read it (e.g. `recv` with
+    /// `MSG_OOB`) or turn the watcher off, or it fires again. Backed by
+    /// `EPOLLPRI` on Linux; elsewhere the watcher never fires.
+    pub fn select_expedite(&mut self, h: HandleId, event: impl IntoEvent) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        self.core
+            .set_watcher(self.frame.key, h, IoMode::Expedite, Some(ev))
+    }
+
+    /// [`Ctx::select_expedite`] with extra arguments for the handler (POE's
+    /// `select_expedite($fh, $ev, @args)`), read with [`Ctx::io_extra`].
+    pub fn select_expedite_with(
+        &mut self,
+        h: HandleId,
+        event: impl IntoEvent,
+        extra: impl Any,
+    ) -> Result<(), Error> {
+        let ev = self.core.names.resolve(&event);
+        let target = Target::EventWith(ev, Rc::new(extra));
+        self.core
+            .set_target(self.frame.key, h, IoMode::Expedite, Some(target))
+    }
+
+    /// Stop watching for urgent data (POE's `select_expedite($fh)`).
+    pub fn select_expedite_off(&mut self, h: HandleId) -> Result<(), Error> {
+        self.core
+            .set_watcher(self.frame.key, h, IoMode::Expedite, None)
+    }
+
     /// Stop watching the handle at all (POE's `select($fh)`); it stays open.
     pub fn select_off(&mut self, h: HandleId) -> Result<(), Error> {
         self.select_read_off(h)?;
-        self.select_write_off(h)
+        self.select_write_off(h)?;
+        self.select_expedite_off(h)
     }
 
     /// Suspend the read watcher; data waits in the OS. The watcher still

@@ -69,11 +69,13 @@ pub(crate) struct Handle {
     pub io: Box<dyn IoSource>,
     pub read: Option<Watcher>,
     pub write: Option<Watcher>,
+    pub expedite: Option<Watcher>,
     registered: Option<Interest>,
     /// Dispatched this round for reading / writing and not reported
     /// drained: re-arm so the OS reports it again if still ready.
     rearm_read: bool,
     rearm_write: bool,
+    rearm_expedite: bool,
     queued: bool,
 }
 
@@ -82,6 +84,7 @@ impl Handle {
         match mode {
             IoMode::Read => self.read.as_ref(),
             IoMode::Write => self.write.as_ref(),
+            IoMode::Expedite => self.expedite.as_ref(),
         }
     }
 
@@ -89,19 +92,46 @@ impl Handle {
         match mode {
             IoMode::Read => &mut self.read,
             IoMode::Write => &mut self.write,
+            IoMode::Expedite => &mut self.expedite,
         }
     }
 
     fn wanted(&self) -> Option<Interest> {
         let r = self.read.as_ref().is_some_and(|w| !w.paused);
         let w = self.write.as_ref().is_some_and(|w| !w.paused);
-        match (r, w) {
+        let rw = match (r, w) {
             (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
             (true, false) => Some(Interest::READABLE),
             (false, true) => Some(Interest::WRITABLE),
             (false, false) => None,
-        }
+        };
+        let x = self.expedite.as_ref().is_some_and(|w| !w.paused);
+        add_priority(rw, x)
     }
+
+    /// How many watchers (active or paused) the handle has.
+    pub(crate) fn watcher_count(&self) -> usize {
+        usize::from(self.read.is_some())
+            + usize::from(self.write.is_some())
+            + usize::from(self.expedite.is_some())
+    }
+}
+
+/// Add the OS's priority interest (`EPOLLPRI`) for an expedite watcher.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn add_priority(rw: Option<Interest>, expedite: bool) -> Option<Interest> {
+    match (rw, expedite) {
+        (Some(i), true) => Some(i | Interest::PRIORITY),
+        (None, true) => Some(Interest::PRIORITY),
+        (rw, false) => rw,
+    }
+}
+
+/// mio has no priority interest here: an expedite watcher is kept (it
+/// holds its session as any watcher does) but never reported.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn add_priority(rw: Option<Interest>, _expedite: bool) -> Option<Interest> {
+    rw
 }
 
 pub(crate) struct Handles {
@@ -131,9 +161,11 @@ impl Handles {
             io,
             read: None,
             write: None,
+            expedite: None,
             registered: None,
             rearm_read: false,
             rearm_write: false,
+            rearm_expedite: false,
             queued: false,
         }) as u32;
         HandleId { num, key }
@@ -179,6 +211,7 @@ impl Handles {
             match mode {
                 IoMode::Read => h.rearm_read = true,
                 IoMode::Write => h.rearm_write = true,
+                IoMode::Expedite => h.rearm_expedite = true,
             }
             if !h.queued {
                 h.queued = true;
@@ -195,6 +228,7 @@ impl Handles {
             match mode {
                 IoMode::Read => h.rearm_read = false,
                 IoMode::Write => h.rearm_write = false,
+                IoMode::Expedite => h.rearm_expedite = false,
             }
         }
     }
@@ -208,9 +242,10 @@ impl Handles {
                 let Some(h) = self.get_mut(id) else {
                     continue;
                 };
-                let needed = h.rearm_read || h.rearm_write;
+                let needed = h.rearm_read || h.rearm_write || h.rearm_expedite;
                 h.rearm_read = false;
                 h.rearm_write = false;
+                h.rearm_expedite = false;
                 h.queued = false;
                 if !needed {
                     continue;
@@ -229,7 +264,7 @@ impl Handles {
     pub(crate) fn remove(&mut self, registry: &Registry, id: HandleId) -> Option<Handle> {
         self.get(id)?;
         let mut h = self.slab.remove(id.key as usize);
-        self.watchers -= usize::from(h.read.is_some()) + usize::from(h.write.is_some());
+        self.watchers -= h.watcher_count();
         if h.registered.is_some() {
             let _ = registry.deregister(&mut *h.io);
         }

@@ -49,6 +49,7 @@ impl Core {
             .filter(|(_, h)| {
                 h.read.as_ref().is_some_and(|w| w.session == key)
                     || h.write.as_ref().is_some_and(|w| w.session == key)
+                    || h.expedite.as_ref().is_some_and(|w| w.session == key)
             })
             .count();
         let mut refcounts: Vec<(String, i64)> =

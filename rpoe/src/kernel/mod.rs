@@ -12,7 +12,7 @@
 //!    stopped (POE's unhandled IDLE signal);
 //! 2. the OS is polled: without waiting if an event is due, else until the
 //!    next timer (or indefinitely);
-//! 3. ready handles are dispatched — all reads, then all writes — and
+//! 3. ready handles are dispatched — all reads, then all writes, then urgent data — and
 //!    re-armed, so watchers are level-triggered;
 //! 4. queued events and timers due by now, and queued before this step
 //!    began, are dispatched in due order, FIFO among equals; anything
@@ -129,6 +129,7 @@ pub struct Kernel {
     /// handle is in error (then a short read does not mean drained).
     reads: Vec<(u32, bool)>,
     writes: Vec<u32>,
+    expedites: Vec<u32>,
     /// The time and queue mark of a batch the events-per-round cap cut
     /// short: the next round finishes it before taking anything newer.
     carry: Option<(Time, u64)>,
@@ -170,6 +171,7 @@ impl Kernel {
             events: Events::with_capacity(EVENTS_PER_POLL),
             reads: Vec::new(),
             writes: Vec::new(),
+            expedites: Vec::new(),
             carry: None,
         })
     }
@@ -415,6 +417,7 @@ impl Kernel {
         }
         self.reads.clear();
         self.writes.clear();
+        self.expedites.clear();
         let mut signalled = false;
         for ev in self.events.iter() {
             match ev.token() {
@@ -432,13 +435,16 @@ impl Kernel {
             if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
                 self.writes.push(key);
             }
+            if ev.is_priority() {
+                self.expedites.push(key);
+            }
         }
         core.drain_remote();
         if signalled {
             core.pump_os_signals();
         }
         core.reap_children();
-        if !self.reads.is_empty() || !self.writes.is_empty() {
+        if !self.reads.is_empty() || !self.writes.is_empty() || !self.expedites.is_empty() {
             for &(key, closed) in &self.reads {
                 core.io_closed = closed;
                 core.dispatch_io(key, IoMode::Read);
@@ -450,6 +456,15 @@ impl Kernel {
             core.io_closed = false;
             for &key in &self.writes {
                 core.dispatch_io(key, IoMode::Write);
+                if core.stop_requested {
+                    core.drain_local();
+                    return Ok(false);
+                }
+            }
+            // Urgent data last, as POE's loops enqueue MODE_EX after
+            // MODE_RD and MODE_WR.
+            for &key in &self.expedites {
+                core.dispatch_io(key, IoMode::Expedite);
                 if core.stop_requested {
                     core.drain_local();
                     return Ok(false);

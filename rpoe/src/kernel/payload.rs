@@ -11,11 +11,30 @@ use super::ids::HandleId;
 
 /// Which readiness an I/O event reports (POE's `ARG1` of a select event).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
 pub enum IoMode {
     /// The handle is readable (or at EOF, or in error: a read will tell).
     Read,
     /// The handle is writable (or in error: a write will tell).
     Write,
+    /// The handle has urgent (out-of-band) data waiting, or another
+    /// priority condition (POE's `select_expedite`, its `MODE_EX`). On
+    /// Linux this is `EPOLLPRI`; elsewhere the watcher can be set but the
+    /// OS is never asked, so it never fires.
+    Expedite,
+}
+
+impl IoMode {
+    /// POE's number for the mode, its handlers' `ARG1`: `MODE_RD` 0,
+    /// `MODE_WR` 1, `MODE_EX` 2 — so a port can print or compare what a
+    /// POE program did without a match of its own.
+    pub fn poe_number(self) -> u8 {
+        match self {
+            IoMode::Read => 0,
+            IoMode::Write => 1,
+            IoMode::Expedite => 2,
+        }
+    }
 }
 
 /// A boxed event argument that can name its type: the name travels in

@@ -592,6 +592,8 @@ impl<Io: IoSource + Read + Write> EventSource for AsyncState<Io> {
         match mode {
             IoMode::Read => self.fill(cx),
             IoMode::Write => self.flush(cx),
+            // Never asked for: async sockets watch no urgent data.
+            IoMode::Expedite => PostAction::Disable,
         }
     }
 }

@@ -112,7 +112,7 @@ impl Core {
                 e.handles.swap_remove(pos);
             }
         }
-        let watchers = usize::from(h.read.is_some()) + usize::from(h.write.is_some());
+        let watchers = h.watcher_count();
         for _ in 0..watchers {
             self.sessions.dec(owner);
         }

@@ -12,10 +12,7 @@ use crate::common;
 
 /// POE's ARG1 of a select event: 0 read, 1 write.
 fn mode_num(m: IoMode) -> u8 {
-    match m {
-        IoMode::Read => 0,
-        IoMode::Write => 1,
-    }
+    m.poe_number()
 }
 
 struct Heap {

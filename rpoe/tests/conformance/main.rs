@@ -125,3 +125,5 @@ mod s70_stop_then_free;
 mod s71_wheel_errstr;
 #[path = "72_wheel_event_rename.rs"]
 mod s72_wheel_event_rename;
+#[path = "73_select_expedite.rs"]
+mod s73_select_expedite;

@@ -177,6 +177,8 @@ where
                 self.write_out(cx);
                 PostAction::Drained
             }
+            // Never asked for: the wheel watches no urgent data.
+            _ => PostAction::Disable,
         }
     }
 
