@@ -127,3 +127,5 @@ mod s71_wheel_errstr;
 mod s72_wheel_event_rename;
 #[path = "73_select_expedite.rs"]
 mod s73_select_expedite;
+#[path = "74_readwrite_flushed_order.rs"]
+mod s74_readwrite_flushed_order;

@@ -60,6 +60,7 @@ where
     /// Write what the buffer holds, and send the events that follow from
     /// it (error, watermarks, flushed).
     pub(super) fn write_out(&mut self, cx: &mut SourceCtx<'_, S>) {
+        self.flush_queued = false;
         let Some(sock) = cx.try_io() else {
             return;
         };
@@ -142,10 +143,33 @@ where
         PostAction::Continue
     }
 
-    /// A put asked for a write: do it now (after the handler that put).
+    /// Whether the session hears about writes (a flushed, high or low
+    /// event is set): then the wheel writes where POE's does, so those
+    /// events land where POE's land.
+    fn reports_writes(&self) -> bool {
+        self.ev.flushed.is_some() || self.ev.high.is_some() || self.ev.low.is_some()
+    }
+
+    /// A put asked for a write (after the handler that put, or after the
+    /// batch whose handlers put). A wheel without write events writes at
+    /// once: nothing the session sees is ordered against it, and the
+    /// data leaves a round earlier. One with them waits for the next
+    /// writable readiness, as POE's `put` only resumes the write watcher:
+    /// its flushed (and watermark) events then come in that round's I/O
+    /// phase — after the events queued before the write, before those
+    /// queued after it — and the peer sees the data when a POE peer
+    /// would. Either way all the round's puts go out in one write.
     pub(super) fn flush_now(&mut self, cx: &mut SourceCtx<'_, S>) {
-        self.flush_queued = false;
-        self.write_out(cx);
+        if !self.reports_writes() {
+            self.write_out(cx);
+            return;
+        }
+        // Owed until the write: `is_flushing` stays true meanwhile.
+        self.flush_queued = true;
+        if !self.write_on {
+            self.write_on = true;
+            let _ = cx.set_interest(IoMode::Write, true);
+        }
     }
 }
 
@@ -186,7 +210,7 @@ where
         self.batching = false;
         if std::mem::take(&mut self.flush_after_batch) {
             // One write for everything the batch's handlers put.
-            self.write_out(cx);
+            self.flush_now(cx);
         }
         PostAction::Continue
     }

@@ -13,7 +13,12 @@
 //! output filter into a buffer that the wheel writes when the handler that
 //! called it returns (or, to keep order, when it next posts an event) —
 //! so consecutive puts become one write — and then whenever the stream is
-//! writable, until the buffer is empty.
+//! writable, until the buffer is empty. A wheel with a flushed, high or
+//! low event writes where POE's does instead: on the next writable
+//! readiness (still one write for all the round's puts), so those events
+//! come in that round's I/O phase — after what an input handler yielded,
+//! before what a queued handler yielded after its put, as in POE
+//! (conformance scenario 74).
 //!
 //! Events (all optional, named by the user): input `(R, WheelId)`; error
 //! [`WheelError`] (end of file is a `"read"` error with errno 0; reading
@@ -187,7 +192,7 @@ struct Events {
 ///             assert_eq!(heap.request, b"sum 1 2");
 ///             let server = heap.server.as_ref().unwrap();
 ///             server.put(&b"3".to_vec()).unwrap();
-///             assert!(server.is_flushing()); // written when this handler returns
+///             assert!(server.is_flushing()); // written when next writable
 ///         })
 ///         .on("server_flushed", |ctx| ctx.heap().server = None)
 ///         .on("answer", |ctx| {
