@@ -430,3 +430,61 @@ fn a_panicking_on_connected_closes_only_that_connection() {
     });
     assert_eq!(info.handler_failures(), 2);
 }
+
+/// The listener session runs user code, as POE's does: `started` gets the
+/// bound address in the listener session, `listener_args` is its heap's
+/// value, `listener_on` adds its own states; connections are its children,
+/// so a connection reaches it as its parent. A `listener_on` that names
+/// one of the listener's own states is ignored.
+#[test]
+fn listener_session_runs_started_args_and_states() {
+    let log: Log = Rc::default();
+    let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .listener_args(String::from("tag"))
+        .started(move |ctx, addr| {
+            let me = ctx.id();
+            let same = ctx.heap().addrs() == [addr];
+            l1.borrow_mut().push(format!(
+                "started {me} port>0={} same={same}",
+                addr.port() > 0
+            ));
+        })
+        .listener_on("count", move |ctx| {
+            let from = ctx.sender();
+            let h = ctx.heap();
+            let tag = h.args::<String>().cloned().unwrap_or_default();
+            let clients = h.clients();
+            l2.borrow_mut().push(format!(
+                "count tag={tag} clients={clients} from_child={}",
+                from != rpoe::Sender::Kernel
+            ));
+        })
+        // The listener's own accept state cannot be replaced.
+        .listener_on("accepted", |_| panic!("replaced the listener's accept"))
+        .on_input(move |ctx, line: Vec<u8>| {
+            let parent = ctx.parent();
+            l3.borrow_mut().push(format!("input parent={parent}"));
+            if let rpoe::Sender::Session(p) = parent {
+                ctx.post(p, "count", ()).unwrap();
+            }
+            ctx.heap().put(&line).unwrap();
+        })
+        .spawn(&mut kernel)
+        .unwrap();
+    let listener = info.session;
+    run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
+        let mut s = connect(addr);
+        s.write_all(b"x\n").unwrap();
+        assert_eq!(read_line(&mut s), "x");
+    });
+    assert_eq!(
+        *log.borrow(),
+        [
+            format!("started {listener} port>0=true same=true"),
+            format!("input parent={}", rpoe::Sender::Session(listener)),
+            "count tag=tag clients=1 from_child=true".to_string(),
+        ]
+    );
+}

@@ -72,4 +72,4 @@ pub mod server_tcp;
 pub const DEFAULT_MAX_INPUT: usize = 64 * 1024;
 
 pub use client_tcp::{Backoff, ClientTcp, Connection};
-pub use server_tcp::{Client, ServerTcp, ServerTcpInfo};
+pub use server_tcp::{Client, ServerListener, ServerTcp, ServerTcpInfo};

@@ -48,6 +48,7 @@
 //! [`state`](ServerTcp::state) factory, which runs in the listener's
 //! session when a connection is accepted.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -64,7 +65,17 @@ use crate::wheel::{Accepted, ListenAccept, ReadWrite, WheelError, WheelId};
 type Input<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>, R)>;
 type Hook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>)>;
 /// Starts the session of one accepted connection.
-type SpawnClient = Rc<dyn Fn(&mut Ctx<'_, Listener>, TcpStream, SocketAddr)>;
+type SpawnClient = Rc<dyn Fn(&mut Ctx<'_, ServerListener>, TcpStream, SocketAddr)>;
+/// The listener's own handlers, which `listener_on` may not replace.
+const LISTENER_OWN: [&str; 5] = [
+    "_start",
+    "accepted",
+    "accept_error",
+    "resume_accept",
+    "shutdown",
+];
+type ListenerHook = Rc<dyn Fn(&mut Ctx<'_, ServerListener>)>;
+type StartedHook = Rc<dyn Fn(&mut Ctx<'_, ServerListener>, SocketAddr)>;
 type ErrorHook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>, &WheelError)>;
 
 /// The connection session's DIE watcher (a name users will not pick).
@@ -246,6 +257,9 @@ where
     on_flushed: Option<Hook<F::Record, U>>,
     on_error: Option<ErrorHook<F::Record, U>>,
     handlers: Vec<(String, Hook<F::Record, U>)>,
+    started: Option<StartedHook>,
+    listener_args: Option<Box<dyn Any>>,
+    listener_handlers: Vec<(String, ListenerHook)>,
     /// The first callback set, to refuse a later `state()` that would
     /// drop it.
     hooked: Option<&'static str>,
@@ -275,6 +289,9 @@ where
             on_flushed: None,
             on_error: None,
             handlers: Vec::new(),
+            started: None,
+            listener_args: None,
+            listener_handlers: Vec::new(),
             hooked: None,
             misuse: None,
         }
@@ -330,6 +347,9 @@ where
             on_flushed: None,
             on_error: None,
             handlers: Vec::new(),
+            started: self.started,
+            listener_args: self.listener_args,
+            listener_handlers: self.listener_handlers,
             hooked: None,
             misuse,
         }
@@ -436,6 +456,44 @@ where
         self
     }
 
+    /// Run `f` in the listener session once it is listening (POE's
+    /// `Started`), with the first bound address — the port the OS chose
+    /// for port 0 — so the code that announces or records the address
+    /// lives with the server, as in POE. [`ServerListener::addrs`] has
+    /// them all.
+    pub fn started(
+        mut self,
+        f: impl Fn(&mut Ctx<'_, ServerListener>, SocketAddr) + 'static,
+    ) -> Self {
+        self.started = Some(Rc::new(f));
+        self
+    }
+
+    /// A value for the listener session (POE's `ListenerArgs`), read in
+    /// its handlers with [`ServerListener::args`].
+    pub fn listener_args(mut self, args: impl Any) -> Self {
+        self.listener_args = Some(Box::new(args));
+        self
+    }
+
+    /// Add a handler of your own to the listener session (POE's
+    /// `InlineStates` on the listener side, e.g. a state that posts to all
+    /// connections or counts them). Post to the listener by the session id
+    /// in [`ServerTcpInfo`] or its [`alias`](ServerTcp::alias). The
+    /// listener's own states (`_start`, `accepted`, `accept_error`,
+    /// `resume_accept`, `"shutdown"`) cannot be replaced: such a handler
+    /// is ignored, with a warning. Unlike a connection's callbacks, a
+    /// panic here (or in [`ServerTcp::started`]) is not contained: it is
+    /// a DIE in the listener, as a `die` in POE's listener would be.
+    pub fn listener_on(
+        mut self,
+        event: &str,
+        f: impl Fn(&mut Ctx<'_, ServerListener>) + 'static,
+    ) -> Self {
+        self.listener_handlers.push((event.to_string(), Rc::new(f)));
+        self
+    }
+
     /// Bind the listeners and start the server from anywhere: from `main`
     /// with the [`Kernel`], or as a child of the running session with a
     /// handler's [`Ctx`] (see [`Spawner`](crate::Spawner)).
@@ -478,7 +536,9 @@ where
     }
 
     #[allow(clippy::type_complexity)]
-    fn build(self) -> Result<(Session<Listener>, Vec<SocketAddr>, Arc<AtomicU64>), Error> {
+    fn build(
+        mut self,
+    ) -> Result<(Session<ServerListener>, Vec<SocketAddr>, Arc<AtomicU64>), Error> {
         if let Some(why) = self.misuse {
             return Err(Error::Invalid(why));
         }
@@ -491,16 +551,22 @@ where
         }
         let max = self.max_clients.unwrap_or_else(default_max_clients);
         let alias = self.alias.clone();
+        let started = self.started.take();
+        let args = self.listener_args.take();
+        let listener_handlers = std::mem::take(&mut self.listener_handlers);
+        let first = addrs.first().copied();
         let emfile_pause = self.emfile_pause;
         let spawn_client: SpawnClient =
             Rc::new(move |ctx, stream, peer| self.spawn_client(ctx, stream, peer));
         let failures = Arc::new(AtomicU64::new(0));
-        let heap = Listener {
+        let heap = ServerListener {
             pending: listeners,
             wheels: Vec::new(),
             clients: Rc::new(Cell::new(0)),
             failures: failures.clone(),
             max,
+            addrs: addrs.clone(),
+            args,
         };
         let accepting = spawn_client.clone();
         let session = Session::new(heap)
@@ -513,6 +579,9 @@ where
                         Ok(w) => ctx.heap().wheels.push(w),
                         Err(e) => tracing::error!(target: "rpoe::server_tcp", error = %e, "cannot watch a listener"),
                     }
+                }
+                if let (Some(f), Some(addr)) = (&started, first) {
+                    f(ctx, addr);
                 }
             })
             .on("accepted", move |ctx| {
@@ -555,10 +624,18 @@ where
                     let _ = ctx.alias_remove(&a);
                 }
             });
+        let mut session = session;
+        for (event, f) in listener_handlers {
+            if LISTENER_OWN.contains(&event.as_str()) {
+                tracing::warn!(target: "rpoe::server_tcp", event = %event, "listener_on cannot replace the listener's own handler; ignored");
+                continue;
+            }
+            session = session.on(&event, move |ctx| f(ctx));
+        }
         Ok((session, addrs, failures))
     }
 
-    fn spawn_client(&self, ctx: &mut Ctx<'_, Listener>, stream: TcpStream, peer: SocketAddr) {
+    fn spawn_client(&self, ctx: &mut Ctx<'_, ServerListener>, stream: TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let filter = self.filter.clone();
         let (high, low) = (self.high_water, self.low_water);
@@ -739,13 +816,39 @@ where
 }
 
 /// The listening session's heap.
-pub(crate) struct Listener {
+/// The listening session's heap (POE's listener session, whose heap
+/// `ListenerArgs`, `Started` and `InlineStates`-for-the-listener reach):
+/// handed to [`ServerTcp::started`] and [`ServerTcp::listener_on`]
+/// handlers. The accepting machinery stays private; your part is the
+/// bound addresses, the connection count and the value given to
+/// [`ServerTcp::listener_args`].
+pub struct ServerListener {
     pending: Vec<TcpListener>,
     wheels: Vec<ListenAccept>,
     clients: Rc<Cell<usize>>,
     /// Connections closed because a handler failed.
     failures: Arc<AtomicU64>,
     max: usize,
+    addrs: Vec<SocketAddr>,
+    args: Option<Box<dyn Any>>,
+}
+
+impl ServerListener {
+    /// The addresses the server is bound to (with the ports the OS chose
+    /// for port 0), in the order they were given.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Open connections (each a child session of this one).
+    pub fn clients(&self) -> usize {
+        self.clients.get()
+    }
+
+    /// The value given to [`ServerTcp::listener_args`], if it is a `T`.
+    pub fn args<T: Any>(&mut self) -> Option<&mut T> {
+        self.args.as_mut()?.downcast_mut()
+    }
 }
 
 /// The smaller of 10000 and the descriptor limit less a margin.
