@@ -37,7 +37,7 @@
 //! |---|---|---|
 //! | `reference` | on | [`filter::Reference`]: serde values (postcard or JSON) in length-prefixed frames; brings serde, postcard and serde_json |
 //! | `process` | on | [`wheel::Run`]: a child process with its stdin, stdout and stderr as records |
-//! | `tokio` | off | [`tokio`]: run a kernel on a tokio current-thread runtime, so futures from tokio-based crates work inside sessions; brings tokio (`rt`, `net`, `time`) |
+//! | `tokio` | off | `rpoe::tokio`: run a kernel on a tokio current-thread runtime, so futures from tokio-based crates work inside sessions; brings tokio (`rt`, `net`, `time`) |
 //!
 //! `reference` and `process` are on by default because POE ships their counterparts in its own
 //! distribution; `default-features = false` leaves the kernel, the other
