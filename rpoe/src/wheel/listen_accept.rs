@@ -157,6 +157,18 @@ pub struct ListenAccept {
 trait Control {
     fn handle(&self) -> Option<HandleId>;
     fn set_paused(&self, paused: bool);
+    fn set_event(&self, which: ListenAcceptEvent, event: Option<EventId>);
+}
+
+/// One of the events a [`ListenAccept`] sends, to rename at run time with
+/// [`ListenAccept::set_event`] (POE's `$wheel->event(AcceptEvent => ...)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ListenAcceptEvent {
+    /// Each accepted connection (POE's `AcceptEvent`).
+    Accept,
+    /// A failed accept (POE's `ErrorEvent`).
+    Error,
 }
 
 impl<L: Acceptor> Control for SourceHandle<AcceptSource<L>> {
@@ -170,13 +182,26 @@ impl<L: Acceptor> Control for SourceHandle<AcceptSource<L>> {
             PostAction::Continue
         });
     }
+
+    fn set_event(&self, which: ListenAcceptEvent, event: Option<EventId>) {
+        let apply = move |src: &mut AcceptSource<L>| match which {
+            ListenAcceptEvent::Accept => src.on_accept = event,
+            ListenAcceptEvent::Error => src.on_error = event,
+        };
+        if self.with(apply).is_none() {
+            self.defer(move |src, _| {
+                apply(src);
+                PostAction::Continue
+            });
+        }
+    }
 }
 
 /// The wheel's event source: accepts one connection per call, so the
 /// session's handler runs between accepts (and can stop them).
 struct AcceptSource<L> {
     id: WheelId,
-    on_accept: EventId,
+    on_accept: Option<EventId>,
     on_error: Option<EventId>,
     /// Accepts made for the current readiness event.
     accepted: usize,
@@ -197,14 +222,17 @@ impl<L: Acceptor> EventSource for AcceptSource<L> {
                 Ok((stream, peer)) => {
                     self.accepted += 1;
                     let wheel = self.id;
-                    cx.emit(
-                        self.on_accept,
-                        Accepted {
-                            stream,
-                            peer,
-                            wheel,
-                        },
-                    );
+                    // Silenced: the connection is dropped, closing it.
+                    if let Some(ev) = self.on_accept {
+                        cx.emit(
+                            ev,
+                            Accepted {
+                                stream,
+                                peer,
+                                wheel,
+                            },
+                        );
+                    }
                     return PostAction::Again;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -245,7 +273,7 @@ impl ListenAccept {
         let id = WheelId::next();
         let source = AcceptSource::<L> {
             id,
-            on_accept: ctx.event_id(on_accept),
+            on_accept: Some(ctx.event_id(on_accept)),
             on_error: (!on_error.is_empty()).then(|| ctx.event_id(on_error)),
             accepted: 0,
             _listener: PhantomData,
@@ -276,5 +304,15 @@ impl ListenAccept {
     /// Accept again.
     pub fn resume_accept(&self) {
         self.control.set_paused(false);
+    }
+
+    /// Rename one of the wheel's events from the next connection on, or
+    /// stop sending it with `None` (POE's `$wheel->event(AcceptEvent =>
+    /// 'other')`). A silenced accept event still accepts each connection
+    /// and closes it at once. Takes an interned name, so the wheel can stay
+    /// borrowed in the heap:
+    /// `let ev = ctx.event_id("other"); ctx.heap().wheel.set_event(ListenAcceptEvent::Accept, Some(ev));`
+    pub fn set_event(&self, which: ListenAcceptEvent, event: Option<EventId>) {
+        self.control.set_event(which, event);
     }
 }

@@ -47,7 +47,7 @@ pub mod run;
 pub mod socket_factory;
 
 pub use follow_tail::{FollowTail, FollowTailBuilder};
-pub use listen_accept::{Accepted, Acceptor, ListenAccept};
+pub use listen_accept::{Accepted, Acceptor, ListenAccept, ListenAcceptEvent};
 pub use read_write::{ReadWrite, ReadWriteBuilder, ReadWriteEvent};
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
