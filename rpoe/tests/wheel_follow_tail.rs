@@ -20,7 +20,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rpoe::wheel::{FollowTail, FollowTailBuilder, WheelError, WheelId};
+use rpoe::wheel::{FollowTail, FollowTailBuilder, FollowTailEvent, WheelError, WheelId};
 use rpoe::{Ctx, Kernel, Session};
 
 const POLL: Duration = Duration::from_millis(20);
@@ -617,4 +617,93 @@ fn a_custom_filter_and_tell() {
     kernel.run().unwrap();
     // `tell` counts the unfinished "c" too.
     assert_eq!(*log.borrow(), [("a".to_string(), 6), ("bb".to_string(), 6)]);
+}
+
+struct RenameHeap {
+    path: PathBuf,
+    tail: Option<FollowTail<Vec<u8>>>,
+    log: Rc<RefCell<Vec<String>>>,
+}
+
+fn rename_line(ctx: &mut Ctx<'_, RenameHeap>, name: &str) -> String {
+    let (l, _) = ctx.arg::<(Vec<u8>, WheelId)>().unwrap();
+    let l = String::from_utf8_lossy(l).to_string();
+    ctx.heap().log.borrow_mut().push(format!("{name} {l}"));
+    l
+}
+
+fn rename(ctx: &mut Ctx<'_, RenameHeap>, which: FollowTailEvent, to: Option<&str>) {
+    let ev = to.map(|n| ctx.event_id(n));
+    ctx.heap().tail.as_ref().unwrap().set_event(which, ev);
+}
+
+#[test]
+fn set_event_renames_and_silences_input_and_reset() {
+    let tmp = TempPath::new("rename");
+    std::fs::write(tmp.path(), "").unwrap();
+    let log: Rc<RefCell<Vec<String>>> = Rc::default();
+    let mut kernel = Kernel::new().unwrap();
+    kernel.spawn(
+        Session::new(RenameHeap {
+            path: tmp.path().to_path_buf(),
+            tail: None,
+            log: log.clone(),
+        })
+        .on("_start", |ctx| {
+            let path = ctx.heap().path.clone();
+            let t = FollowTail::builder(&path)
+                .poll_interval(POLL)
+                .on_input("in_one")
+                .on_reset("reset_one")
+                .start(ctx)
+                .unwrap();
+            ctx.heap().tail = Some(t);
+            append(&path, b"a\n");
+        })
+        .on("in_one", |ctx| {
+            rename_line(ctx, "in_one");
+            rename(ctx, FollowTailEvent::Input, Some("in_two"));
+            append(&ctx.heap().path.clone(), b"b\n");
+        })
+        .on("in_two", |ctx| {
+            let l = rename_line(ctx, "in_two");
+            let path = ctx.heap().path.clone();
+            if l == "b" {
+                rename(ctx, FollowTailEvent::Reset, Some("reset_two"));
+                let f = OpenOptions::new().write(true).open(&path).unwrap();
+                f.set_len(0).unwrap();
+                drop(f);
+                append(&path, b"c\n");
+            } else {
+                rename(ctx, FollowTailEvent::Input, None);
+                append(&path, b"d\n");
+                ctx.delay("done", POLL * 10, ());
+            }
+        })
+        .on("reset_one", |ctx| {
+            ctx.heap().log.borrow_mut().push("reset_one".into())
+        })
+        .on("reset_two", |ctx| {
+            ctx.heap().log.borrow_mut().push("reset_two".into())
+        })
+        .on("done", |ctx| {
+            let h = ctx.heap();
+            let tell = h.tail.as_ref().unwrap().tell();
+            h.log.borrow_mut().push(format!("done tell={tell}"));
+            h.tail = None;
+        }),
+        (),
+    );
+    kernel.run().unwrap();
+    // "d" was read (tell counts it) but not delivered.
+    assert_eq!(
+        *log.borrow(),
+        lines(&[
+            "in_one a",
+            "in_two b",
+            "reset_two",
+            "in_two c",
+            "done tell=4"
+        ])
+    );
 }

@@ -355,6 +355,37 @@ impl<R: 'static> FollowTail<R> {
     pub fn path(&self) -> PathBuf {
         self.inner.state.borrow().path.clone()
     }
+
+    /// Rename one of the wheel's events, or stop sending it (`None`), from
+    /// now on (POE's `$wheel->event(InputEvent => 'other')`). Takes an
+    /// interned name, so the wheel can stay borrowed in the heap:
+    /// `let ev = ctx.event_id("other"); ctx.heap().tail.set_event(FollowTailEvent::Input, Some(ev));`
+    ///
+    /// The events of one poll are named when the poll reads them, so a
+    /// rename made while handling one of them applies from the next poll
+    /// on (POE looks the name up again for each record).
+    pub fn set_event(&self, which: FollowTailEvent, event: Option<EventId>) {
+        let mut st = self.inner.state.borrow_mut();
+        let slot = match which {
+            FollowTailEvent::Input => &mut st.ev.input,
+            FollowTailEvent::Error => &mut st.ev.error,
+            FollowTailEvent::Reset => &mut st.ev.reset,
+        };
+        *slot = event;
+    }
+}
+
+/// One of the events a [`FollowTail`] sends, to rename at run time with
+/// [`FollowTail::set_event`] (POE's `$wheel->event(InputEvent => ...)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FollowTailEvent {
+    /// Each record read (POE's `InputEvent`).
+    Input,
+    /// A failed open, stat or read (POE's `ErrorEvent`).
+    Error,
+    /// The file was replaced or truncated (POE's `ResetEvent`).
+    Reset,
 }
 
 impl<R: 'static> Drop for FollowTail<R> {

@@ -46,7 +46,7 @@ pub mod read_write;
 pub mod run;
 pub mod socket_factory;
 
-pub use follow_tail::{FollowTail, FollowTailBuilder};
+pub use follow_tail::{FollowTail, FollowTailBuilder, FollowTailEvent};
 pub use listen_accept::{Accepted, Acceptor, ListenAccept, ListenAcceptEvent};
 pub use read_write::{ReadWrite, ReadWriteBuilder, ReadWriteEvent};
 #[cfg(feature = "process")]
