@@ -129,3 +129,5 @@ mod s72_wheel_event_rename;
 mod s73_select_expedite;
 #[path = "74_readwrite_flushed_order.rs"]
 mod s74_readwrite_flushed_order;
+#[path = "75_wheel_event_rename_more.rs"]
+mod s75_wheel_event_rename_more;
