@@ -14,7 +14,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use rpoe::wheel::{
-    Connected, Endpoint, SocketFactory, TcpConnected, UnixConnected, WheelError, WheelId,
+    Connected, Endpoint, SocketFactory, SocketFactoryEvent, TcpConnected, UnixConnected,
+    WheelError, WheelId,
 };
 use rpoe::{Kernel, Session};
 
@@ -420,4 +421,82 @@ fn paused_listener_accepts_only_after_resume() {
     );
     run_bounded(&mut kernel, LIMIT);
     assert_eq!(*events.borrow(), ["resume", "accepted"]);
+}
+
+struct RenameHeap {
+    factories: Vec<SocketFactory>,
+    log: Log,
+}
+
+#[test]
+fn set_event_renames_and_silences_success_and_failure() {
+    let listener = StdTcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap();
+    let closed = {
+        let l = StdTcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let got = log();
+    let mut kernel = Kernel::new().unwrap();
+    kernel.spawn(
+        Session::new(RenameHeap {
+            factories: Vec::new(),
+            log: got.clone(),
+        })
+        .on("_start", move |ctx| {
+            let conn_two = ctx.event_id("conn_two");
+            let fail_two = ctx.event_id("fail_two");
+            let start = |ctx: &mut rpoe::Ctx<'_, RenameHeap>, to: SocketAddr| {
+                SocketFactory::connect(to)
+                    .on_success("conn_one")
+                    .on_failure("fail_one")
+                    .start(ctx)
+                    .unwrap()
+            };
+            let renamed = start(ctx, open);
+            renamed.set_event(SocketFactoryEvent::Success, Some(conn_two));
+            let silenced = start(ctx, open);
+            silenced.set_event(SocketFactoryEvent::Success, None);
+            let refused = start(ctx, closed);
+            refused.set_event(SocketFactoryEvent::Failure, Some(fail_two));
+            let refused_silenced = start(ctx, closed);
+            refused_silenced.set_event(SocketFactoryEvent::Failure, None);
+            ctx.heap().factories = vec![renamed, silenced, refused, refused_silenced];
+            ctx.delay("done", Duration::from_millis(500), ());
+        })
+        .on("conn_one", |ctx| {
+            ctx.heap().log.borrow_mut().push("conn_one".into())
+        })
+        .on("conn_two", |ctx| {
+            let c = ctx.take_arg::<TcpConnected>().unwrap();
+            let line = format!("conn_two {}", c.peer);
+            ctx.heap().log.borrow_mut().push(line);
+        })
+        .on("fail_one", |ctx| {
+            ctx.heap().log.borrow_mut().push("fail_one".into())
+        })
+        .on("fail_two", |ctx| {
+            let e = ctx.take_arg::<WheelError>().unwrap();
+            let line = format!("fail_two {} {}", e.op, e.errno);
+            ctx.heap().log.borrow_mut().push(line);
+        })
+        .on("done", |ctx| {
+            ctx.heap().factories.clear();
+            ctx.heap().log.borrow_mut().push("done".into());
+        }),
+        (),
+    );
+    run_bounded(&mut kernel, LIMIT);
+    let mut got = got.borrow().clone();
+    let last = got.pop();
+    got.sort();
+    assert_eq!(last.as_deref(), Some("done"));
+    assert_eq!(
+        got,
+        [
+            format!("conn_two {open}"),
+            format!("fail_two connect {ECONNREFUSED}"),
+        ]
+    );
+    drop(listener);
 }

@@ -53,7 +53,8 @@ pub use read_write::{ReadWrite, ReadWriteBuilder, ReadWriteEvent};
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use run::{Run, RunBuilder, RunError, RunStream};
 pub use socket_factory::{
-    Connected, Endpoint, SocketFactory, SocketFactoryBuilder, TcpConnected, UnixConnected,
+    Connected, Endpoint, SocketFactory, SocketFactoryBuilder, SocketFactoryEvent, TcpConnected,
+    UnixConnected,
 };
 
 /// Identifies a wheel. Unique within a thread for the thread's life.

@@ -30,6 +30,27 @@ impl ConnectStream for mio::net::UnixStream {
     }
 }
 
+/// What the factory needs of its running connector, whatever the stream
+/// type; dropping it stops the connect.
+pub(super) trait ConnectControl {
+    fn set_event(&self, which: SocketFactoryEvent, event: Option<EventId>);
+}
+
+impl<S: ConnectStream> ConnectControl for SourceHandle<Connector<S>> {
+    fn set_event(&self, which: SocketFactoryEvent, event: Option<EventId>) {
+        let apply = move |c: &mut Connector<S>| match which {
+            SocketFactoryEvent::Success => c.on_success = event,
+            SocketFactoryEvent::Failure => c.on_failure = event,
+        };
+        if self.with(apply).is_none() {
+            self.defer(move |c, _| {
+                apply(c);
+                PostAction::Continue
+            });
+        }
+    }
+}
+
 /// Connect mode's event source: waits for the socket to become
 /// writable, then hands the connected socket (or the error) to the
 /// session.
@@ -50,7 +71,7 @@ impl<S: ConnectStream> Connector<S> {
         stream: S,
         on_success: Option<EventId>,
         on_failure: Option<EventId>,
-    ) -> Result<Box<dyn Any>, crate::Error> {
+    ) -> Result<Box<dyn ConnectControl>, crate::Error> {
         let source = Connector::<S> {
             id,
             on_success,

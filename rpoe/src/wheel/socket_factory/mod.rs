@@ -70,7 +70,6 @@
 //! kernel.run().unwrap();
 //! ```
 
-use std::any::Any;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -79,13 +78,15 @@ use std::path::{Path, PathBuf};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::kernel::{Ctx, EventId, EventSource, IoMode, IoSource, PostAction, SourceCtx};
+use crate::kernel::{
+    Ctx, EventId, EventSource, IoMode, IoSource, PostAction, SourceCtx, SourceHandle,
+};
 
-use super::{Accepted, ListenAccept, WheelError, WheelId};
+use super::{Accepted, ListenAccept, ListenAcceptEvent, WheelError, WheelId};
 
 mod connector;
 
-use connector::Connector;
+use connector::{ConnectControl, Connector};
 
 /// Default listen backlog (as mio's `TcpListener::bind`).
 const DEFAULT_BACKLOG: i32 = 1024;
@@ -529,7 +530,7 @@ enum Mode {
     /// Connected, failed, or never started: nothing left to do.
     Idle,
     /// The running connector: dropping it stops the connect.
-    Connecting(#[allow(dead_code)] Box<dyn Any>),
+    Connecting(Box<dyn ConnectControl>),
     Listening(ListenAccept),
 }
 
@@ -615,6 +616,40 @@ impl SocketFactory {
             l.resume_accept();
         }
     }
+
+    /// Rename the success or failure event, or stop sending it (`None`),
+    /// from now on (POE's `$wheel->event(SuccessEvent => 'other')`): for
+    /// the connect in progress, or for the connections accepted next. A
+    /// failure already queued by `start` keeps its name. Takes an interned
+    /// name, so the wheel can stay borrowed in the heap:
+    /// `let ev = ctx.event_id("other"); ctx.heap().factory.set_event(SocketFactoryEvent::Success, Some(ev));`
+    pub fn set_event(&self, which: SocketFactoryEvent, event: Option<EventId>) {
+        match &self.mode {
+            Mode::Idle => {}
+            Mode::Connecting(c) => c.set_event(which, event),
+            Mode::Listening(l) => {
+                let which = match which {
+                    SocketFactoryEvent::Success => ListenAcceptEvent::Accept,
+                    SocketFactoryEvent::Failure => ListenAcceptEvent::Error,
+                };
+                l.set_event(which, event);
+            }
+        }
+    }
+}
+
+/// One of the events a [`SocketFactory`] sends, to rename at run time
+/// with [`SocketFactory::set_event`] (POE's `$wheel->event(SuccessEvent
+/// => ...)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SocketFactoryEvent {
+    /// A connect finished, or a connection was accepted (POE's
+    /// `SuccessEvent`).
+    Success,
+    /// A socket could not be made, bound, connected or accepted on
+    /// (POE's `FailureEvent`).
+    Failure,
 }
 
 // A ListenAccept closes its listener when dropped, a connector its
