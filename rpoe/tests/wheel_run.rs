@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rpoe::wheel::{Run, RunError, RunStream, WheelId};
+use rpoe::wheel::{Run, RunError, RunEvent, RunStream, WheelId};
 use rpoe::{ChildExit, Ctx, Kernel, Session, SessionId, Signal};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -655,4 +655,87 @@ fn a_stopped_session_whose_child_ignores_sigterm_leaves_nothing_running() {
     run_bounded(&mut kernel, sid, LIMIT);
     assert!(log.borrow().exit.is_none());
     assert_reaped(log.borrow().pid, Duration::from_secs(10));
+}
+
+struct RenameHeap {
+    child: Option<Run<Vec<u8>>>,
+    log: Rc<RefCell<Vec<String>>>,
+}
+
+fn rename_log(ctx: &mut Ctx<'_, RenameHeap>, event: &str) {
+    let line = match ctx.arg::<(Vec<u8>, WheelId)>() {
+        Ok((l, _)) => format!("{event} {}", text(l)),
+        Err(_) => event.to_string(),
+    };
+    ctx.heap().log.borrow_mut().push(line);
+}
+
+fn rename(ctx: &mut Ctx<'_, RenameHeap>, which: RunEvent, to: Option<&str>) {
+    let ev = to.map(|n| ctx.event_id(n));
+    ctx.heap().child.as_ref().unwrap().set_event(which, ev);
+}
+
+fn put(ctx: &mut Ctx<'_, RenameHeap>, line: &[u8]) {
+    let h = ctx.heap();
+    h.child.as_ref().unwrap().put(&line.to_vec()).unwrap();
+}
+
+#[test]
+fn set_event_renames_and_silences_events() {
+    let log: Rc<RefCell<Vec<String>>> = Rc::default();
+    let mut kernel = Kernel::new().unwrap();
+    let sid = kernel.spawn(
+        Session::new(RenameHeap {
+            child: None,
+            log: log.clone(),
+        })
+        .on("_start", |ctx| {
+            // One answer per line read, on stdout, stderr, stdout.
+            let cmd = sh(r#"read a; echo "$a"; read b; echo "$b" >&2; read c; echo "$c""#);
+            let child = Run::builder(cmd)
+                .on_stdout("out_one")
+                .on_stderr("err_one")
+                .on_stdin("in_one")
+                .on_close("close_one")
+                .on_error("error_one")
+                .start(ctx)
+                .unwrap();
+            ctx.heap().child = Some(child);
+            put(ctx, b"one");
+        })
+        .on("in_one", |ctx| {
+            rename_log(ctx, "in_one");
+            rename(ctx, RunEvent::Stdin, None);
+        })
+        .on("out_one", |ctx| {
+            rename_log(ctx, "out_one");
+            rename(ctx, RunEvent::Stdout, Some("out_two"));
+            rename(ctx, RunEvent::Stderr, Some("err_two"));
+            put(ctx, b"two");
+        })
+        .on("out_two", |ctx| rename_log(ctx, "out_two"))
+        .on("err_one", |ctx| rename_log(ctx, "err_one"))
+        .on("err_two", |ctx| {
+            rename_log(ctx, "err_two");
+            rename(ctx, RunEvent::Stdout, None);
+            rename(ctx, RunEvent::Error, None);
+            rename(ctx, RunEvent::Close, Some("close_two"));
+            put(ctx, b"three");
+        })
+        .on("error_one", |ctx| rename_log(ctx, "error_one"))
+        .on("close_one", |ctx| rename_log(ctx, "close_one"))
+        .on("close_two", |ctx| {
+            rename_log(ctx, "close_two");
+            ctx.heap().child = None;
+        })
+        .on("watchdog", |ctx| ctx.stop_kernel()),
+        (),
+    );
+    run_bounded(&mut kernel, sid, LIMIT);
+    // "three" (stdout) and both ends of file (errors) were not sent; the
+    // second put's stdin event neither.
+    assert_eq!(
+        *log.borrow(),
+        ["in_one", "out_one one", "err_two two", "close_two"]
+    );
 }

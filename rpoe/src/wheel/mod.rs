@@ -51,7 +51,7 @@ pub use listen_accept::{Accepted, Acceptor, ListenAccept, ListenAcceptEvent};
 pub use read_write::{ReadWrite, ReadWriteBuilder, ReadWriteEvent};
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
-pub use run::{Run, RunBuilder, RunError, RunStream};
+pub use run::{Run, RunBuilder, RunError, RunEvent, RunStream};
 pub use socket_factory::{
     Connected, Endpoint, SocketFactory, SocketFactoryBuilder, SocketFactoryEvent, TcpConnected,
     UnixConnected,

@@ -615,6 +615,41 @@ impl<R: 'static> Run<R> {
     pub fn resume_stderr(&self) {
         self.inner.pause(RunStream::Stderr, false);
     }
+
+    /// Rename one of the wheel's events, or stop sending it (`None`), from
+    /// the next event on (POE's `$wheel->event(StdoutEvent => 'other')`).
+    /// The exit event is the session's signal handler and is not renamed
+    /// here. Takes an interned name, so the wheel can stay borrowed in the
+    /// heap:
+    /// `let ev = ctx.event_id("other"); ctx.heap().child.set_event(RunEvent::Stdout, Some(ev));`
+    pub fn set_event(&self, which: RunEvent, event: Option<EventId>) {
+        let mut st = self.inner.state.borrow_mut();
+        let slot = match which {
+            RunEvent::Stdout => &mut st.ev.stdout,
+            RunEvent::Stderr => &mut st.ev.stderr,
+            RunEvent::Error => &mut st.ev.error,
+            RunEvent::Close => &mut st.ev.close,
+            RunEvent::Stdin => &mut st.ev.stdin,
+        };
+        *slot = event;
+    }
+}
+
+/// One of the events a [`Run`] sends, to rename at run time with
+/// [`Run::set_event`] (POE's `$wheel->event(StdoutEvent => ...)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunEvent {
+    /// Each record the child wrote to stdout (POE's `StdoutEvent`).
+    Stdout,
+    /// Each record the child wrote to stderr (POE's `StderrEvent`).
+    Stderr,
+    /// Errors and end of file on a pipe (POE's `ErrorEvent`).
+    Error,
+    /// Both output pipes reached end of file (POE's `CloseEvent`).
+    Close,
+    /// Everything put so far was written to stdin (POE's `StdinEvent`).
+    Stdin,
 }
 
 impl<R: 'static> Drop for Run<R> {
