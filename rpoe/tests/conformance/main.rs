@@ -131,3 +131,5 @@ mod s73_select_expedite;
 mod s74_readwrite_flushed_order;
 #[path = "75_wheel_event_rename_more.rs"]
 mod s75_wheel_event_rename_more;
+#[path = "76_server_tcp_listener.rs"]
+mod s76_server_tcp_listener;
