@@ -19,10 +19,11 @@ fn twin() {
     let mut kernel = Kernel::new().unwrap();
     let port = Rc::new(Cell::new(0u16));
 
-    // ServerTcp has no `Started` / `Stopped` callbacks: the listener is
-    // spawned as the child of a silent session, which prints POE's
-    // `Started` line once the listener is up and its `Stopped` line when
-    // the listener's `_stop` reports the loss of that child.
+    // ServerTcp has no `Stopped` callback (its `started` is shown in
+    // S76): the listener is spawned as the child of a silent session,
+    // which prints POE's `Started` line once the listener is up and its
+    // `Stopped` line when the listener's `_stop` reports the loss of that
+    // child.
     let p = port.clone();
     kernel.spawn(
         Session::new(None::<SessionId>)
