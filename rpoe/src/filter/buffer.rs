@@ -58,7 +58,9 @@ impl Framing {
     pub(crate) fn settle(&mut self) -> usize {
         let shift = self.head;
         if self.head == self.data.len() {
-            self.data.clear();
+            // Nothing left: give the memory back, so that a connection
+            // between records holds no buffer at all.
+            self.data = Vec::new();
         } else if self.head > 0 {
             self.data.drain(..self.head);
         }
@@ -71,6 +73,23 @@ impl Framing {
     }
 
     /// Take the unconsumed bytes out, leaving the buffer empty.
+    /// Hold exactly `tail` (the unfinished record of a chunk whose
+    /// complete records were cut straight out of it): kept in the
+    /// existing allocation if there is one, and with no allocation at all
+    /// when `tail` is empty.
+    pub(crate) fn hold_only(&mut self, tail: &[u8]) {
+        self.head = 0;
+        if tail.is_empty() {
+            self.data = Vec::new();
+        } else {
+            self.data.clear();
+            if self.data.capacity() > SHRINK_ABOVE {
+                self.data = Vec::new();
+            }
+            self.data.extend_from_slice(tail);
+        }
+    }
+
     pub(crate) fn take(&mut self) -> Vec<u8> {
         let out = if self.head == 0 {
             std::mem::take(&mut self.data)
@@ -83,11 +102,9 @@ impl Framing {
 
     /// Forget everything held.
     pub(crate) fn clear(&mut self) {
-        self.data.clear();
+        // Emptied (an error, a take): nothing is worth keeping.
+        self.data = Vec::new();
         self.head = 0;
-        if self.data.capacity() > SHRINK_ABOVE {
-            self.data = Vec::new();
-        }
     }
 }
 
@@ -139,6 +156,22 @@ mod tests {
         assert!(f.data.capacity() <= SHRINK_ABOVE);
         f.data.resize(4 * SHRINK_ABOVE, b'x');
         f.clear();
+        assert_eq!(f.data.capacity(), 0);
+    }
+
+    #[test]
+    fn an_empty_buffer_holds_no_memory() {
+        let mut f = Framing::default();
+        f.data.extend_from_slice(b"line\npart");
+        f.consume(5);
+        f.settle();
+        assert_eq!(f.bytes(), b"part", "the unfinished record is kept");
+        f.consume(4);
+        f.settle();
+        assert_eq!(f.data.capacity(), 0, "freed once everything is consumed");
+        f.hold_only(b"ab");
+        assert_eq!(f.bytes(), b"ab");
+        f.hold_only(b"");
         assert_eq!(f.data.capacity(), 0);
     }
 }

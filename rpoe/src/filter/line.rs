@@ -460,8 +460,7 @@ impl Filter for Line {
             // keep only its unterminated tail.
             match self.rules.cut(chunk, 0, 0, out, usize::MAX) {
                 Ok((head, scan)) => {
-                    self.framing.clear();
-                    self.framing.data.extend_from_slice(&chunk[head..]);
+                    self.framing.hold_only(&chunk[head..]);
                     self.scan = scan - head;
                 }
                 Err(e) => return self.fail(e),
@@ -563,5 +562,39 @@ impl GetOne for Line {
             }
         }
         Ok(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12: a connection between records holds only its unfinished
+    /// line, and no memory at all once every line is complete.
+    #[test]
+    fn holds_only_the_unfinished_line_and_frees_it_once_complete() {
+        let mut line = Line::literal(b"\n");
+        let mut out = Vec::new();
+        line.get(b"one\ntw", &mut out).unwrap();
+        assert_eq!(out, [b"one".to_vec()]);
+        assert_eq!(line.pending(), b"tw");
+        line.get(b"o\nthr", &mut out).unwrap();
+        assert_eq!(out[1], b"two");
+        assert_eq!(line.pending(), b"thr");
+        line.get(b"ee\n", &mut out).unwrap();
+        assert_eq!(out[2], b"three");
+        assert_eq!(line.framing.data.capacity(), 0, "slow path frees");
+        // A long line arriving in pieces, then completed in the fast path.
+        let piece = vec![b'x'; 16 * 1024];
+        for _ in 0..4 {
+            line.get(&piece, &mut out).unwrap();
+        }
+        assert_eq!(line.pending().len(), 64 * 1024);
+        line.get(b"\nfour\n", &mut out).unwrap();
+        assert_eq!(out[3].len(), 64 * 1024);
+        assert_eq!(out[4], b"four");
+        assert_eq!(line.framing.data.capacity(), 0, "freed after a long line");
+        line.get(b"five\n", &mut out).unwrap();
+        assert_eq!(line.framing.data.capacity(), 0, "fast path holds nothing");
     }
 }

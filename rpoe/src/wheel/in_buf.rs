@@ -33,10 +33,33 @@ pub(crate) enum ReadOutcome<E> {
     Refused(E),
 }
 
-/// A reusable read buffer of [`READ_CHUNK`] bytes, allocated on first use.
+/// The read loop of one stream. It owns no buffer: every stream on a
+/// thread reads into one scratch buffer of [`READ_CHUNK`] bytes shared by
+/// the thread (see [`with_scratch`]), so a connection costs no read buffer
+/// between reads — only what its filter keeps of an unfinished record.
 #[derive(Default)]
-pub(crate) struct InBuf {
-    buf: Vec<u8>,
+pub(crate) struct InBuf;
+
+thread_local! {
+    /// The thread's read buffer, lent to one read loop at a time.
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Run `f` with the thread's scratch buffer, [`READ_CHUNK`] bytes long.
+///
+/// Why lent out of a `Cell` rather than borrowed from a `RefCell`: a
+/// consumer (a user's filter) may, however oddly, drive another read loop
+/// on this thread; the nested loop then finds the cell empty and uses a
+/// buffer of its own instead of panicking on a double borrow. The buffer
+/// goes back afterwards, so the next read on the thread reuses it.
+fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+    let mut buf = SCRATCH.with(|s| s.take());
+    if buf.len() < READ_CHUNK {
+        buf.resize(READ_CHUNK, 0);
+    }
+    let out = f(&mut buf);
+    SCRATCH.with(|s| s.set(buf));
+    out
 }
 
 impl InBuf {
@@ -44,27 +67,34 @@ impl InBuf {
     /// [`READS_PER_EVENT`] reads were made, giving each chunk to `consume`
     /// (which may refuse it, ending the loop). `peer_closed`: the OS said
     /// with this readiness that the peer closed, so a short read does not
-    /// mean drained.
+    /// mean drained. The chunk lives in the thread's scratch buffer: a
+    /// consumer keeps what it needs of it by copying.
     pub(crate) fn read_from<E>(
         &mut self,
         r: &mut impl Read,
         peer_closed: bool,
+        consume: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> ReadOutcome<E> {
+        with_scratch(|buf| Self::read_into(buf, r, peer_closed, consume))
+    }
+
+    fn read_into<E>(
+        buf: &mut [u8],
+        r: &mut impl Read,
+        peer_closed: bool,
         mut consume: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> ReadOutcome<E> {
-        if self.buf.len() < READ_CHUNK {
-            self.buf.resize(READ_CHUNK, 0);
-        }
         for _ in 0..READS_PER_EVENT {
-            match r.read(&mut self.buf) {
+            match r.read(buf) {
                 Ok(0) => return ReadOutcome::Eof,
                 Ok(n) => {
-                    if let Err(e) = consume(&self.buf[..n]) {
+                    if let Err(e) = consume(&buf[..n]) {
                         return ReadOutcome::Refused(e);
                     }
                     // A short read empties the stream; unless the peer
                     // closed with this event, more data or end of file
                     // raises a new one.
-                    if n < self.buf.len() && !peer_closed {
+                    if n < buf.len() && !peer_closed {
                         return ReadOutcome::Drained;
                     }
                 }
@@ -129,5 +159,32 @@ mod tests {
         assert!(matches!(o, ReadOutcome::Failed(_)));
         let refused = InBuf::default().read_from(&mut Script(vec![Ok(1)]), false, |_| Err(7));
         assert!(matches!(refused, ReadOutcome::Refused(7)));
+    }
+
+    /// Issue 12: a stream's read loop owns no buffer (the thread's scratch
+    /// buffer is lent to it), and a loop started from inside another's
+    /// consumer still works, on a buffer of its own.
+    #[test]
+    fn no_buffer_per_stream_and_nested_loops_work() {
+        assert_eq!(std::mem::size_of::<InBuf>(), 0);
+        let mut inner_got = 0;
+        let outcome = InBuf.read_from(&mut Script(vec![Ok(3)]), false, |c| {
+            assert_eq!(c, b"xxx");
+            let nested = InBuf.read_from(&mut Script(vec![Ok(5)]), false, |c| {
+                inner_got += c.len();
+                Ok::<(), ()>(())
+            });
+            assert!(matches!(nested, ReadOutcome::Drained));
+            assert_eq!(c, b"xxx", "the outer chunk is untouched");
+            Ok::<(), ()>(())
+        });
+        assert!(matches!(outcome, ReadOutcome::Drained) && inner_got == 5);
+        let kept = SCRATCH.with(|s| {
+            let b = s.take();
+            let len = b.len();
+            s.set(b);
+            len
+        });
+        assert_eq!(kept, READ_CHUNK, "the scratch buffer is kept for reuse");
     }
 }
