@@ -556,14 +556,33 @@ where
         let listener_handlers = std::mem::take(&mut self.listener_handlers);
         let first = addrs.first().copied();
         let emfile_pause = self.emfile_pause;
-        let spawn_client: SpawnClient =
-            Rc::new(move |ctx, stream, peer| self.spawn_client(ctx, stream, peer));
         let failures = Arc::new(AtomicU64::new(0));
+        let clients = Rc::new(Cell::new(0));
+        // Everything a connection's handlers need, shared by all of them:
+        // a connection then costs one pointer per handler, not a copy of
+        // the filter and of every callback (issue 12: bytes per idle
+        // connection).
+        let shared = Rc::new(ClientShared {
+            filter: self.filter,
+            high: self.high_water,
+            low: self.low_water,
+            max_input: self.max_input,
+            new_state: self.new_state,
+            on_input: self.on_input,
+            on_connected: self.on_connected,
+            on_disconnected: self.on_disconnected,
+            on_flushed: self.on_flushed,
+            on_error: self.on_error,
+            handlers: self.handlers,
+            counter: clients.clone(),
+            failures: failures.clone(),
+        });
+        let spawn_client: SpawnClient =
+            Rc::new(move |ctx, stream, peer| spawn_client(&shared, ctx, stream, peer));
         let heap = ServerListener {
             pending: listeners,
             wheels: Vec::new(),
-            clients: Rc::new(Cell::new(0)),
-            failures: failures.clone(),
+            clients,
             max,
             addrs: addrs.clone(),
             args,
@@ -634,185 +653,213 @@ where
         }
         Ok((session, addrs, failures))
     }
+}
 
-    fn spawn_client(&self, ctx: &mut Ctx<'_, ServerListener>, stream: TcpStream, peer: SocketAddr) {
-        let _ = stream.set_nodelay(true);
-        let filter = self.filter.clone();
-        let (high, low) = (self.high_water, self.low_water);
-        let max_input = self.max_input;
-        let on_input = self.on_input.clone();
-        let on_connected = self.on_connected.clone();
-        let on_disconnected = self.on_disconnected.clone();
-        let on_flushed = self.on_flushed.clone();
-        let on_error = self.on_error.clone();
-        let counter = ctx.heap().clients.clone();
-        let failures = ctx.heap().failures.clone();
-        // `on_disconnected` runs once, from a live handler as soon as the
-        // wheel is gone (so it may still post), else from `_stop`.
-        let disconnected = move |ctx: &mut Ctx<'_, Client<F::Record, U>>| {
+/// What every connection of one server shares: its configuration and
+/// callbacks, held once by the server.
+struct ClientShared<F: Filter, U: 'static>
+where
+    F::Record: 'static,
+{
+    filter: F,
+    high: usize,
+    low: usize,
+    max_input: usize,
+    new_state: Rc<dyn Fn() -> U>,
+    on_input: Input<F::Record, U>,
+    on_connected: Option<Hook<F::Record, U>>,
+    on_disconnected: Option<Hook<F::Record, U>>,
+    on_flushed: Option<Hook<F::Record, U>>,
+    on_error: Option<ErrorHook<F::Record, U>>,
+    handlers: Vec<(String, Hook<F::Record, U>)>,
+    counter: Rc<Cell<usize>>,
+    failures: Arc<AtomicU64>,
+}
+
+impl<F: Filter + Clone + 'static, U: 'static> ClientShared<F, U>
+where
+    F::Record: 'static,
+{
+    /// `on_disconnected` runs once, from a live handler as soon as the
+    /// wheel is gone (so it may still post), else from `_stop`.
+    fn disconnected(&self, ctx: &mut Ctx<'_, Client<F::Record, U>>) {
+        let c = ctx.heap();
+        if c.wheel.is_none() && !c.gone {
+            c.gone = true;
+            if let Some(f) = &self.on_disconnected {
+                f(ctx);
+            }
+        }
+    }
+}
+
+/// Spawn the session of one accepted connection. Its handlers each hold
+/// only a pointer to `shared`.
+fn spawn_client<F: Filter + Clone + 'static, U: 'static>(
+    shared: &Rc<ClientShared<F, U>>,
+    ctx: &mut Ctx<'_, ServerListener>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) where
+    F::Record: 'static,
+{
+    let _ = stream.set_nodelay(true);
+    let client = Client {
+        wheel: None,
+        remote: peer,
+        state: (shared.new_state)(),
+        shutdown: false,
+        paused: false,
+        gone: false,
+        in_input: false,
+        failed: false,
+    };
+    let s = shared.clone();
+    let session = Session::new(client).on("_start", move |ctx: &mut Ctx<'_, Client<F::Record, U>>| {
+        let Ok(stream) = ctx.take_arg::<TcpStream>() else {
+            return;
+        };
+        // First, so that a failure in `on_connected` is contained too.
+        if let Err(e) = ctx.sig("DIE", EV_DIE) {
+            tracing::warn!(target: "rpoe::server_tcp", error = %e, "cannot watch DIE");
+        }
+        let wheel = ReadWrite::builder(stream, s.filter.clone())
+            .on_input("input")
+            .on_error("error")
+            .on_flushed("flushed")
+            .on_high(s.high, "high")
+            .on_low(s.low, "low")
+            .max_input(s.max_input)
+            .start(ctx);
+        match wheel {
+            Ok(w) => ctx.heap().wheel = Some(w),
+            Err(e) => {
+                tracing::warn!(target: "rpoe::server_tcp", error = %e, "cannot start a connection");
+                return;
+            }
+        }
+        if let Some(f) = &s.on_connected {
+            f(ctx);
+        }
+    });
+    let s = shared.clone();
+    let session = session.on("input", move |ctx| {
+        let Ok((record, _)) = ctx.take_arg::<(F::Record, WheelId)>() else {
+            return;
+        };
+        if ctx.heap().in_input {
+            return; // an earlier record's handler failed
+        }
+        ctx.heap().in_input = true;
+        (s.on_input)(ctx, record);
+        ctx.heap().in_input = false;
+        let c = ctx.heap();
+        if !c.paused && c.wheel.as_ref().is_some_and(|w| w.pending() >= s.high) {
+            c.paused = true;
+            if let Some(w) = &c.wheel {
+                w.pause_input();
+            }
+        }
+        s.disconnected(ctx);
+    });
+    let session = session
+        .on("low", |ctx| {
             let c = ctx.heap();
-            if c.wheel.is_none() && !c.gone {
-                c.gone = true;
-                if let Some(f) = &on_disconnected {
-                    f(ctx);
+            if c.paused && !c.shutdown {
+                c.paused = false;
+                if let Some(w) = &c.wheel {
+                    w.resume_input();
                 }
             }
-        };
-        let disconnected = Rc::new(disconnected);
-        let (d_input, d_flushed, d_error, d_shutdown, d_die, d_stop) = (
-            disconnected.clone(),
-            disconnected.clone(),
-            disconnected.clone(),
-            disconnected.clone(),
-            disconnected.clone(),
-            disconnected,
-        );
-        let client = Client {
-            wheel: None,
-            remote: peer,
-            state: (self.new_state)(),
-            shutdown: false,
-            paused: false,
-            gone: false,
-            in_input: false,
-            failed: false,
-        };
-        let session = Session::new(client)
-            .on("_start", move |ctx: &mut Ctx<'_, Client<F::Record, U>>| {
-                let Ok(stream) = ctx.take_arg::<TcpStream>() else {
-                    return;
-                };
-                // First, so that a failure in `on_connected` is contained too.
-                if let Err(e) = ctx.sig("DIE", EV_DIE) {
-                    tracing::warn!(target: "rpoe::server_tcp", error = %e, "cannot watch DIE");
+        })
+        .on("high", |ctx| {
+            let c = ctx.heap();
+            if !c.paused {
+                c.paused = true;
+                if let Some(w) = &c.wheel {
+                    w.pause_input();
                 }
-                let wheel = ReadWrite::builder(stream, filter.clone())
-                    .on_input("input")
-                    .on_error("error")
-                    .on_flushed("flushed")
-                    .on_high(high, "high")
-                    .on_low(low, "low")
-                    .max_input(max_input)
-                    .start(ctx);
-                match wheel {
-                    Ok(w) => ctx.heap().wheel = Some(w),
-                    Err(e) => {
-                        tracing::warn!(target: "rpoe::server_tcp", error = %e, "cannot start a connection");
-                        return;
-                    }
-                }
-                if let Some(f) = &on_connected {
-                    f(ctx);
-                }
-            })
-            .on("input", move |ctx| {
-                let Ok((record, _)) = ctx.take_arg::<(F::Record, WheelId)>() else {
-                    return;
-                };
-                if ctx.heap().in_input {
-                    return; // an earlier record's handler failed
-                }
-                ctx.heap().in_input = true;
-                on_input(ctx, record);
-                ctx.heap().in_input = false;
-                let c = ctx.heap();
-                if !c.paused && c.wheel.as_ref().is_some_and(|w| w.pending() >= high) {
-                    c.paused = true;
-                    if let Some(w) = &c.wheel {
-                        w.pause_input();
-                    }
-                }
-                d_input(ctx);
-            })
-            .on("low", |ctx| {
-                let c = ctx.heap();
-                if c.paused && !c.shutdown {
-                    c.paused = false;
-                    if let Some(w) = &c.wheel {
-                        w.resume_input();
-                    }
-                }
-            })
-            .on("high", |ctx| {
-                let c = ctx.heap();
-                if !c.paused {
-                    c.paused = true;
-                    if let Some(w) = &c.wheel {
-                        w.pause_input();
-                    }
-                }
-            })
-            .on("flushed", move |ctx| {
-                if let Some(f) = &on_flushed {
-                    f(ctx);
-                }
-                let c = ctx.heap();
-                if c.shutdown {
-                    c.wheel = None;
-                }
-                d_flushed(ctx);
-            })
-            .on("error", move |ctx| {
-                let Ok(e) = ctx.take_arg::<WheelError>() else {
-                    return;
-                };
-                if let Some(f) = &on_error {
-                    f(ctx, &e);
-                }
-                // End of input (or a broken stream): close once written.
-                let c = ctx.heap();
-                if e.op == "write" {
-                    c.wheel = None;
-                } else {
-                    c.shutdown();
-                }
-                d_error(ctx);
-            })
-            .on("shutdown", move |ctx| {
-                ctx.heap().shutdown();
-                d_shutdown(ctx);
-            })
-            .on(EV_DIE, move |ctx| {
-                let Ok(signal) = ctx.take_arg::<Signal>() else {
-                    return;
-                };
-                // DIE also reaches the descendants of a failing session
-                // (and this one is the listener's): only our own failures
-                // are ours to contain.
-                let Some(info) = signal.arg::<DieInfo>() else {
-                    return;
-                };
-                if info.session != ctx.id() {
-                    return;
-                }
-                ctx.sig_handled();
-                let c = ctx.heap();
-                if std::mem::replace(&mut c.failed, true) {
-                    return; // one connection, one failure
-                }
-                failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(
-                    target: "rpoe::server_tcp",
-                    peer = %c.remote,
-                    event = %info.event,
-                    error = %info.message,
-                    "a connection's handler failed; closing that connection"
-                );
-                c.shutdown = true;
-                c.wheel = None;
-                d_die(ctx);
-            })
-            .on("_stop", move |ctx| {
-                counter.set(counter.get().saturating_sub(1));
-                ctx.heap().wheel = None;
-                d_stop(ctx);
-            });
-        let session = self.handlers.iter().fold(session, |session, (name, h)| {
-            let h = h.clone();
-            session.on(name, move |ctx| h(ctx))
+            }
         });
-        ctx.spawn(session, stream);
-    }
+    let s = shared.clone();
+    let session = session.on("flushed", move |ctx| {
+        if let Some(f) = &s.on_flushed {
+            f(ctx);
+        }
+        let c = ctx.heap();
+        if c.shutdown {
+            c.wheel = None;
+        }
+        s.disconnected(ctx);
+    });
+    let s = shared.clone();
+    let session = session.on("error", move |ctx| {
+        let Ok(e) = ctx.take_arg::<WheelError>() else {
+            return;
+        };
+        if let Some(f) = &s.on_error {
+            f(ctx, &e);
+        }
+        // End of input (or a broken stream): close once written.
+        let c = ctx.heap();
+        if e.op == "write" {
+            c.wheel = None;
+        } else {
+            c.shutdown();
+        }
+        s.disconnected(ctx);
+    });
+    let s = shared.clone();
+    let session = session.on("shutdown", move |ctx| {
+        ctx.heap().shutdown();
+        s.disconnected(ctx);
+    });
+    let s = shared.clone();
+    let session = session.on(EV_DIE, move |ctx| {
+        let Ok(signal) = ctx.take_arg::<Signal>() else {
+            return;
+        };
+        // DIE also reaches the descendants of a failing session
+        // (and this one is the listener's): only our own failures
+        // are ours to contain.
+        let Some(info) = signal.arg::<DieInfo>() else {
+            return;
+        };
+        if info.session != ctx.id() {
+            return;
+        }
+        ctx.sig_handled();
+        let c = ctx.heap();
+        if std::mem::replace(&mut c.failed, true) {
+            return; // one connection, one failure
+        }
+        s.failures.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            target: "rpoe::server_tcp",
+            peer = %c.remote,
+            event = %info.event,
+            error = %info.message,
+            "a connection's handler failed; closing that connection"
+        );
+        c.shutdown = true;
+        c.wheel = None;
+        s.disconnected(ctx);
+    });
+    let s = shared.clone();
+    let session = session.on("_stop", move |ctx| {
+        s.counter.set(s.counter.get().saturating_sub(1));
+        ctx.heap().wheel = None;
+        s.disconnected(ctx);
+    });
+    let session = shared
+        .handlers
+        .iter()
+        .enumerate()
+        .fold(session, |session, (i, (name, _))| {
+            let s = shared.clone();
+            session.on(name, move |ctx| (s.handlers[i].1)(ctx))
+        });
+    ctx.spawn(session, stream);
 }
 
 /// The listening session's heap.
@@ -826,8 +873,6 @@ pub struct ServerListener {
     pending: Vec<TcpListener>,
     wheels: Vec<ListenAccept>,
     clients: Rc<Cell<usize>>,
-    /// Connections closed because a handler failed.
-    failures: Arc<AtomicU64>,
     max: usize,
     addrs: Vec<SocketAddr>,
     args: Option<Box<dyn Any>>,

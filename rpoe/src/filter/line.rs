@@ -106,10 +106,15 @@ struct Rules {
 enum Input {
     /// POE's default regex `\x0D\x0A?|\x0A\x0D?`.
     Newline,
-    /// A byte-exact terminator.
-    Literal(memmem::Finder<'static>),
+    /// A one-byte terminator (the usual `\n`): searched with `memchr`,
+    /// and no searcher to keep per filter.
+    Byte(u8),
+    /// A byte-exact terminator of two or more bytes. Boxed, as is the
+    /// byte set: each filter of every connection carries an `Input`, and
+    /// these are the large ones (issue 12: bytes per idle connection).
+    Literal(Box<memmem::Finder<'static>>),
     /// Any single byte from a set (a regex character class).
-    AnyOf(ByteSet),
+    AnyOf(Box<ByteSet>),
     /// Autodetect, nothing seen yet: the first newline of any kind wins.
     DetectFirst,
     /// Autodetect: the first line ended with this lone byte at the very
@@ -163,8 +168,12 @@ fn partner(b: u8) -> u8 {
     }
 }
 
-fn finder(terminator: &[u8]) -> memmem::Finder<'static> {
-    memmem::Finder::new(terminator).into_owned()
+/// The input rule for a byte-exact terminator.
+fn literal(terminator: &[u8]) -> Input {
+    match *terminator {
+        [b] => Input::Byte(b),
+        _ => Input::Literal(Box::new(memmem::Finder::new(terminator).into_owned())),
+    }
 }
 
 impl Rules {
@@ -240,6 +249,16 @@ impl Rules {
                     head = term + term_len;
                     scan = head;
                 }
+                &Input::Byte(b) => {
+                    let Some(i) = memchr(b, &data[scan..]) else {
+                        scan = data.len();
+                        break;
+                    };
+                    let term = scan + i;
+                    self.emit(data, head, term, 1, out)?;
+                    head = term + 1;
+                    scan = head;
+                }
                 Input::AnyOf(set) => {
                     let Some(i) = set.find(&data[scan..]) else {
                         scan = data.len();
@@ -262,7 +281,7 @@ impl Rules {
                         Some(&next) => {
                             let term_len = if next == partner(first) { 2 } else { 1 };
                             self.emit(data, head, term, term_len, out)?;
-                            self.input = Input::Literal(finder(&data[term..term + term_len]));
+                            self.input = literal(&data[term..term + term_len]);
                             head = term + term_len;
                         }
                         // A lone CR or LF at the end, and the line is to
@@ -288,10 +307,10 @@ impl Rules {
                         break;
                     };
                     if next == partner(first) {
-                        self.input = Input::Literal(finder(&[first, next]));
+                        self.input = literal(&[first, next]);
                         head += 1;
                     } else {
-                        self.input = Input::Literal(finder(&[first]));
+                        self.input = literal(&[first]);
                     }
                     scan = head;
                 }
@@ -346,7 +365,7 @@ impl Line {
     pub fn input_literal(self, terminator: impl AsRef<[u8]>) -> Self {
         let t = terminator.as_ref();
         assert!(!t.is_empty(), "Line: an input terminator must not be empty");
-        self.with_input(Input::Literal(finder(t)))
+        self.with_input(literal(t))
     }
 
     /// Input lines end with any single byte of `terminators`: the
@@ -369,7 +388,7 @@ impl Line {
     pub fn input_any_of(self, terminators: impl AsRef<[u8]>) -> Self {
         let t = terminators.as_ref();
         assert!(!t.is_empty(), "Line: the terminator set must not be empty");
-        self.with_input(Input::AnyOf(ByteSet::new(t)))
+        self.with_input(Input::AnyOf(Box::new(ByteSet::new(t))))
     }
 
     /// Learn the input terminator from the first line (POE's
@@ -596,5 +615,13 @@ mod tests {
         assert_eq!(line.framing.data.capacity(), 0, "freed after a long line");
         line.get(b"five\n", &mut out).unwrap();
         assert_eq!(line.framing.data.capacity(), 0, "fast path holds nothing");
+    }
+
+    /// Every connection's wheel carries two of these (input and output):
+    /// keep the type small (it was 448 bytes with the searcher inline).
+    #[test]
+    fn a_line_filter_is_small() {
+        let size = std::mem::size_of::<Line>();
+        assert!(size <= 128, "Line is {size} bytes");
     }
 }
