@@ -266,6 +266,74 @@ fn client_shutdown_closes_after_the_output_is_written() {
     assert_eq!(*log.borrow(), ["input", "flushed", "disconnected"]);
 }
 
+/// Without an `on_flushed` callback the connection's wheel starts with
+/// no flushed event (so replies leave in the round they are put); a
+/// shutdown with output pending must still wait for it to be written.
+#[test]
+fn client_shutdown_waits_for_the_output_without_on_flushed_too() {
+    const BIG: usize = 1 << 20;
+    let log: Log = Rc::default();
+    let (l1, l2) = (log.clone(), log.clone());
+    let mut kernel = Kernel::new().unwrap();
+    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        .on_input(move |ctx, _line: Vec<u8>| {
+            l1.borrow_mut().push("input".into());
+            let c = ctx.heap();
+            c.put(&vec![b'r'; BIG]).unwrap();
+            c.shutdown(); // after the megabyte is written
+        })
+        .on_disconnected(move |_| l2.borrow_mut().push("disconnected".into()))
+        .spawn(&mut kernel)
+        .unwrap();
+    let got = run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
+        let mut s = connect(addr);
+        s.write_all(b"send me a lot\n").unwrap();
+        read_to_close(&mut s)
+    });
+    assert!(got.1, "closed cleanly");
+    assert_eq!(got.0.len(), BIG + 1);
+    assert!(got.0[..BIG].iter().all(|&b| b == b'r') && got.0[BIG] == b'\n');
+    assert_eq!(*log.borrow(), ["input", "disconnected"]);
+}
+
+/// Issue 12: since conformance scenario 74 a wheel with a flushed event
+/// writes on the next writable readiness (POE's order for that event),
+/// and ServerTcp always asked for one, so every reply left a poll round
+/// late. Now only a server with `on_flushed` pays that: an event yielded
+/// by `on_input` after its put finds the reply already written without
+/// it, and still pending with it.
+#[test]
+fn a_reply_leaves_in_its_round_unless_on_flushed_is_set() {
+    for with_flushed in [false, true] {
+        let seen: Rc<RefCell<Vec<usize>>> = Rc::default();
+        let s2 = seen.clone();
+        let mut kernel = Kernel::new().unwrap();
+        let mut server = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+            .on_input(|ctx, line: Vec<u8>| {
+                ctx.heap().put(&line).unwrap();
+                ctx.yield_event("check", ());
+            })
+            .on("check", move |ctx| {
+                let pending = ctx.heap().wheel().map_or(0, |w| w.pending());
+                s2.borrow_mut().push(pending);
+            });
+        if with_flushed {
+            server = server.on_flushed(|_| {});
+        }
+        let info = server.spawn(&mut kernel).unwrap();
+        let got = run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
+            let mut s = connect(addr);
+            s.write_all(b"ping\n").unwrap();
+            let line = read_line(&mut s);
+            s.shutdown(Shutdown::Write).unwrap();
+            line
+        });
+        assert_eq!(got, "ping");
+        let want = if with_flushed { 5 } else { 0 };
+        assert_eq!(*seen.borrow(), [want], "on_flushed: {with_flushed}");
+    }
+}
+
 #[test]
 fn custom_handlers_and_the_shutdown_event_of_a_connection() {
     let mut kernel = Kernel::new().unwrap();

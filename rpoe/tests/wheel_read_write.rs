@@ -583,3 +583,71 @@ fn max_input_cuts_off_a_record_that_never_ends() {
     );
     kernel.run().unwrap();
 }
+
+/// Issue 12: a wheel with watermark events but no flushed event writes a
+/// put at once while it is below the high mark (no event can follow from
+/// the write, so nothing waits for POE's next-writable order); a put that
+/// reaches the high mark waits for the writable readiness (the low event
+/// then comes before what the putting, queued handler yielded, as in POE:
+/// scenario 74's order).
+#[test]
+fn watermarks_defer_the_write_only_at_the_mark() {
+    #[derive(Default)]
+    struct Heap {
+        w: Option<ReadWrite<Vec<u8>>>,
+        peer: Option<TcpStream>,
+    }
+    let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+    let (seen2, seen3) = (seen.clone(), seen.clone());
+    let mut kernel = Kernel::new().unwrap();
+    kernel.spawn(
+        Session::new(Heap::default())
+            .on("_start", |ctx| {
+                let (mine, peer) = tcp_pair();
+                let w = ReadWrite::builder(mine, Line::literal(b"\n"))
+                    .on_input("in")
+                    .on_high(100, "high")
+                    .on_low(10, "low")
+                    .start(ctx)
+                    .unwrap();
+                let mut peer = peer;
+                peer.write_all(b"go\n").unwrap();
+                let h = ctx.heap();
+                (h.w, h.peer) = (Some(w), Some(peer));
+            })
+            .on("in", |ctx| {
+                // In the I/O phase, where the two orders differ.
+                ctx.heap()
+                    .w
+                    .as_ref()
+                    .unwrap()
+                    .put(&b"small".to_vec())
+                    .unwrap();
+                ctx.yield_event("check", 6usize);
+            })
+            .on("check", move |ctx| {
+                let size = *ctx.arg::<usize>().unwrap();
+                let h = ctx.heap();
+                let w = h.w.as_ref().unwrap();
+                seen2
+                    .borrow_mut()
+                    .push(format!("check {size}: {} pending", w.pending()));
+                if size == 6 {
+                    w.put(&vec![b'b'; 200]).unwrap();
+                    ctx.yield_event("check", 201usize);
+                } else {
+                    let mut got = vec![0u8; 6 + 201];
+                    h.peer.as_mut().unwrap().read_exact(&mut got).unwrap();
+                    assert_eq!(&got[..6], b"small\n");
+                    h.w = None;
+                }
+            })
+            .on("low", move |_| seen3.borrow_mut().push("low".into())),
+        (),
+    );
+    run_bounded(&mut kernel, LIMIT);
+    assert_eq!(
+        *seen.borrow(),
+        ["check 6: 0 pending", "low", "check 201: 0 pending"]
+    );
+}

@@ -60,7 +60,7 @@ use mio::net::{TcpListener, TcpStream};
 
 use crate::filter::{Filter, FilterError};
 use crate::kernel::{Ctx, DieInfo, Error, Kernel, Session, SessionId, Signal};
-use crate::wheel::{Accepted, ListenAccept, ReadWrite, WheelError, WheelId};
+use crate::wheel::{Accepted, ListenAccept, ReadWrite, ReadWriteEvent, WheelError, WheelId};
 
 type Input<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>, R)>;
 type Hook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Client<R, U>>)>;
@@ -137,6 +137,13 @@ pub struct Client<R: 'static, U> {
     in_input: bool,
     /// A handler failed: the DIE watcher has closed the connection.
     failed: bool,
+    /// The wheel's flushed event, not yet switched on. Without an
+    /// `on_flushed` callback the wheel starts without one, so that it
+    /// writes a reply in the round it was put (a wheel reporting flushes
+    /// writes on the next writable readiness, as POE's does); it is
+    /// switched on only when [`Client::shutdown`] must wait for the
+    /// output to drain.
+    flushed_off: Option<crate::kernel::EventId>,
 }
 
 impl<R: 'static, U> Client<R, U> {
@@ -153,8 +160,15 @@ impl<R: 'static, U> Client<R, U> {
     /// (POE's `yield "shutdown"` in a connection session).
     pub fn shutdown(&mut self) {
         self.shutdown = true;
-        if self.wheel.as_ref().is_some_and(|w| !w.is_flushing()) {
-            self.wheel = None;
+        match &self.wheel {
+            Some(w) if !w.is_flushing() => self.wheel = None,
+            Some(w) => {
+                // Close from the flushed handler once the output drains.
+                if let Some(ev) = self.flushed_off.take() {
+                    w.set_event(ReadWriteEvent::Flushed, Some(ev));
+                }
+            }
+            None => {}
         }
     }
 
@@ -713,6 +727,7 @@ fn spawn_client<F: Filter + Clone + 'static, U: 'static>(
         gone: false,
         in_input: false,
         failed: false,
+        flushed_off: None,
     };
     let s = shared.clone();
     let session = Session::new(client).on("_start", move |ctx: &mut Ctx<'_, Client<F::Record, U>>| {
@@ -723,10 +738,15 @@ fn spawn_client<F: Filter + Clone + 'static, U: 'static>(
         if let Err(e) = ctx.sig("DIE", EV_DIE) {
             tracing::warn!(target: "rpoe::server_tcp", error = %e, "cannot watch DIE");
         }
-        let wheel = ReadWrite::builder(stream, s.filter.clone())
+        let mut wheel = ReadWrite::builder(stream, s.filter.clone())
             .on_input("input")
-            .on_error("error")
-            .on_flushed("flushed")
+            .on_error("error");
+        if s.on_flushed.is_some() {
+            wheel = wheel.on_flushed("flushed");
+        } else {
+            ctx.heap().flushed_off = Some(ctx.event_id("flushed"));
+        }
+        let wheel = wheel
             .on_high(s.high, "high")
             .on_low(s.low, "low")
             .max_input(s.max_input)

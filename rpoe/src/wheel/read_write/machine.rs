@@ -143,22 +143,28 @@ where
         PostAction::Continue
     }
 
-    /// Whether the session hears about writes (a flushed, high or low
-    /// event is set): then the wheel writes where POE's does, so those
-    /// events land where POE's land.
+    /// Whether writing now could send the session an event about it: a
+    /// flushed event is set, or a watermark event could fire (the buffer
+    /// has reached the high mark, or was high and may drain to the low
+    /// one). Then the wheel writes where POE's does, so those events land
+    /// where POE's land. Otherwise the session cannot tell when the write
+    /// happens, and it happens at once.
     fn reports_writes(&self) -> bool {
-        self.ev.flushed.is_some() || self.ev.high.is_some() || self.ev.low.is_some()
+        self.ev.flushed.is_some()
+            || (self.is_high && self.low.is_some() && self.ev.low.is_some())
+            || (self.ev.high.is_some() && self.high.is_some_and(|h| self.pending() >= h))
     }
 
     /// A put asked for a write (after the handler that put, or after the
-    /// batch whose handlers put). A wheel without write events writes at
-    /// once: nothing the session sees is ordered against it, and the
-    /// data leaves a round earlier. One with them waits for the next
-    /// writable readiness, as POE's `put` only resumes the write watcher:
-    /// its flushed (and watermark) events then come in that round's I/O
-    /// phase — after the events queued before the write, before those
-    /// queued after it — and the peer sees the data when a POE peer
-    /// would. Either way all the round's puts go out in one write.
+    /// batch whose handlers put). A wheel whose write reports nothing
+    /// (see [`Self::reports_writes`]) writes at once: nothing the session
+    /// sees is ordered against it, and the data leaves a round earlier.
+    /// One that would report waits for the next writable readiness, as
+    /// POE's `put` only resumes the write watcher: its flushed (and
+    /// watermark) events then come in that round's I/O phase — after the
+    /// events queued before the write, before those queued after it — and
+    /// the peer sees the data when a POE peer would. Either way all the
+    /// round's puts go out in one write.
     pub(super) fn flush_now(&mut self, cx: &mut SourceCtx<'_, S>) {
         if !self.reports_writes() {
             self.write_out(cx);

@@ -13,11 +13,12 @@
 //! output filter into a buffer that the wheel writes when the handler that
 //! called it returns (or, to keep order, when it next posts an event) —
 //! so consecutive puts become one write — and then whenever the stream is
-//! writable, until the buffer is empty. A wheel with a flushed, high or
-//! low event writes where POE's does instead: on the next writable
-//! readiness (still one write for all the round's puts), so those events
-//! come in that round's I/O phase — after what an input handler yielded,
-//! before what a queued handler yielded after its put, as in POE
+//! writable, until the buffer is empty. A wheel whose write would send
+//! an event — a flushed event is set, or the buffer is at a watermark
+//! with its event set — writes where POE's does instead: on the next
+//! writable readiness (still one write for all the round's puts), so those
+//! events come in that round's I/O phase — after what an input handler
+//! yielded, before what a queued handler yielded after its put, as in POE
 //! (conformance scenario 74).
 //!
 //! Events (all optional, named by the user): input `(R, WheelId)`; error
