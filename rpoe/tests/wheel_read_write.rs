@@ -651,3 +651,51 @@ fn watermarks_defer_the_write_only_at_the_mark() {
         ["check 6: 0 pending", "low", "check 201: 0 pending"]
     );
 }
+
+/// `on_input_batch`: the records of one read come in one event, in order,
+/// an unfinished record waits for the next read, and end of file comes
+/// after the last batch.
+#[test]
+fn on_input_batch_hands_a_reads_records_over_together() {
+    #[derive(Default)]
+    struct Heap {
+        w: Option<ReadWrite<Vec<u8>>>,
+        peer: Option<TcpStream>,
+    }
+    let batches: Rc<RefCell<Vec<Vec<String>>>> = Rc::default();
+    let b2 = batches.clone();
+    let mut kernel = Kernel::new().unwrap();
+    kernel.spawn(
+        Session::new(Heap::default())
+            .on("_start", |ctx| {
+                let (mine, mut peer) = tcp_pair();
+                // Written before the wheel reads: one read, three records
+                // and the start of a fourth.
+                peer.write_all(b"a\nbb\nccc\ndd").unwrap();
+                let w = ReadWrite::builder(mine, Line::literal(b"\n"))
+                    .on_input_batch("lines")
+                    .on_error("error")
+                    .start(ctx)
+                    .unwrap();
+                let h = ctx.heap();
+                (h.w, h.peer) = (Some(w), Some(peer));
+            })
+            .on("lines", move |ctx| {
+                let (lines, _id) = ctx.take_arg::<(Vec<Vec<u8>>, WheelId)>().unwrap();
+                b2.borrow_mut()
+                    .push(lines.iter().map(|l| text(l)).collect());
+                if lines.len() == 3 {
+                    let peer = ctx.heap().peer.as_mut().unwrap();
+                    peer.write_all(b"d\n").unwrap();
+                    peer.shutdown(Shutdown::Write).unwrap();
+                }
+            })
+            .on("error", |ctx| {
+                assert!(ctx.take_arg::<WheelError>().unwrap().is_eof());
+                ctx.heap().w = None;
+            }),
+        (),
+    );
+    run_bounded(&mut kernel, LIMIT);
+    assert_eq!(*batches.borrow(), [vec!["a", "bb", "ccc"], vec!["ddd"]]);
+}

@@ -21,6 +21,8 @@ pub(super) struct State<S, R> {
     pub(super) out: crate::wheel::out_buf::OutBuf,
     pub(super) inbuf: crate::wheel::in_buf::InBuf,
     pub(super) ev: EventIds,
+    /// One input event per read, with all its records.
+    pub(super) batch_input: bool,
     pub(super) high: Option<usize>,
     pub(super) low: Option<usize>,
     pub(super) is_high: bool,
@@ -122,8 +124,14 @@ where
             }
             Ok(())
         });
-        for r in records {
-            self.emit(cx, self.ev.input, (r, id));
+        if self.batch_input {
+            if !records.is_empty() {
+                self.emit(cx, self.ev.input, (records, id));
+            }
+        } else {
+            for r in records {
+                self.emit(cx, self.ev.input, (r, id));
+            }
         }
         let err = match outcome {
             ReadOutcome::Drained => return PostAction::Drained,
@@ -330,9 +338,14 @@ where
             // Deliver them now rather than with a read that may never come.
             self.defer(|st, cx| {
                 let id = st.id;
-                for r in std::mem::take(&mut st.carry) {
-                    if let Some(ev) = st.ev.input {
-                        cx.post(ev, (r, id));
+                let carry = std::mem::take(&mut st.carry);
+                if let Some(ev) = st.ev.input {
+                    if st.batch_input {
+                        cx.post(ev, (carry, id));
+                    } else {
+                        for r in carry {
+                            cx.post(ev, (r, id));
+                        }
                     }
                 }
                 PostAction::Continue
