@@ -124,7 +124,7 @@ mod tests {
 
     fn run(script: Vec<io::Result<usize>>, peer_closed: bool) -> (ReadOutcome<()>, usize) {
         let mut got = 0;
-        let outcome = InBuf::default().read_from(&mut Script(script), peer_closed, |c| {
+        let outcome = InBuf.read_from(&mut Script(script), peer_closed, |c| {
             got += c.len();
             Ok(())
         });
@@ -157,7 +157,7 @@ mod tests {
             false,
         );
         assert!(matches!(o, ReadOutcome::Failed(_)));
-        let refused = InBuf::default().read_from(&mut Script(vec![Ok(1)]), false, |_| Err(7));
+        let refused = InBuf.read_from(&mut Script(vec![Ok(1)]), false, |_| Err(7));
         assert!(matches!(refused, ReadOutcome::Refused(7)));
     }
 
