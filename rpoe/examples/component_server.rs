@@ -7,7 +7,7 @@
 //! else 12345); `$BIND` picks the address, `$MAX_CONNECTIONS` the cap.
 
 use rpoe::component::ServerTcp;
-use rpoe::filter::Line;
+use rpoe::filter::{Bytes, Line};
 use rpoe::Kernel;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,11 +17,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = format!("{bind}:{port}").parse()?;
 
     let mut kernel = Kernel::new()?;
-    let mut server = ServerTcp::new(addr, Line::literal(b"\n").max_length(64 * 1024)).on_input(
-        |ctx, line: Vec<u8>| {
-            let _ = ctx.heap().put(&line);
-        },
-    );
+    // `.bytes()`: each line a slice of one buffer per read, not a Vec.
+    let lines = Line::literal(b"\n").max_length(64 * 1024).bytes();
+    let mut server = ServerTcp::new(addr, lines).on_input(|ctx, line: Bytes| {
+        let _ = ctx.heap().put(&line);
+    });
     if let Some(n) = std::env::var("MAX_CONNECTIONS")
         .ok()
         .and_then(|v| v.parse().ok())

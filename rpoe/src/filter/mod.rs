@@ -73,8 +73,11 @@ pub mod stackable;
 pub mod stream;
 
 pub use block::Block;
+/// The record type of [`LineBytes`], re-exported so that a program can
+/// name it without depending on the `bytes` crate itself.
+pub use bytes::Bytes;
 pub use grep::Grep;
-pub use line::Line;
+pub use line::{Line, LineBytes};
 pub use map::Map;
 pub use record_block::RecordBlock;
 #[cfg(feature = "reference")]
