@@ -778,15 +778,17 @@ fn spawn_client<F: Filter + Clone + 'static, U: 'static>(
             }
             c.in_input = true;
             (s.on_input)(ctx, record);
-            let c = ctx.heap();
-            c.in_input = false;
-            if !c.paused && c.wheel.as_ref().is_some_and(|w| w.pending() >= s.high) {
-                c.paused = true;
-                if let Some(w) = &c.wheel {
-                    w.pause_input();
-                }
-            }
+            ctx.heap().in_input = false;
             s.disconnected(ctx);
+        }
+        // Backpressure, once the read's records are handled (pausing
+        // only stops the reads to come).
+        let c = ctx.heap();
+        if !c.paused && c.wheel.as_ref().is_some_and(|w| w.pending() >= s.high) {
+            c.paused = true;
+            if let Some(w) = &c.wheel {
+                w.pause_input();
+            }
         }
     });
     let session = session

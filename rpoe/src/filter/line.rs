@@ -195,30 +195,28 @@ impl Records for Vec<Vec<u8>> {
     }
 }
 
-/// [`LineBytes`]'s records, first as ranges of `data`: once a chunk is
-/// cut, they become slices of one `Bytes` holding them all.
-#[derive(Default)]
-struct Ranges(Vec<(usize, usize)>);
-
-impl Records for Ranges {
-    fn count(&self) -> usize {
-        self.0.len()
-    }
-    fn add(&mut self, _data: &[u8], start: usize, end: usize) {
-        self.0.push((start, end));
-    }
+/// [`LineBytes`]'s records: at the first line of a chunk, everything
+/// from that line on is copied once into one `Bytes`, and each line is a
+/// slice of it (no allocation per line). Nothing is copied while no line
+/// completes, so a long line arriving in pieces is not copied over and
+/// over.
+struct Sliced<'o> {
+    /// The copy, and the offset in `data` where it starts.
+    all: Option<(Bytes, usize)>,
+    out: &'o mut Vec<Bytes>,
+    added: usize,
 }
 
-impl Ranges {
-    /// One copy of the span from the first line to the last (terminators
-    /// between them included), one allocation, and a slice per line.
-    fn finish(&mut self, data: &[u8], out: &mut Vec<Bytes>) {
-        let (Some(&(lo, _)), Some(&(_, hi))) = (self.0.first(), self.0.last()) else {
-            return;
-        };
-        let all = Bytes::copy_from_slice(&data[lo..hi]);
-        out.reserve(self.0.len());
-        out.extend(self.0.drain(..).map(|(a, b)| all.slice(a - lo..b - lo)));
+impl Records for Sliced<'_> {
+    fn count(&self) -> usize {
+        self.added
+    }
+    fn add(&mut self, data: &[u8], start: usize, end: usize) {
+        let (all, base) = self
+            .all
+            .get_or_insert_with(|| (Bytes::copy_from_slice(&data[start..]), start));
+        self.out.push(all.slice(start - *base..end - *base));
+        self.added += 1;
     }
 }
 
@@ -517,7 +515,7 @@ impl Filter for Line {
     /// completed before the offending one are already in `out`, and the
     /// filter is emptied.
     fn get(&mut self, chunk: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), FilterError> {
-        self.get_with(chunk, out, |_, _| {})
+        self.get_with(chunk, out)
     }
 
     /// Append `record` and the output terminator. Never fails.
@@ -539,25 +537,15 @@ impl Filter for Line {
 }
 
 impl Line {
-    /// [`Filter::get`] for any kind of records: `finish` sees the bytes
-    /// the lines were cut from (the chunk, or the framing buffer) while
-    /// they are still there, also when a line broke a limit (the lines
-    /// before it are still handed over).
-    fn get_with<O: Records>(
-        &mut self,
-        chunk: &[u8],
-        out: &mut O,
-        finish: impl FnOnce(&[u8], &mut O),
-    ) -> Result<(), FilterError> {
+    /// [`Filter::get`] for any kind of records.
+    fn get_with(&mut self, chunk: &[u8], out: &mut impl Records) -> Result<(), FilterError> {
         if let Err(e) = self.framing.check_room(chunk.len(), self.max_buffer) {
             return self.fail(e);
         }
         if self.framing.held() == 0 {
             // Nothing pending: cut lines straight out of the chunk and
             // keep only its unterminated tail.
-            let cut = self.rules.cut(chunk, 0, 0, out, usize::MAX);
-            finish(chunk, out);
-            match cut {
+            match self.rules.cut(chunk, 0, 0, out, usize::MAX) {
                 Ok((head, scan)) => {
                     self.framing.hold_only(&chunk[head..]);
                     self.scan = scan - head;
@@ -567,11 +555,10 @@ impl Line {
         } else {
             self.framing.data.extend_from_slice(chunk);
             let (head, scan) = (self.framing.head, self.scan);
-            let cut = self
+            match self
                 .rules
-                .cut(&self.framing.data, head, scan, out, usize::MAX);
-            finish(&self.framing.data, out);
-            match cut {
+                .cut(&self.framing.data, head, scan, out, usize::MAX)
+            {
                 Ok((head, scan)) => {
                     self.framing.consume(head - self.framing.head);
                     self.scan = scan - self.framing.settle();
@@ -597,8 +584,9 @@ impl Line {
 
 /// [`Line`] with [`Bytes`] records: the same framing, options and limits,
 /// but the lines completed by one chunk are copied once, into one shared
-/// buffer, and each is a slice of it — one allocation per chunk instead
-/// of one per line. Made by [`Line::bytes`].
+/// buffer, and each is a slice of it — an allocation per chunk instead of
+/// one per line (what follows the last line of a chunk is copied with it
+/// and kept as long as one of its lines is). Made by [`Line::bytes`].
 ///
 /// Why: for short lines (a chat, a line protocol) the allocation and free
 /// of each line's `Vec` is a large part of what a server spends per line;
@@ -630,9 +618,12 @@ impl Filter for LineBytes {
     /// Cut every line completed by `chunk`, as [`Line::get`](Filter::get)
     /// does (the same errors, and the lines before an error are in `out`).
     fn get(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) -> Result<(), FilterError> {
-        let mut ranges = Ranges::default();
-        self.line
-            .get_with(chunk, &mut ranges, |data, r| r.finish(data, out))
+        let mut sliced = Sliced {
+            all: None,
+            out,
+            added: 0,
+        };
+        self.line.get_with(chunk, &mut sliced)
     }
 
     /// Append `record` and the output terminator. Never fails.
