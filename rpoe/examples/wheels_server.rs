@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use rpoe::filter::{Bytes, Line};
-use rpoe::wheel::{Accepted, ListenAccept, ReadWrite, WheelError, WheelId};
+use rpoe::wheel::{Accepted, ListenAccept, ReadWrite, ReadWriteEvent, WheelError, WheelId};
 use rpoe::{Ctx, Kernel, Session};
 
 const MAX_LINE: usize = 64 * 1024;
@@ -90,7 +90,9 @@ fn client_accepted(ctx: &mut Ctx<'_, Heap>) {
     let wheel = ReadWrite::builder(a.stream, line)
         .on_input_batch("input")
         .on_error("error")
-        .on_flushed("flushed")
+        // No flushed event until one is awaited (client_error): a wheel
+        // that reports flushes writes on the next writable readiness, as
+        // POE's does; without, a reply leaves in the round it is put.
         .on_high(HIGH_WATER, "high")
         .on_low(LOW_WATER, "low")
         .start(ctx);
@@ -164,9 +166,13 @@ fn client_error(ctx: &mut Ctx<'_, Heap>) {
     let Ok(e) = ctx.take_arg::<WheelError>() else {
         return;
     };
+    let flushed = ctx.event_id("flushed");
     let clients = &mut ctx.heap().clients;
     match clients.get_mut(&e.wheel) {
-        Some(c) if e.op != "write" && c.wheel.pending() > 0 => c.closing = true,
+        Some(c) if e.op != "write" && c.wheel.is_flushing() => {
+            c.closing = true;
+            c.wheel.set_event(ReadWriteEvent::Flushed, Some(flushed));
+        }
         _ => {
             clients.remove(&e.wheel);
         }
