@@ -21,7 +21,9 @@
 //! yielded, before what a queued handler yielded after its put, as in POE
 //! (conformance scenario 74).
 //!
-//! Events (all optional, named by the user): input `(R, WheelId)`; error
+//! Events (all optional, named by the user): input `(R, WheelId)` (or,
+//! with [`ReadWriteBuilder::on_input_batch`], `(Vec<R>, WheelId)` once per
+//! read); error
 //! [`WheelError`] (end of file is a `"read"` error with errno 0; reading
 //! stops there, and an unterminated trailing record is dropped, as in
 //! POE); flushed `WheelId` when the output buffer empties; high `WheelId`
