@@ -36,17 +36,33 @@ start() {
     *) echo "unknown server $1" >&2; exit 2 ;;
   esac
   pid=$!
-  for i in $(seq 50); do grep -q listening $OUT && break; sleep 0.05; done
+  # Up to 10 s: on a loaded machine a server can be slow to start.
+  for i in $(seq 200); do grep -q listening $OUT && break; sleep 0.05; done
   addr=$(sed -n 's/listening on //p' $OUT | head -1)
+  [ -n "$addr" ] || echo "$1: the server did not say where it listens" >&2
+}
+
+# Server CPU per line in ns, from the CPU seconds and the line count (the
+# load generator's "us per echoed line" has two digits only, too coarse
+# for the ratios the targets are stated in).
+ns_per_line() {
+  awk '/^lines:/ {n = $2} /server CPU:/ {c = $3} END {if (n > 0) printf "%.0f", c * 1e9 / n}'
 }
 
 for run in $(seq $RUNS); do
+ratios=""
+echo_ns=""
 for srv in $SERVERS; do
   start $srv
   out=$(taskset -c 1 $B/rpoe-bench throughput --addr $addr --server-pid $pid --warmup 1 --duration $DURATION 2>&1)
-  echo "run $run $srv: $(echo "$out" | grep -iE "lines/s|cpu|other load" | tr -s ' ' | tr '\n' ' ')"
+  ns=$(echo "$out" | ns_per_line)
+  echo "run $run $srv: $(echo "$out" | grep -iE "lines/s|cpu|other load" | tr -s ' ' | tr '\n' ' ')ns/line: $ns"
+  [ "$srv" = echo ] && echo_ns=$ns
+  [ -n "$echo_ns" ] && [ -n "$ns" ] && ratios="$ratios $srv $(awk -v a="$ns" -v b="$echo_ns" 'BEGIN {printf "%.3f", a / b}')"
   kill $pid; wait $pid 2>/dev/null
-done; done
+done
+[ -n "$echo_ns" ] && echo "run $run server CPU per line / rpoe-echo's:$ratios"
+done
 
 if [ "$IDLE" -gt 0 ]; then
 for srv in $SERVERS; do
