@@ -2,7 +2,9 @@
 # Side-by-side: rpoe-echo (kernel layer) vs wheels_server vs component_server,
 # and their tokio peers (the `read_until` server and `Framed`+`LinesCodec`,
 # both benchmark-only, served by rpoe-bench itself): server CPU per line at
-# C=50 P=16 L=64, server pinned to CPU 0, load generator to CPU 1.
+# C=50 P=16 L=64, server pinned to CPU 0, load generator to CPU 1. Each
+# round ends with every server's CPU per line divided by rpoe-echo's (when
+# "echo" is among SERVERS and comes first).
 #
 # Needs release builds: cargo build --release -p rpoe-echo -p rpoe-bench
 #                       cargo build --release -p rpoe --examples
