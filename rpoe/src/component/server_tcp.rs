@@ -172,7 +172,11 @@ impl<R: 'static, U> Client<R, U> {
         }
     }
 
-    /// The connection's wheel, while it is open.
+    /// The connection's wheel, while it is open. Its input event is the
+    /// batched kind ([`on_input_batch`](crate::wheel::ReadWriteBuilder::on_input_batch):
+    /// `(Vec<R>, WheelId)` per read), and it has a flushed event only with
+    /// [`ServerTcp::on_flushed`] or while a shutdown waits for output;
+    /// mind both before renaming its events.
     pub fn wheel(&self) -> Option<&ReadWrite<R>> {
         self.wheel.as_ref()
     }
