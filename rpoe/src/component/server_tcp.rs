@@ -853,8 +853,6 @@ impl ServerListener {
 
 /// The smaller of 10000 and the descriptor limit less a margin.
 fn default_max_clients() -> usize {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-        .current
-        .unwrap_or(1024);
+    let limit = crate::os::open_files_limit().unwrap_or(1024);
     10_000usize.min(limit.saturating_sub(32).max(1) as usize)
 }

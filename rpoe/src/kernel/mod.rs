@@ -80,16 +80,6 @@ pub use spawner::Spawner;
 pub use task::{AsyncIo, Sleep, TaskId, ASYNC_IO_BUFFER};
 
 pub(crate) use engine::Core;
-// Still used by wheel::Run, the one wheel not yet on the public door
-// (tests/public_door.rs lists it as the remaining debt).
-#[cfg(feature = "process")]
-pub(crate) use handles::{Target, WheelIo};
-#[cfg(feature = "process")]
-pub(crate) use payload::Payload as KPayload;
-#[cfg(feature = "process")]
-pub(crate) use postback::{Local as LocalQueue, LocalOp};
-#[cfg(feature = "process")]
-pub(crate) use queue::SessionKey;
 
 use caller::Caller;
 use dispatch::Delivery;

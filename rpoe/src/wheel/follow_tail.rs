@@ -73,7 +73,6 @@
 use std::cell::RefCell;
 use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -456,7 +455,7 @@ trait Tail {
 struct Tick(Weak<dyn Tail>);
 
 fn ident(meta: &Metadata) -> (u64, u64) {
-    (meta.dev(), meta.ino())
+    crate::os::file_identity(meta)
 }
 
 /// What is at the followed path.
@@ -470,19 +469,7 @@ enum Opened {
 }
 
 fn kind_of(t: std::fs::FileType) -> &'static str {
-    if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_dir() {
-        "a directory"
-    } else {
-        "not a file"
-    }
+    crate::os::file_kind(t)
 }
 
 /// Open `path` if it is a regular file, without ever blocking: the type is
@@ -497,12 +484,7 @@ fn open_regular(path: &Path) -> std::io::Result<Opened> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Opened::Missing),
         Err(e) => return Err(e),
     }
-    let nonblock = rustix::fs::OFlags::NONBLOCK.bits() as i32;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nonblock)
-        .open(path)
-    {
+    let file = match crate::os::open_read_nonblocking(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Opened::Missing),
         Err(e) => return Err(e),
@@ -610,7 +592,7 @@ impl<R> State<R> {
         };
         let n = self.pos.min(FINGERPRINT as u64) as usize;
         let mut bytes = vec![0; n];
-        if file.read_exact_at(&mut bytes, self.pos - n as u64).is_ok() {
+        if crate::os::read_exact_at(file, &mut bytes, self.pos - n as u64).is_ok() {
             self.seen = bytes;
         }
     }
@@ -644,7 +626,7 @@ impl<R> State<R> {
             return Ok(false);
         }
         let mut now = vec![0; self.seen.len()];
-        match file.read_exact_at(&mut now, self.pos - self.seen.len() as u64) {
+        match crate::os::read_exact_at(file, &mut now, self.pos - self.seen.len() as u64) {
             Ok(()) => Ok(now != self.seen),
             // Shrunk between the two calls.
             Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(true),

@@ -450,9 +450,7 @@ fn begin_connect(sock: &Socket, to: &SockAddr) -> Result<(), (&'static str, io::
 /// The connect has not finished yet (`EINPROGRESS` from `connect`,
 /// `ENOTCONN` from `getpeername`).
 fn in_progress(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotConnected
-        || e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error())
-        || e.raw_os_error() == Some(rustix::io::Errno::ALREADY.raw_os_error())
+    e.kind() == io::ErrorKind::NotConnected || crate::os::connect_in_progress(e)
 }
 
 /// A running socket factory; dropping it closes a socket still connecting
