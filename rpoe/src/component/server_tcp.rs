@@ -142,6 +142,10 @@ pub struct Client<R: 'static, U> {
 impl<R: 'static, U> Client<R, U> {
     /// Send a record to the client (queued; written when the handler
     /// returns and as the socket allows).
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError`] if the filter cannot encode `record`.
     pub fn put(&self, record: &R) -> Result<(), FilterError> {
         match &self.wheel {
             Some(w) => w.put(record).map(drop),
@@ -513,6 +517,12 @@ where
     }
 
     /// Bind the listeners and start the server in `kernel`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if the builder was misused (a setting given after
+    /// `state`, see the builder's methods); [`Error::Io`] if a listener cannot
+    /// be bound (address in use, permission denied).
     pub fn spawn(self, kernel: &mut Kernel) -> Result<ServerTcpInfo, Error> {
         let (session, addrs, failures) = self.build()?;
         let id = kernel.spawn(session, ());
@@ -525,6 +535,10 @@ where
 
     /// Bind the listeners and start the server as a child of the running
     /// session.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServerTcp::spawn`].
     pub fn spawn_child<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<ServerTcpInfo, Error> {
         let (session, addrs, failures) = self.build()?;
         let id = ctx.spawn(session, ());

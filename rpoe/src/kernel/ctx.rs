@@ -136,11 +136,21 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// The event's argument as a `T` (a tuple when several were sent).
     /// I/O events carry their [`HandleId`]; events sent without arguments
     /// carry `()`. A wrong type is an [`Error::ArgType`], never a panic.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ArgType`] if the argument is not a `T` (it names both types; the
+    /// mistake is also logged at warn level).
     pub fn arg<T: Any>(&self) -> Result<&T, Error> {
         self.payload.get::<T>().ok_or_else(|| self.arg_error::<T>())
     }
 
     /// Move the argument out as a `T` (for values that are not `Copy`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ArgType`] if the argument is not a `T` (the argument then
+    /// stays in place), or was taken already.
     pub fn take_arg<T: Any>(&mut self) -> Result<T, Error> {
         match self.payload.take::<T>() {
             Some(v) => Ok(v),
@@ -215,6 +225,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Queue `event` for `dest` (POE's `post`). The destination is resolved
     /// now; the event runs in a later round, in FIFO order with other
     /// events due by then. Both sessions stay alive until it is delivered.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `dest` names no live session (POE: ESRCH);
+    /// nothing is queued then.
     #[track_caller]
     pub fn post<'d>(
         &mut self,
@@ -251,6 +266,14 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// [`Error::CallDepth`] without running the handler (POE recurses
     /// until memory runs out; here the stack would overflow and abort the
     /// process).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `dest` names no live session;
+    /// [`Error::NoHandler`] if it has neither the handler nor `_default`;
+    /// [`Error::CallDepth`] at the call-depth limit; [`Error::HandlerFailed`]
+    /// if the handler panicked or returned an error (a DIE signal is queued to
+    /// it then).
     #[track_caller]
     pub fn call<'d>(
         &mut self,
@@ -388,6 +411,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Cancel one timer, getting its name, due time and argument back.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchTimer`] if the timer fired or was removed already;
+    /// [`Error::NotPermitted`] if it belongs to another session.
     pub fn alarm_remove(&mut self, id: TimerId) -> Result<RemovedTimer, Error> {
         let t = self.core.remove_timer(self.frame.key, id)?;
         Ok(RemovedTimer {
@@ -416,6 +444,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Shift a timer by `delta_secs` (may be negative); returns its new due
     /// time (POE's `alarm_adjust`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if `delta_secs` is not finite or too large for a
+    /// [`Duration`]; [`Error::NoSuchTimer`] if the timer fired or was removed;
+    /// [`Error::NotPermitted`] if it belongs to another session.
     pub fn alarm_adjust(&mut self, id: TimerId, delta_secs: f64) -> Result<Time, Error> {
         let delta = Duration::try_from_secs_f64(delta_secs.abs())
             .map_err(|e| Error::Invalid(format!("alarm_adjust by {delta_secs}: {e}")))?;
@@ -429,6 +463,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Re-base a timer to `delay` from now (POE's `delay_adjust`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchTimer`] if the timer fired or was removed;
+    /// [`Error::NotPermitted`] if it belongs to another session.
     pub fn delay_adjust(&mut self, id: TimerId, delay: Duration) -> Result<Time, Error> {
         let now = self.core.refresh_now();
         self.core.move_timer(self.frame.key, id, |_| now + delay)
@@ -448,6 +487,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Borrow a handle as its concrete type.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open in this kernel;
+    /// [`Error::HandleType`] if it holds another type than `T`.
     pub fn handle<T: Any>(&mut self, h: HandleId) -> Result<&mut T, Error> {
         let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
         (*entry.io)
@@ -509,6 +553,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Borrow the heap and a handle at once (to read straight into a buffer
     /// kept in the heap).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open in this kernel;
+    /// [`Error::HandleType`] if it holds another type than `T`.
     pub fn heap_and_handle<T: Any>(&mut self, h: HandleId) -> Result<(&mut H, &mut T), Error> {
         let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
         let io = (*entry.io)
@@ -527,6 +576,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Watch the handle for readability: `event` is dispatched every round
     /// while it is readable (POE's `select_read`). Replaces an earlier read
     /// watcher.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_read(&mut self, h: HandleId, event: impl IntoEvent) -> Result<(), Error> {
         let ev = self.core.names.resolve(&event);
         self.core
@@ -536,6 +591,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// [`Ctx::select_read`] with extra arguments for the handler, read
     /// there with [`Ctx::io_extra`] (POE's `select_read($fh, $ev, @args)`,
     /// its ARG2 onwards). One value, a tuple for several.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_read_with(
         &mut self,
         h: HandleId,
@@ -550,6 +611,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// [`Ctx::select_write`] with extra arguments for the handler (POE's
     /// `select_write($fh, $ev, @args)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_write_with(
         &mut self,
         h: HandleId,
@@ -573,11 +640,23 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Stop watching for readability (POE's `select_read($fh)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_read_off(&mut self, h: HandleId) -> Result<(), Error> {
         self.core.set_watcher(self.frame.key, h, IoMode::Read, None)
     }
 
     /// Watch the handle for writability (POE's `select_write`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_write(&mut self, h: HandleId, event: impl IntoEvent) -> Result<(), Error> {
         let ev = self.core.names.resolve(&event);
         self.core
@@ -585,6 +664,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Stop watching for writability (POE's `select_write($fh)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_write_off(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .set_watcher(self.frame.key, h, IoMode::Write, None)
@@ -595,6 +680,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// round while out-of-band data waits — read it (e.g. `recv` with
     /// `MSG_OOB`) or turn the watcher off, or it fires again. Backed by
     /// `EPOLLPRI` on Linux; elsewhere the watcher never fires.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_expedite(&mut self, h: HandleId, event: impl IntoEvent) -> Result<(), Error> {
         let ev = self.core.names.resolve(&event);
         self.core
@@ -603,6 +694,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// [`Ctx::select_expedite`] with extra arguments for the handler (POE's
     /// `select_expedite($fh, $ev, @args)`), read with [`Ctx::io_extra`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_expedite_with(
         &mut self,
         h: HandleId,
@@ -616,12 +713,24 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Stop watching for urgent data (POE's `select_expedite($fh)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_expedite_off(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .set_watcher(self.frame.key, h, IoMode::Expedite, None)
     }
 
     /// Stop watching the handle at all (POE's `select($fh)`); it stays open.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_off(&mut self, h: HandleId) -> Result<(), Error> {
         self.select_read_off(h)?;
         self.select_write_off(h)?;
@@ -630,35 +739,70 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Suspend the read watcher; data waits in the OS. The watcher still
     /// keeps the session alive.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_pause_read(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .pause_watcher(self.frame.key, h, IoMode::Read, true)
     }
 
     /// Resume a paused read watcher.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_resume_read(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .pause_watcher(self.frame.key, h, IoMode::Read, false)
     }
 
     /// Suspend the write watcher.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_pause_write(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .pause_watcher(self.frame.key, h, IoMode::Write, true)
     }
 
     /// Resume a paused write watcher.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_resume_write(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .pause_watcher(self.frame.key, h, IoMode::Write, false)
     }
 
     /// Remove the handle's watchers and close it (drop the object).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open (closed already);
+    /// [`Error::NotPermitted`] if it belongs to another session.
     pub fn close_handle(&mut self, h: HandleId) -> Result<(), Error> {
         self.core.remove_handle(self.frame.key, h).map(drop)
     }
 
     /// Remove the handle's watchers and take the object back.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::HandleType`] if it
+    /// holds another type than `T` (it stays open then);
+    /// [`Error::NotPermitted`] if it belongs to another session.
     pub fn take_handle<T: Any>(&mut self, h: HandleId) -> Result<T, Error> {
         {
             let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
@@ -684,6 +828,10 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Give this session a name others can post to (POE's `alias_set`).
     /// An alias keeps the session alive until the kernel runs out of other
     /// work. Setting an alias it already has is not an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AliasTaken`] if another session has the alias (POE: EEXIST).
     pub fn alias_set(&mut self, alias: &str) -> Result<(), Error> {
         self.core
             .sessions
@@ -693,6 +841,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Remove one of this session's aliases.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if no session has the alias (POE: ESRCH);
+    /// [`Error::NotPermitted`] if another session has it (POE: EPERM).
     pub fn alias_remove(&mut self, alias: &str) -> Result<(), Error> {
         self.core
             .sessions
@@ -794,6 +947,10 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Become a child of the kernel: the parent gets `_child` (lose) —
     /// except inside `_start`, where it never saw the child — then this
     /// session gets `_parent`. Fails (EPERM) if already a kernel child.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotPermitted`] if the session is already a child of the kernel.
     pub fn detach_myself(&mut self) -> Result<(), Error> {
         let key = self.frame.key;
         if self.core.sessions.get(key).and_then(|e| e.parent).is_none() {
@@ -807,6 +964,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Make one of this session's children a child of the kernel: this
     /// session gets `_child` (lose), then the child `_parent`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `child` is not a live session;
+    /// [`Error::NotPermitted`] if it is not a child of this session.
     pub fn detach_child(&mut self, child: SessionId) -> Result<(), Error> {
         let ck = self.core.resolve_or_err(&Dest::Id(child))?;
         if self.core.sessions.get(ck).and_then(|e| e.parent) != Some(self.frame.key) {

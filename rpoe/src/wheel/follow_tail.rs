@@ -210,6 +210,12 @@ impl<R: 'static> FollowTailBuilder<R> {
 
     /// Open the file (if it exists), find the starting point, and start
     /// polling in the running session; the first poll is due at once.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Io`] if the file exists but cannot be positioned at
+    /// the starting point. A missing or unreadable file is not an error here:
+    /// it is polled for, and reported to the error event.
     pub fn start<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<FollowTail<R>, crate::Error> {
         let id = WheelId::next();
         let mut name = |e: &Option<String>| e.as_deref().map(|n| ctx.event_id(n));
@@ -313,6 +319,7 @@ impl<R: 'static> FollowTailBuilder<R> {
 /// kernel.run().unwrap();
 /// std::fs::remove_file(&path).unwrap();
 /// ```
+#[must_use = "dropping the wheel stops following the file at once"]
 pub struct FollowTail<R: 'static> {
     inner: Rc<Inner<R>>,
 }

@@ -146,6 +146,7 @@ const EV_LOW: &str = "got_low";
 ///     .spawn(&mut kernel);
 /// kernel.run().unwrap();
 /// ```
+#[must_use = "a builder does nothing until it is spawned"]
 pub struct ClientTcp<F: Filter + Clone + 'static, U: 'static = ()>
 where
     F::Record: 'static,

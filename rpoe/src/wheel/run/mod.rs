@@ -362,6 +362,13 @@ impl<R: 'static> RunBuilder<R> {
     /// Start the child and give its pipes to the kernel on behalf of the
     /// running session. Fails if the program cannot be started (not found,
     /// not executable, ...); no child is left behind then.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Io`] if the program cannot be started (not found,
+    /// not executable) or its pipes cannot be set up — no child is left
+    /// behind then — or if the kernel cannot watch the pipes or catch
+    /// `SIGCHLD`.
     // The child is reaped by the kernel (sig_child) or by the wheel's drop.
     #[allow(clippy::zombie_processes)]
     pub fn start<H: 'static>(mut self, ctx: &mut Ctx<'_, H>) -> Result<Run<R>, crate::Error> {
@@ -498,6 +505,7 @@ impl<R: 'static> RunBuilder<R> {
 /// );
 /// kernel.run().unwrap(); // returns once the child is reaped
 /// ```
+#[must_use = "dropping the wheel closes the child's pipes and signals it"]
 pub struct Run<R: 'static> {
     common: Rc<Common>,
     pid: u32,
@@ -565,6 +573,10 @@ impl<R: 'static> Run<R> {
     /// after [`shutdown_stdin`](Run::shutdown_stdin), with
     /// [`no_stdin`](RunBuilder::no_stdin), or once the wheel failed to
     /// write.
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError`] if the stdin filter cannot encode `record`.
     pub fn put(&self, record: &R) -> Result<(), FilterError> {
         match &self.stdin {
             Some(stdin) => machine::put(stdin, record),
@@ -593,6 +605,11 @@ impl<R: 'static> Run<R> {
     /// `"SIGKILL"`, `"HUP"`, or a number such as `"9"`; `""` means
     /// `TERM`, POE's default. Fails with `ESRCH` once the child has been
     /// reaped, and with `InvalidInput` for an unknown signal.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for an unknown signal name; `ESRCH` once the child
+    /// has been reaped; `EPERM` if the OS refuses.
     pub fn kill(&self, signal: &str) -> io::Result<()> {
         let sig = parse_signal(signal).ok_or_else(|| {
             io::Error::new(

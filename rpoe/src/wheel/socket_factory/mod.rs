@@ -274,6 +274,12 @@ impl SocketFactoryBuilder {
     /// the running session. Failures of the socket itself arrive as the
     /// failure event; this returns an error only if the kernel cannot
     /// watch the socket.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Io`] if the kernel cannot watch the socket. Failures
+    /// of the socket itself (cannot be created, bound, connected) arrive as the
+    /// failure event instead.
     pub fn start<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<SocketFactory, crate::Error> {
         if self.listen {
             self.start_listen(ctx)
@@ -517,6 +523,7 @@ fn in_progress(e: &io::Error) -> bool {
 /// );
 /// kernel.run().unwrap();
 /// ```
+#[must_use = "dropping the wheel closes a socket still connecting or listening"]
 pub struct SocketFactory {
     id: WheelId,
     endpoint: Endpoint,
