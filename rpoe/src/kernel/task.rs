@@ -340,6 +340,11 @@ impl Core {
     }
 }
 
+/// # Futures
+///
+/// Running futures inside this session: `spawn_future` (its output comes
+/// back as an event), the kernel-timer futures [`Sleep`], and
+/// [`AsyncIo`] for awaiting reads and writes on a handle.
 impl<H: 'static> Ctx<'_, H> {
     /// Start a future in this session; its output comes back to the
     /// session as `event` (the output is the event's argument: take it
