@@ -79,7 +79,7 @@ pub use source::{EventSource, PostAction, SourceCtx, SourceHandle, TimerGuard};
 pub use spawner::Spawner;
 pub use task::{AsyncIo, Sleep, TaskId, ASYNC_IO_BUFFER};
 
-pub(crate) use engine::Core;
+use engine::Core;
 
 use caller::Caller;
 use dispatch::Delivery;
