@@ -13,6 +13,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects with a timeout, sets `TCP_NODELAY` (so small writes leave as
 /// separate segments) and read/write timeouts of [`IO_TIMEOUT`].
+///
+/// # Errors
+///
+/// The I/O error of the connect (refused, timed out) or of setting the
+/// socket options.
 pub fn try_connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
     let s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_nodelay(true)?;

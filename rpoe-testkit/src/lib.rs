@@ -23,6 +23,17 @@
 //!
 //! Every case is a plain function that panics with a descriptive message on
 //! failure; a [`Server`] dropped while panicking prints the server's stderr.
+//!
+//! # Panics
+//!
+//! Panicking is this crate's way of failing: every public function panics
+//! when what it checks does not hold, or when the environment refuses
+//! what a test needs (a port, a process, a socket timeout), with a message
+//! that says which. That is why the workspace's `missing_panics_doc` lint
+//! is allowed here and nowhere else: a `# Panics` section on each function
+//! would say the same sentence.
+
+#![allow(clippy::missing_panics_doc)]
 
 pub mod differential;
 pub mod io;

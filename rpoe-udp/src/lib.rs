@@ -192,6 +192,7 @@ impl<R: 'static> EventSource for UdpSource<R> {
 
 /// Configures a [`Udp`] wheel: the filter, the event names, the queue
 /// bound. Started with [`UdpBuilder::start`] inside a handler.
+#[must_use = "a builder does nothing until it is started"]
 pub struct UdpBuilder<R> {
     socket: UdpSocket,
     input: BoxFilter<R>,
@@ -279,6 +280,7 @@ impl<R: 'static> UdpBuilder<R> {
 /// );
 /// kernel.run().unwrap();
 /// ```
+#[must_use = "dropping the wheel closes the socket at once"]
 pub struct Udp<R: 'static> {
     id: WheelId,
     source: SourceHandle<UdpSource<R>>,

@@ -49,7 +49,10 @@
 //! [`wheel::Run`] waits for and signals children through pidfds, which
 //! are Linux's. Building for another target stops with a
 //! `compile_error!` saying so, rather than with errors deep inside the
-//! code or, worse, a build that compiles but was never run.
+//! code or, worse, a build that compiles but was never run. All
+//! platform calls (pidfds, `waitid`/`kill`, signal plumbing, resource
+//! limits, socket shutdown, file identity) are in one private module, so
+//! a port to another Unix has one place to fill in.
 //!
 //! # Minimum supported Rust version
 //!
@@ -74,6 +77,7 @@ struct ReadmeDoctests;
 pub mod component;
 pub mod filter;
 pub mod kernel;
+mod os;
 pub mod wheel;
 
 #[cfg(feature = "tokio")]

@@ -202,3 +202,74 @@ fn a_component_starts_from_main_and_from_a_handler() {
     );
     kernel.run().unwrap();
 }
+
+/// A source that does nothing: the test drives it through `defer`.
+struct Idle;
+
+impl EventSource for Idle {
+    type Io = UnixStream;
+
+    fn ready(&mut self, _: &mut SourceCtx<'_, UnixStream>, _: IoMode) -> PostAction {
+        PostAction::Continue
+    }
+}
+
+/// `SourceCtx::watches_child` follows the session's `sig_child` watcher,
+/// and `SourceHandle::defer` runs its work even when the handle is dropped
+/// right after (what a process wheel's drop relies on to reap its child).
+#[test]
+fn watches_child_and_work_deferred_by_a_dropped_handle() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    type Seen = Rc<RefCell<Vec<(&'static str, bool)>>>;
+    let seen: Seen = Rc::default();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut kernel = Kernel::new().unwrap();
+    let (s1, s2) = (seen.clone(), seen.clone());
+    kernel.spawn(
+        Session::new((None::<SourceHandle<Idle>>, None::<UnixStream>))
+            .on("_start", move |ctx| {
+                let (near, far) = UnixStream::pair().unwrap();
+                ctx.sig_child(pid, "exited").unwrap();
+                let h = ctx.add_source(near, Idle).unwrap();
+                let s1 = s1.clone();
+                h.defer(move |_, cx| {
+                    s1.borrow_mut().push(("watched", cx.watches_child(pid)));
+                    s1.borrow_mut()
+                        .push(("other pid", cx.watches_child(pid + 1)));
+                    PostAction::Continue
+                });
+                *ctx.heap() = (Some(h), Some(far));
+                ctx.yield_event("next", ());
+            })
+            .on("next", move |ctx| {
+                ctx.sig_child_remove(pid);
+                let h = ctx.heap().0.take().unwrap();
+                let s2 = s2.clone();
+                h.defer(move |_, cx| {
+                    s2.borrow_mut().push(("removed", cx.watches_child(pid)));
+                    // The handle was dropped after this was deferred: the
+                    // work still runs, but what it emits is not delivered.
+                    cx.emit("never", ());
+                    PostAction::Continue
+                });
+                drop(h);
+                ctx.heap().1 = None;
+            })
+            .on("never", |_| {
+                panic!("a dropped source's events are not delivered")
+            }),
+        (),
+    );
+    kernel.run().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        [("watched", true), ("other pid", false), ("removed", false)]
+    );
+}

@@ -8,6 +8,7 @@ use crate::lines::Mismatch;
 
 /// A failed load run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// Setting up the run failed (poll instance, limits, arguments).
     #[error("setup: {0}")]

@@ -149,6 +149,10 @@ pub struct Client<R: 'static, U> {
 impl<R: 'static, U> Client<R, U> {
     /// Send a record to the client (queued; written when the handler
     /// returns and as the socket allows).
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError`] if the filter cannot encode `record`.
     pub fn put(&self, record: &R) -> Result<(), FilterError> {
         match &self.wheel {
             Some(w) => w.put(record).map(drop),
@@ -531,6 +535,12 @@ where
     }
 
     /// Bind the listeners and start the server in `kernel`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if the builder was misused (a setting given after
+    /// `state`, see the builder's methods); [`Error::Io`] if a listener cannot
+    /// be bound (address in use, permission denied).
     pub fn spawn(self, kernel: &mut Kernel) -> Result<ServerTcpInfo, Error> {
         let (session, addrs, failures) = self.build()?;
         let id = kernel.spawn(session, ());
@@ -543,6 +553,10 @@ where
 
     /// Bind the listeners and start the server as a child of the running
     /// session.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServerTcp::spawn`].
     pub fn spawn_child<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<ServerTcpInfo, Error> {
         let (session, addrs, failures) = self.build()?;
         let id = ctx.spawn(session, ());
@@ -931,8 +945,6 @@ impl ServerListener {
 
 /// The smaller of 10000 and the descriptor limit less a margin.
 fn default_max_clients() -> usize {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-        .current
-        .unwrap_or(1024);
+    let limit = crate::os::open_files_limit().unwrap_or(1024);
     10_000usize.min(limit.saturating_sub(32).max(1) as usize)
 }

@@ -116,6 +116,7 @@ pub use stream::Stream;
 /// assert!(matches!(blocks.get(b"x\0", &mut out), Err(FilterError::Malformed(_))));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FilterError {
     /// A record (line, block, frame) is longer than the filter's limit.
     #[error("record of {len} bytes exceeds the limit of {max}")]
@@ -191,9 +192,20 @@ pub trait Filter {
     /// completes to `out`. After an error the filter's state is unspecified
     /// except that it holds no more than its limits; callers normally close
     /// the stream.
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError::TooLong`] or [`FilterError::BufferFull`] if input
+    /// passes the filter's limits; [`FilterError::Malformed`] if it cannot
+    /// be decoded.
     fn get(&mut self, chunk: &[u8], out: &mut Vec<Self::Record>) -> Result<(), FilterError>;
 
     /// Append the encoding of `record` to `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError`] if the record cannot be encoded (too long for the
+    /// framing, or not representable; which depends on the filter).
     fn put(&mut self, record: &Self::Record, out: &mut Vec<u8>) -> Result<(), FilterError>;
 
     /// Bytes received but not yet part of a record (POE's `get_pending`).
@@ -255,6 +267,11 @@ pub trait Filter {
     /// let chunks: Vec<Vec<u8>> = vec![b"x\n".to_vec()];
     /// assert_eq!(lines.get_many(&chunks).unwrap(), [b"cx".to_vec()]);
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError::TooLong`] or [`FilterError::BufferFull`] if input passes
+    /// the filter's limits; [`FilterError::Malformed`] if it cannot be decoded.
     fn get_many<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<Vec<Self::Record>, FilterError>
     where
         Self: Sized,
@@ -290,6 +307,10 @@ pub trait Filter {
     /// let chunks = blocks.put_many(&[b"ab".to_vec(), b"cd".to_vec()]).unwrap();
     /// assert_eq!(chunks, [b"abcd".to_vec()]);
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`put`](Filter::put), for the first record that fails.
     fn put_many(&mut self, records: &[Self::Record]) -> Result<Vec<Vec<u8>>, FilterError> {
         records
             .iter()
@@ -376,6 +397,11 @@ pub trait GetOne: Filter {
     /// Queue `chunks` (joined, as POE does) without cutting any record.
     /// Fails only if they would take the filter past its buffer limit;
     /// the filter is emptied then.
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError::BufferFull`] if the chunks would take the filter past
+    /// its buffer limit.
     fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError>;
 
     /// Cut the next record from what is queued, or `None` if no whole
@@ -383,6 +409,12 @@ pub trait GetOne: Filter {
     /// bad prefix) empties the filter that raised it, as
     /// [`get`](Filter::get) does; a [`Map::try_new`] conversion error
     /// fails only the record it was converting.
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError::TooLong`] or [`FilterError::BufferFull`] if input
+    /// passes the filter's limits; [`FilterError::Malformed`] if it cannot
+    /// be decoded.
     fn get_one(&mut self) -> Result<Option<Self::Record>, FilterError>;
 }
 

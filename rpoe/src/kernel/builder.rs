@@ -45,6 +45,7 @@ impl Default for Limits {
 /// # drop(kernel);
 /// ```
 #[derive(Debug, Default)]
+#[must_use = "a builder does nothing until it is built"]
 pub struct KernelBuilder {
     clock: Option<ManualClock>,
     limits: Limits,
@@ -123,6 +124,11 @@ impl KernelBuilder {
     }
 
     /// Build the kernel. [`Error::Invalid`] if a limit is out of range.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if a limit is zero; [`Error::Io`] as
+    /// [`Kernel::new`].
     pub fn build(self) -> Result<Kernel, Error> {
         // DIE reports where a handler panicked; only the panic hook knows.
         super::panic_site::install();

@@ -15,6 +15,7 @@ use super::ids::{Dest, HandleId, Sender, SessionId, TimerId};
 use super::names::{EventId, IntoEvent};
 use super::options::{self, SessionOption};
 use super::payload::{type_of, IoMode, Payload, Value};
+use super::signals::Signal;
 use super::Core;
 
 /// A timer taken off the queue by [`Ctx::alarm_remove`] and friends.
@@ -136,16 +137,129 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// The event's argument as a `T` (a tuple when several were sent).
     /// I/O events carry their [`HandleId`]; events sent without arguments
     /// carry `()`. A wrong type is an [`Error::ArgType`], never a panic.
+    ///
+    /// In a signal handler the argument is the [`crate::Signal`], and the
+    /// signal's own argument (what [`Ctx::signal`] sent, a
+    /// [`crate::ChildExit`] for CHLD, a [`crate::DieInfo`] for DIE) reads
+    /// the same way — `ctx.arg::<ChildExit>()` — as POE hands both over in
+    /// `@_[ARG0..]`; the watcher's extras read with [`Ctx::extra`].
+    ///
+    /// ```
+    /// use rpoe::{Kernel, Session, Signal};
+    ///
+    /// let mut kernel = Kernel::new().unwrap();
+    /// kernel.spawn(
+    ///     Session::new(())
+    ///         .on("_start", |ctx| {
+    ///             ctx.sig_with("PING", "pinged", "from the watcher").unwrap();
+    ///             let me = ctx.id();
+    ///             ctx.signal(me, "PING", 42u32).unwrap();
+    ///         })
+    ///         .on("pinged", |ctx| {
+    ///             assert_eq!(ctx.arg::<Signal>().unwrap().name(), "PING");
+    ///             assert_eq!(*ctx.arg::<u32>().unwrap(), 42); // the signal's argument
+    ///             assert_eq!(*ctx.extra::<&str>().unwrap(), "from the watcher");
+    ///             ctx.sig_remove("PING");
+    ///         }),
+    ///     (),
+    /// );
+    /// kernel.run().unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ArgType`] if the argument is not a `T` (it names both
+    /// types; the mistake is also logged at warn level).
     pub fn arg<T: Any>(&self) -> Result<&T, Error> {
-        self.payload.get::<T>().ok_or_else(|| self.arg_error::<T>())
+        match self.payload.get::<T>() {
+            Some(v) => Ok(v),
+            None => self.signal_arg::<T>().ok_or_else(|| self.arg_error::<T>()),
+        }
+    }
+
+    /// A signal's own argument, when the event is a signal's (the slow
+    /// path of [`Ctx::arg`], taken only when the event's argument itself
+    /// is not a `T`).
+    #[cold]
+    fn signal_arg<T: Any>(&self) -> Option<&T> {
+        self.payload.get::<Signal>()?.arg::<T>()
     }
 
     /// Move the argument out as a `T` (for values that are not `Copy`).
+    /// In a signal handler this takes the whole [`crate::Signal`]; its
+    /// parts are shared with the other watchers, so read them with
+    /// [`Ctx::arg`] and [`Ctx::extra`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ArgType`] if the argument is not a `T` (the argument then
+    /// stays in place), or was taken already.
     pub fn take_arg<T: Any>(&mut self) -> Result<T, Error> {
         match self.payload.take::<T>() {
             Some(v) => Ok(v),
             None => Err(self.arg_error::<T>()),
         }
+    }
+
+    /// The extra arguments of the watcher that sent this event, as a `T`:
+    /// what [`Ctx::select_read_with`] (or `select_write_with`,
+    /// `select_expedite_with`), [`Ctx::sig_with`] or [`Ctx::sig_child_with`]
+    /// was given — POE's arguments after the event's own. Read like the
+    /// event's argument, with the same error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ArgType`] if the watcher had no extras, or they are not a
+    /// `T` (also logged at warn level).
+    pub fn extra<T: Any>(&self) -> Result<&T, Error> {
+        let extra: Option<&dyn Any> = match &self.payload {
+            Payload::IoWith(_, _, extra) => Some(&**extra),
+            _ => self
+                .payload
+                .get::<Signal>()
+                .and_then(|s| s.extra.as_deref()),
+        };
+        match extra {
+            Some(e) => e
+                .downcast_ref()
+                .ok_or_else(|| self.type_error::<T>("extra arguments of another type")),
+            None => Err(self.type_error::<T>("no extra arguments")),
+        }
+    }
+
+    /// The name of the type the event's argument was sent as (`"()"` for
+    /// none, `"HandleId (I/O event)"` for I/O events;
+    /// the wording is [`std::any::type_name`]'s, meant for people). Why:
+    /// a `_default` handler gets events of every shape and can describe
+    /// what it got — POE's `_default` prints `@{$_[ARG1]}` — and a handler
+    /// can log what it was sent instead of what it expected.
+    ///
+    /// ```
+    /// use rpoe::{Kernel, Session};
+    ///
+    /// let mut kernel = Kernel::new().unwrap();
+    /// kernel.spawn(
+    ///     Session::new(Vec::<String>::new())
+    ///         .on("_start", |ctx| {
+    ///             ctx.yield_event("nobody_handles_this", (7u16, "seven"));
+    ///         })
+    ///         .on("_default", |ctx| {
+    ///             let line = format!(
+    ///                 "{} with {}",
+    ///                 ctx.original_event_name().unwrap(),
+    ///                 ctx.arg_type_name()
+    ///             );
+    ///             ctx.heap().push(line);
+    ///         })
+    ///         .on("_stop", |ctx| {
+    ///             assert_eq!(ctx.heap(), &["nobody_handles_this with (u16, &str)"]);
+    ///         }),
+    ///     (),
+    /// );
+    /// kernel.run().unwrap();
+    /// ```
+    pub fn arg_type_name(&self) -> &'static str {
+        self.payload.describe()
     }
 
     /// Out of line and logged: a handler that asks for the wrong type is
@@ -154,10 +268,16 @@ impl<'a, H: 'static> Ctx<'a, H> {
     #[cold]
     #[inline(never)]
     fn arg_error<T>(&self) -> Error {
+        self.type_error::<T>(self.payload.describe())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn type_error<T>(&self, found: &'static str) -> Error {
         let e = Error::ArgType {
             event: self.core.names.name(self.event).to_string(),
             expected: type_of::<T>(),
-            found: self.payload.describe(),
+            found,
         };
         tracing::warn!(target: "rpoe::dispatch", error = %e, "argument asked for with the wrong type");
         e
@@ -215,6 +335,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Queue `event` for `dest` (POE's `post`). The destination is resolved
     /// now; the event runs in a later round, in FIFO order with other
     /// events due by then. Both sessions stay alive until it is delivered.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `dest` names no live session (POE: ESRCH);
+    /// nothing is queued then.
     #[track_caller]
     pub fn post<'d>(
         &mut self,
@@ -251,6 +376,14 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// [`Error::CallDepth`] without running the handler (POE recurses
     /// until memory runs out; here the stack would overflow and abort the
     /// process).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `dest` names no live session;
+    /// [`Error::NoHandler`] if it has neither the handler nor `_default`;
+    /// [`Error::CallDepth`] at the call-depth limit; [`Error::HandlerFailed`]
+    /// if the handler panicked or returned an error (a DIE signal is queued to
+    /// it then).
     #[track_caller]
     pub fn call<'d>(
         &mut self,
@@ -388,6 +521,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Cancel one timer, getting its name, due time and argument back.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchTimer`] if the timer fired or was removed already;
+    /// [`Error::NotPermitted`] if it belongs to another session.
     pub fn alarm_remove(&mut self, id: TimerId) -> Result<RemovedTimer, Error> {
         let t = self.core.remove_timer(self.frame.key, id)?;
         Ok(RemovedTimer {
@@ -416,6 +554,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Shift a timer by `delta_secs` (may be negative); returns its new due
     /// time (POE's `alarm_adjust`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if `delta_secs` is not finite or too large for a
+    /// [`Duration`]; [`Error::NoSuchTimer`] if the timer fired or was removed;
+    /// [`Error::NotPermitted`] if it belongs to another session.
     pub fn alarm_adjust(&mut self, id: TimerId, delta_secs: f64) -> Result<Time, Error> {
         let delta = Duration::try_from_secs_f64(delta_secs.abs())
             .map_err(|e| Error::Invalid(format!("alarm_adjust by {delta_secs}: {e}")))?;
@@ -429,6 +573,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Re-base a timer to `delay` from now (POE's `delay_adjust`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchTimer`] if the timer fired or was removed;
+    /// [`Error::NotPermitted`] if it belongs to another session.
     pub fn delay_adjust(&mut self, id: TimerId, delay: Duration) -> Result<Time, Error> {
         let now = self.core.refresh_now();
         self.core.move_timer(self.frame.key, id, |_| now + delay)
@@ -448,6 +597,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Borrow a handle as its concrete type.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open in this kernel;
+    /// [`Error::HandleType`] if it holds another type than `T`.
     pub fn handle<T: Any>(&mut self, h: HandleId) -> Result<&mut T, Error> {
         let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
         (*entry.io)
@@ -509,6 +663,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Borrow the heap and a handle at once (to read straight into a buffer
     /// kept in the heap).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open in this kernel;
+    /// [`Error::HandleType`] if it holds another type than `T`.
     pub fn heap_and_handle<T: Any>(&mut self, h: HandleId) -> Result<(&mut H, &mut T), Error> {
         let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
         let io = (*entry.io)
@@ -527,6 +686,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Watch the handle for readability: `event` is dispatched every round
     /// while it is readable (POE's `select_read`). Replaces an earlier read
     /// watcher.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_read(&mut self, h: HandleId, event: impl IntoEvent) -> Result<(), Error> {
         let ev = self.core.names.resolve(&event);
         self.core
@@ -536,6 +701,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// [`Ctx::select_read`] with extra arguments for the handler, read
     /// there with [`Ctx::io_extra`] (POE's `select_read($fh, $ev, @args)`,
     /// its ARG2 onwards). One value, a tuple for several.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_read_with(
         &mut self,
         h: HandleId,
@@ -550,6 +721,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// [`Ctx::select_write`] with extra arguments for the handler (POE's
     /// `select_write($fh, $ev, @args)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_write_with(
         &mut self,
         h: HandleId,
@@ -573,11 +750,23 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Stop watching for readability (POE's `select_read($fh)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_read_off(&mut self, h: HandleId) -> Result<(), Error> {
         self.core.set_watcher(self.frame.key, h, IoMode::Read, None)
     }
 
     /// Watch the handle for writability (POE's `select_write`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_write(&mut self, h: HandleId, event: impl IntoEvent) -> Result<(), Error> {
         let ev = self.core.names.resolve(&event);
         self.core
@@ -585,6 +774,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Stop watching for writability (POE's `select_write($fh)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_write_off(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .set_watcher(self.frame.key, h, IoMode::Write, None)
@@ -595,6 +790,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// round while out-of-band data waits — read it (e.g. `recv` with
     /// `MSG_OOB`) or turn the watcher off, or it fires again. Backed by
     /// `EPOLLPRI` on Linux; elsewhere the watcher never fires.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_expedite(&mut self, h: HandleId, event: impl IntoEvent) -> Result<(), Error> {
         let ev = self.core.names.resolve(&event);
         self.core
@@ -603,6 +804,12 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// [`Ctx::select_expedite`] with extra arguments for the handler (POE's
     /// `select_expedite($fh, $ev, @args)`), read with [`Ctx::io_extra`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_expedite_with(
         &mut self,
         h: HandleId,
@@ -616,12 +823,24 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Stop watching for urgent data (POE's `select_expedite($fh)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_expedite_off(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .set_watcher(self.frame.key, h, IoMode::Expedite, None)
     }
 
     /// Stop watching the handle at all (POE's `select($fh)`); it stays open.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_off(&mut self, h: HandleId) -> Result<(), Error> {
         self.select_read_off(h)?;
         self.select_write_off(h)?;
@@ -630,35 +849,70 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Suspend the read watcher; data waits in the OS. The watcher still
     /// keeps the session alive.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_pause_read(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .pause_watcher(self.frame.key, h, IoMode::Read, true)
     }
 
     /// Resume a paused read watcher.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_resume_read(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .pause_watcher(self.frame.key, h, IoMode::Read, false)
     }
 
     /// Suspend the write watcher.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_pause_write(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .pause_watcher(self.frame.key, h, IoMode::Write, true)
     }
 
     /// Resume a paused write watcher.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::NotPermitted`] if
+    /// it belongs to another session; [`Error::Io`] if the OS refuses the
+    /// registration.
     pub fn select_resume_write(&mut self, h: HandleId) -> Result<(), Error> {
         self.core
             .pause_watcher(self.frame.key, h, IoMode::Write, false)
     }
 
     /// Remove the handle's watchers and close it (drop the object).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open (closed already);
+    /// [`Error::NotPermitted`] if it belongs to another session.
     pub fn close_handle(&mut self, h: HandleId) -> Result<(), Error> {
         self.core.remove_handle(self.frame.key, h).map(drop)
     }
 
     /// Remove the handle's watchers and take the object back.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchHandle`] if `h` is not open; [`Error::HandleType`] if it
+    /// holds another type than `T` (it stays open then);
+    /// [`Error::NotPermitted`] if it belongs to another session.
     pub fn take_handle<T: Any>(&mut self, h: HandleId) -> Result<T, Error> {
         {
             let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
@@ -684,6 +938,10 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Give this session a name others can post to (POE's `alias_set`).
     /// An alias keeps the session alive until the kernel runs out of other
     /// work. Setting an alias it already has is not an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AliasTaken`] if another session has the alias (POE: EEXIST).
     pub fn alias_set(&mut self, alias: &str) -> Result<(), Error> {
         self.core
             .sessions
@@ -693,6 +951,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Remove one of this session's aliases.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if no session has the alias (POE: ESRCH);
+    /// [`Error::NotPermitted`] if another session has it (POE: EPERM).
     pub fn alias_remove(&mut self, alias: &str) -> Result<(), Error> {
         self.core
             .sessions
@@ -794,6 +1057,10 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Become a child of the kernel: the parent gets `_child` (lose) —
     /// except inside `_start`, where it never saw the child — then this
     /// session gets `_parent`. Fails (EPERM) if already a kernel child.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotPermitted`] if the session is already a child of the kernel.
     pub fn detach_myself(&mut self) -> Result<(), Error> {
         let key = self.frame.key;
         if self.core.sessions.get(key).and_then(|e| e.parent).is_none() {
@@ -807,6 +1074,11 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// Make one of this session's children a child of the kernel: this
     /// session gets `_child` (lose), then the child `_parent`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `child` is not a live session;
+    /// [`Error::NotPermitted`] if it is not a child of this session.
     pub fn detach_child(&mut self, child: SessionId) -> Result<(), Error> {
         let ck = self.core.resolve_or_err(&Dest::Id(child))?;
         if self.core.sessions.get(ck).and_then(|e| e.parent) != Some(self.frame.key) {

@@ -69,6 +69,11 @@ impl<H: 'static> Ctx<'_, H> {
     /// `"CHLD"` (or `"CLD"`) watchers hear of the children reaped for
     /// [`Ctx::sig_child`] watchers; rpoe does not reap children nobody
     /// asked it to watch (they may belong to `std::process::Child`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if `name` is an OS signal and catching it cannot be set
+    /// up (the signal pipe cannot be created or registered).
     pub fn sig(&mut self, name: &str, event: impl IntoEvent) -> Result<(), Error> {
         let ev = self.core.names.resolve(&event);
         self.core
@@ -77,6 +82,10 @@ impl<H: 'static> Ctx<'_, H> {
 
     /// Like [`Ctx::sig`], with an argument the handler finds in
     /// [`crate::Signal::extra`] (POE's extra `sig` arguments).
+    ///
+    /// # Errors
+    ///
+    /// As [`Ctx::sig`]: [`Error::Io`] if an OS signal cannot be caught.
     pub fn sig_with(
         &mut self,
         name: &str,
@@ -104,6 +113,10 @@ impl<H: 'static> Ctx<'_, H> {
 
     /// Send signal `name` to `dest` and its descendants (POE's `signal`).
     /// It is queued like an event.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `dest` names no live session.
     pub fn signal<'d>(
         &mut self,
         dest: impl Into<Dest<'d>>,
@@ -125,6 +138,11 @@ impl<H: 'static> Ctx<'_, H> {
     /// Watch child process `pid`: when it exits it is reaped and `event`
     /// gets a [`crate::Signal`] named CHLD carrying a [`crate::ChildExit`].
     /// One-shot; keeps the session alive until then.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `pid` is not a valid process id (over
+    /// `i32::MAX`); [`Error::Io`] if `SIGCHLD` cannot be caught.
     pub fn sig_child(&mut self, pid: u32, event: impl IntoEvent) -> Result<(), Error> {
         let ev = self.core.names.resolve(&event);
         let pid = i32::try_from(pid).map_err(|_| Error::NoSuchSession(format!("pid {pid}")))?;
@@ -134,6 +152,10 @@ impl<H: 'static> Ctx<'_, H> {
     /// [`Ctx::sig_child`] with extra arguments for the handler, found in
     /// [`crate::Signal::extra`] (POE's `sig_child($pid, $event, @args)`:
     /// its ARG3 onwards). Setting it again for the same pid replaces both.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ctx::sig_child`].
     pub fn sig_child_with(
         &mut self,
         pid: u32,
@@ -179,12 +201,20 @@ impl<H: 'static> Ctx<'_, H> {
 
     /// Add one to `session`'s public refcount `tag`; any non-zero tag keeps
     /// it alive (and the kernel from going idle). Returns the new count.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `session` is not a live session.
     pub fn refcount_increment(&mut self, session: SessionId, tag: &str) -> Result<i64, Error> {
         let key = self.core.resolve_or_err(&Dest::Id(session))?;
         self.core.refcount_add(key, tag, 1)
     }
 
     /// Subtract one from `session`'s public refcount `tag`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `session` is not a live session.
     pub fn refcount_decrement(&mut self, session: SessionId, tag: &str) -> Result<i64, Error> {
         let key = self.core.resolve_or_err(&Dest::Id(session))?;
         self.core.refcount_add(key, tag, -1)

@@ -23,6 +23,10 @@ impl Kernel {
     /// kernel has finished (no session left, or [`Kernel::stop`] called):
     /// after that call the kernel is in the state [`Kernel::run`] leaves
     /// it in. A failure nobody handled is returned as `run` would.
+    ///
+    /// # Errors
+    ///
+    /// As [`Kernel::run`].
     pub fn turn(&mut self) -> Result<bool, Error> {
         self.core.stop_requested = false;
         if self.core.sessions.len() == 0 {

@@ -79,17 +79,7 @@ pub use source::{EventSource, PostAction, SourceCtx, SourceHandle, TimerGuard};
 pub use spawner::Spawner;
 pub use task::{AsyncIo, Sleep, TaskId, ASYNC_IO_BUFFER};
 
-pub(crate) use engine::Core;
-// Still used by wheel::Run, the one wheel not yet on the public door
-// (tests/public_door.rs lists it as the remaining debt).
-#[cfg(feature = "process")]
-pub(crate) use handles::{Target, WheelIo};
-#[cfg(feature = "process")]
-pub(crate) use payload::Payload as KPayload;
-#[cfg(feature = "process")]
-pub(crate) use postback::{Local as LocalQueue, LocalOp};
-#[cfg(feature = "process")]
-pub(crate) use queue::SessionKey;
+use engine::Core;
 
 use caller::Caller;
 use dispatch::Delivery;
@@ -138,6 +128,11 @@ pub struct Kernel {
 impl Kernel {
     /// A kernel on the system's monotonic clock, with the default limits
     /// (see [`KernelBuilder`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the OS poller (epoll) or the cross-thread waker cannot
+    /// be created (out of file descriptors, say).
     pub fn new() -> Result<Kernel, Error> {
         KernelBuilder::new().build()
     }
@@ -151,6 +146,10 @@ impl Kernel {
     /// clone of the clock to advance it. If the kernel would have to wait
     /// for a timer and nothing else can wake it, `run` returns
     /// [`Error::ClockStalled`] instead of hanging.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] as [`Kernel::new`].
     pub fn with_manual_clock(clock: ManualClock) -> Result<Kernel, Error> {
         KernelBuilder::new().manual_clock(clock).build()
     }
@@ -186,6 +185,10 @@ impl Kernel {
     }
 
     /// Queue an event from outside any handler (sender: the kernel).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `dest` names no live session.
     pub fn post<'d>(
         &mut self,
         dest: impl Into<Dest<'d>>,
@@ -200,6 +203,11 @@ impl Kernel {
     }
 
     /// Run a handler now from outside any handler and return its value.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ctx::call`]: [`Error::NoSuchSession`], [`Error::NoHandler`],
+    /// [`Error::CallDepth`] or [`Error::HandlerFailed`].
     pub fn call<'d>(
         &mut self,
         dest: impl Into<Dest<'d>>,
@@ -235,6 +243,10 @@ impl Kernel {
 
     /// Send a signal to a session and its descendants, from outside any
     /// handler (POE's `signal`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if `dest` names no live session.
     pub fn signal<'d>(
         &mut self,
         dest: impl Into<Dest<'d>>,
@@ -320,6 +332,13 @@ impl Kernel {
 
     /// Dispatch until no session is left, then return. Returns at once if
     /// there are no sessions; may be called again afterwards.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HandlerFailed`] if a handler failed and nobody handled the DIE
+    /// signal (every session was stopped); [`Error::DieHandlerFailed`] if a DIE
+    /// handler itself failed; [`Error::ClockStalled`] on a manual clock that
+    /// must be advanced; [`Error::Io`] if polling the OS fails.
     pub fn run(&mut self) -> Result<(), Error> {
         self.core.stop_requested = false;
         while self.round(true)? {}
@@ -346,6 +365,10 @@ impl Kernel {
     /// kernel is itself a session,
     /// so the call after the last session stopped still returns true (it
     /// retires the kernel) and only the one after that returns false.
+    ///
+    /// # Errors
+    ///
+    /// As [`Kernel::run`].
     pub fn run_one_timeslice(&mut self) -> Result<bool, Error> {
         self.core.stop_requested = false;
         if self.core.sessions.len() == 0 {
@@ -359,6 +382,10 @@ impl Kernel {
     }
 
     /// Run rounds while `keep_going()` is true and sessions remain.
+    ///
+    /// # Errors
+    ///
+    /// As [`Kernel::run`].
     pub fn run_while(&mut self, mut keep_going: impl FnMut() -> bool) -> Result<(), Error> {
         while keep_going() && self.run_one_timeslice()? {}
         Ok(())

@@ -172,6 +172,10 @@ impl Value {
     }
 
     /// Take the value as a `T`; on a type mismatch the value comes back.
+    ///
+    /// # Errors
+    ///
+    /// The value itself, unchanged, if it is not a `T`.
     pub fn take<T: Any>(mut self) -> Result<T, Value> {
         match self.0.take::<T>() {
             Some(v) => Ok(v),

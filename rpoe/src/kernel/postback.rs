@@ -168,6 +168,11 @@ impl Callback {
     }
 
     /// Run the handler now, from inside another handler.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ctx::call`]; [`Error::NoSuchSession`] once the target session is
+    /// gone.
     pub fn call<H: 'static>(&self, ctx: &mut Ctx<'_, H>, args: impl Any) -> Result<Value, Error> {
         let h = &self.0;
         ctx.call(

@@ -253,6 +253,11 @@ impl KernelHandle {
     /// if the kernel has been dropped, or with [`Error::InboxFull`] when
     /// called on the kernel's own thread with the inbox full. An unknown
     /// destination is dropped by the kernel (logged at debug level).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] if the kernel has been dropped;
+    /// [`Error::InboxFull`] on the kernel's own thread with the inbox full.
     pub fn post<A: Any + Send>(
         &self,
         dest: impl Into<RemoteDest>,
@@ -265,6 +270,11 @@ impl KernelHandle {
 
     /// Queue the event if the inbox has room, else fail at once with
     /// [`TryPostError::Full`], which gives `args` back. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`TryPostError::Full`] if the inbox has no room; the error for a
+    /// dropped kernel otherwise (both give `args` back).
     pub fn try_post<A: Any + Send>(
         &self,
         dest: impl Into<RemoteDest>,
@@ -277,6 +287,11 @@ impl KernelHandle {
     /// Like [`KernelHandle::post`], but wait at most `timeout` for room
     /// ([`TryPostError::Full`] with `args` back after that). On the
     /// kernel's own thread it does not wait.
+    ///
+    /// # Errors
+    ///
+    /// [`TryPostError::Full`] if no room came within `timeout` (or at once on
+    /// the kernel's own thread); the error for a dropped kernel otherwise.
     pub fn post_timeout<A: Any + Send>(
         &self,
         dest: impl Into<RemoteDest>,

@@ -6,7 +6,6 @@ use std::any::Any;
 use std::rc::Rc;
 
 use mio::Interest;
-use rustix::process::{Pid, WaitOptions};
 
 use super::caller::Caller;
 use super::dispatch::Delivery;
@@ -183,12 +182,12 @@ impl Core {
             return Ok(());
         }
         match &self.signals.os {
-            Some(sigs) => sigs.add_signal(num)?,
+            Some(sigs) => sigs.add(num)?,
             None => {
-                let mut sigs = signal_hook_mio::v1_0::Signals::new([num])?;
+                let mut sigs = crate::os::SignalPipe::new(num)?;
                 self.poll
                     .registry()
-                    .register(&mut sigs, SIGNAL_TOKEN, Interest::READABLE)?;
+                    .register(sigs.source(), SIGNAL_TOKEN, Interest::READABLE)?;
                 self.signals.os = Some(sigs);
             }
         }
@@ -201,10 +200,10 @@ impl Core {
         let Some(sigs) = self.signals.os.as_mut() else {
             return;
         };
-        let arrived: Vec<i32> = sigs.pending().collect();
+        let arrived = sigs.pending();
         for num in arrived {
             let name = os_name(num);
-            if num == signal_hook::consts::SIGCHLD {
+            if num == crate::os::SIGCHLD {
                 self.signals.reap_due = true;
             }
             if self.signals.watchers.contains_key(name) {
@@ -215,7 +214,7 @@ impl Core {
                 // Nobody watches it any more: act as if we had never
                 // caught it.
                 tracing::debug!(target: "rpoe::signal", signal = name, "unwatched; default action");
-                let _ = signal_hook::low_level::emulate_default_handler(num);
+                crate::os::emulate_default_signal(num);
             }
         }
     }
@@ -242,7 +241,7 @@ impl Core {
     ) -> Result<(), Error> {
         match watch {
             Some(ev) => {
-                self.ensure_os_signal(signal_hook::consts::SIGCHLD)?;
+                self.ensure_os_signal(crate::os::SIGCHLD)?;
                 if self.signals.children.insert((pid, key), ev).is_none() {
                     self.sessions.inc(key);
                 }
@@ -268,11 +267,8 @@ impl Core {
         let mut pids: Vec<i32> = self.signals.children.keys().map(|(p, _)| *p).collect();
         pids.dedup();
         for pid in pids {
-            let Some(p) = Pid::from_raw(pid) else {
-                continue;
-            };
-            let status = match rustix::process::waitpid(Some(p), WaitOptions::NOHANG) {
-                Ok(Some((_, st))) => st.as_raw(),
+            let status = match crate::os::waitpid_nohang(pid) {
+                Ok(Some(st)) => st,
                 Ok(None) => continue,
                 Err(e) => {
                     tracing::debug!(target: "rpoe::signal", pid, error = %e, "waitpid failed; dropping its watchers");

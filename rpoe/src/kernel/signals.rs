@@ -120,7 +120,7 @@ pub(crate) fn class(name: &str) -> Class {
 
 /// OS signals the kernel can turn into events, by POE name.
 pub(crate) fn os_number(name: &str) -> Option<i32> {
-    use signal_hook::consts::*;
+    use crate::os::*;
     Some(match name {
         "HUP" => SIGHUP,
         "INT" => SIGINT,
@@ -138,7 +138,7 @@ pub(crate) fn os_number(name: &str) -> Option<i32> {
 }
 
 pub(crate) fn os_name(num: i32) -> &'static str {
-    use signal_hook::consts::*;
+    use crate::os::*;
     match num {
         SIGHUP => "HUP",
         SIGINT => "INT",
@@ -159,10 +159,7 @@ pub(crate) fn os_name(num: i32) -> &'static str {
 pub(crate) fn kills_by_default(num: i32) -> bool {
     !matches!(
         num,
-        signal_hook::consts::SIGCHLD
-            | signal_hook::consts::SIGWINCH
-            | signal_hook::consts::SIGCONT
-            | signal_hook::consts::SIGPIPE
+        crate::os::SIGCHLD | crate::os::SIGWINCH | crate::os::SIGCONT | crate::os::SIGPIPE
     )
 }
 
@@ -182,7 +179,7 @@ pub(crate) struct Signals {
     /// `sig_handled`.
     pub handled: bool,
     /// The OS-signal pipe, created when first needed.
-    pub os: Option<signal_hook_mio::v1_0::Signals>,
+    pub os: Option<crate::os::SignalPipe>,
     /// OS signals registered with signal-hook (never unregistered: the
     /// previous disposition cannot be restored, so an unwatched terminal
     /// signal is re-raised with its default action instead).

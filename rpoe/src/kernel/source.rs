@@ -191,7 +191,23 @@ struct Shared {
     dropped: Cell<bool>,
     /// The watcher target that leads back to this source.
     target: RefCell<Option<Weak<dyn WheelIo>>>,
-    local: Rc<Local>,
+    /// The kernel's queue of work for after the running handler. Weak:
+    /// queued work holds the source, so a strong link back would keep
+    /// both alive forever once the kernel is dropped with work queued.
+    local: Weak<Local>,
+}
+
+impl Shared {
+    /// Queue kernel work for after the running handler; dropped unrun if
+    /// the kernel is gone.
+    fn queue(&self, work: impl FnOnce(&mut Core) + 'static) {
+        if let Some(local) = self.local.upgrade() {
+            local
+                .ops
+                .borrow_mut()
+                .push_back(LocalOp::Wheel(Box::new(work)));
+        }
+    }
 }
 
 impl Shared {
@@ -324,6 +340,24 @@ impl<Io: IoSource> SourceCtx<'_, Io> {
             payload: Payload::new(args),
             queued: true,
         });
+    }
+
+    /// Whether the session has a [`Ctx::sig_child`] watcher for child
+    /// process `pid`, so that the kernel will reap it and tell the session
+    /// how it ended. Why: a wheel that starts processes must make sure
+    /// each is reaped; when it is dropped it asks (from deferred work, see
+    /// [`SourceHandle::defer`]) whether the kernel still will, and if not
+    /// reaps the child itself — false too once the session is gone.
+    pub fn watches_child(&self, pid: u32) -> bool {
+        let Ok(pid) = i32::try_from(pid) else {
+            return false;
+        };
+        self.core.sessions.id_of(self.shared.owner) == Some(self.shared.owner_id)
+            && self
+                .core
+                .signals
+                .children
+                .contains_key(&(pid, self.shared.owner))
     }
 
     /// The kernel's clock.
@@ -497,18 +531,18 @@ impl<S: EventSource> SourceHandle<S> {
     /// way a handler's call (a `put`, a pause) reaches the I/O object and
     /// the kernel. Its [`PostAction`] applies as after a readiness event
     /// (`Drained` and `Disable` have no direction here and do nothing).
+    ///
+    /// `f` runs even if the handle is dropped (or the source removed)
+    /// meanwhile — then [`SourceCtx::is_open`] says so and nothing it
+    /// emits is delivered — so that a wheel's drop can leave clean-up
+    /// work behind (a process wheel reaping its child, say). If the
+    /// kernel is dropped first, `f` is dropped unrun: put clean-up that
+    /// must happen regardless in a value `f` owns, whose `Drop` does it.
     pub fn defer(&self, f: impl FnOnce(&mut S, &mut SourceCtx<'_, S::Io>) -> PostAction + 'static) {
-        let running = Rc::downgrade(&self.running);
-        self.running
-            .shared
-            .local
-            .ops
-            .borrow_mut()
-            .push_back(LocalOp::Wheel(Box::new(move |core| {
-                if let Some(running) = running.upgrade() {
-                    let _ = running.run(core, None, false, f);
-                }
-            })));
+        let running = self.running.clone();
+        self.running.shared.queue(move |core| {
+            let _ = running.run(core, None, false, f);
+        });
     }
 }
 
@@ -519,14 +553,9 @@ impl<S: EventSource> Drop for SourceHandle<S> {
             return;
         }
         let running = self.running.clone();
-        self.running
-            .shared
-            .local
-            .ops
-            .borrow_mut()
-            .push_back(LocalOp::Wheel(Box::new(move |core| {
-                running.shared.close(core);
-            })));
+        self.running.shared.queue(move |core| {
+            running.shared.close(core);
+        });
     }
 }
 
@@ -647,7 +676,7 @@ impl<H: 'static> Ctx<'_, H> {
                 handle: Cell::new(Some(h)),
                 dropped: Cell::new(false),
                 target: RefCell::new(None),
-                local: self.core.local.clone(),
+                local: Rc::downgrade(&self.core.local),
             },
             source: RefCell::new(source),
         });

@@ -340,6 +340,11 @@ impl Core {
     }
 }
 
+/// # Futures
+///
+/// Running futures inside this session: `spawn_future` (its output comes
+/// back as an event), the kernel-timer futures [`Sleep`], and
+/// [`AsyncIo`] for awaiting reads and writes on a handle.
 impl<H: 'static> Ctx<'_, H> {
     /// Start a future in this session; its output comes back to the
     /// session as `event` (the output is the event's argument: take it
@@ -677,6 +682,10 @@ pub struct AsyncIo<Io: IoSource + Read + Write> {
 impl<Io: IoSource + Read + Write> AsyncIo<Io> {
     /// Read some bytes into `buf`: waits until at least one byte is
     /// buffered, end of file (`Ok(0)`) or an error.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error the read failed with (the handle is then at its end).
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         std::future::poll_fn(|cx| self.poll_read(cx, buf)).await
     }
@@ -684,6 +693,11 @@ impl<Io: IoSource + Read + Write> AsyncIo<Io> {
     /// Read until end of file, appending to `out`; fails with
     /// [`ErrorKind::InvalidData`] once more than `limit` bytes arrived, so
     /// a peer cannot grow memory without bound.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidData`] once more than `limit` bytes arrived; the
+    /// I/O error a read failed with.
     pub async fn read_to_end(&self, out: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
         let start = out.len();
         let mut buf = [0u8; 16 * 1024];
@@ -703,6 +717,11 @@ impl<Io: IoSource + Read + Write> AsyncIo<Io> {
     }
 
     /// Write all of `data` and wait until the kernel handed it to the OS.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error a write failed with ([`ErrorKind::WriteZero`] if the
+    /// object was closed).
     pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             let n = std::future::poll_fn(|cx| self.poll_write(cx, data)).await?;

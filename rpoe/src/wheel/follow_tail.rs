@@ -73,7 +73,6 @@
 use std::cell::RefCell;
 use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -211,6 +210,12 @@ impl<R: 'static> FollowTailBuilder<R> {
 
     /// Open the file (if it exists), find the starting point, and start
     /// polling in the running session; the first poll is due at once.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Io`] if the file exists but cannot be positioned at
+    /// the starting point. A missing or unreadable file is not an error here:
+    /// it is polled for, and reported to the error event.
     pub fn start<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<FollowTail<R>, crate::Error> {
         let id = WheelId::next();
         let mut name = |e: &Option<String>| e.as_deref().map(|n| ctx.event_id(n));
@@ -314,6 +319,7 @@ impl<R: 'static> FollowTailBuilder<R> {
 /// kernel.run().unwrap();
 /// std::fs::remove_file(&path).unwrap();
 /// ```
+#[must_use = "dropping the wheel stops following the file at once"]
 pub struct FollowTail<R: 'static> {
     inner: Rc<Inner<R>>,
 }
@@ -456,7 +462,7 @@ trait Tail {
 struct Tick(Weak<dyn Tail>);
 
 fn ident(meta: &Metadata) -> (u64, u64) {
-    (meta.dev(), meta.ino())
+    crate::os::file_identity(meta)
 }
 
 /// What is at the followed path.
@@ -470,19 +476,7 @@ enum Opened {
 }
 
 fn kind_of(t: std::fs::FileType) -> &'static str {
-    if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_dir() {
-        "a directory"
-    } else {
-        "not a file"
-    }
+    crate::os::file_kind(t)
 }
 
 /// Open `path` if it is a regular file, without ever blocking: the type is
@@ -497,12 +491,7 @@ fn open_regular(path: &Path) -> std::io::Result<Opened> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Opened::Missing),
         Err(e) => return Err(e),
     }
-    let nonblock = rustix::fs::OFlags::NONBLOCK.bits() as i32;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nonblock)
-        .open(path)
-    {
+    let file = match crate::os::open_read_nonblocking(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Opened::Missing),
         Err(e) => return Err(e),
@@ -610,7 +599,7 @@ impl<R> State<R> {
         };
         let n = self.pos.min(FINGERPRINT as u64) as usize;
         let mut bytes = vec![0; n];
-        if file.read_exact_at(&mut bytes, self.pos - n as u64).is_ok() {
+        if crate::os::read_exact_at(file, &mut bytes, self.pos - n as u64).is_ok() {
             self.seen = bytes;
         }
     }
@@ -644,7 +633,7 @@ impl<R> State<R> {
             return Ok(false);
         }
         let mut now = vec![0; self.seen.len()];
-        match file.read_exact_at(&mut now, self.pos - self.seen.len() as u64) {
+        match crate::os::read_exact_at(file, &mut now, self.pos - self.seen.len() as u64) {
             Ok(()) => Ok(now != self.seen),
             // Shrunk between the two calls.
             Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(true),

@@ -72,6 +72,11 @@ pub trait Acceptor: IoSource {
     /// The peer address type.
     type Addr: 'static;
     /// Accept one pending connection (non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when no connection is pending; any other error the
+    /// OS's `accept` gives (out of descriptors, say).
     fn accept_one(&self) -> io::Result<(Self::Stream, Self::Addr)>;
 }
 
@@ -148,6 +153,7 @@ pub struct Accepted<S, A> {
 /// );
 /// kernel.run().unwrap();
 /// ```
+#[must_use = "dropping the wheel closes the listener at once"]
 pub struct ListenAccept {
     id: WheelId,
     control: Box<dyn Control>,

@@ -42,6 +42,10 @@ pub struct Connection<R: 'static, U> {
 impl<R: 'static, U> Connection<R, U> {
     /// Send a record to the server (queued; written when the handler
     /// returns and as the socket allows). Ignored while not connected.
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError`] if the filter cannot encode `record`.
     pub fn put(&self, record: &R) -> Result<(), FilterError> {
         match (&self.wheel, self.closing) {
             (Some(w), false) => w.put(record).map(drop),

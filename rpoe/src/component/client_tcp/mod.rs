@@ -87,7 +87,7 @@ type ErrorHook<R, U> = Rc<dyn Fn(&mut Ctx<'_, Connection<R, U>>, &WheelError)>;
 pub const DEFAULT_RESET_AFTER: Duration = Duration::from_secs(1);
 
 /// `ETIMEDOUT`, reported for a connect that outlasts the timeout.
-const ETIMEDOUT: i32 = rustix::io::Errno::TIMEDOUT.raw_os_error();
+const ETIMEDOUT: i32 = crate::os::ETIMEDOUT;
 
 // The session's events. `reconnect`, `connect` and `shutdown` are also
 // for users to post.
@@ -146,6 +146,7 @@ const EV_LOW: &str = "got_low";
 ///     .spawn(&mut kernel);
 /// kernel.run().unwrap();
 /// ```
+#[must_use = "a builder does nothing until it is spawned"]
 pub struct ClientTcp<F: Filter + Clone + 'static, U: 'static = ()>
 where
     F::Record: 'static,

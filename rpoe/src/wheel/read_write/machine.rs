@@ -193,12 +193,7 @@ pub(super) fn shutdown_write<S: IoSource>(cx: &mut SourceCtx<'_, S>) {
     let Some(sock) = cx.try_io() else {
         return;
     };
-    let any = sock.as_any_mut();
-    if let Some(s) = any.downcast_mut::<mio::net::TcpStream>() {
-        let _ = s.shutdown(std::net::Shutdown::Write);
-    } else if let Some(s) = any.downcast_mut::<mio::net::UnixStream>() {
-        let _ = s.shutdown(std::net::Shutdown::Write);
-    }
+    crate::os::shutdown_write(sock.as_any_mut());
 }
 
 impl<S, R> EventSource for State<S, R>

@@ -213,6 +213,7 @@ struct Events {
 /// );
 /// kernel.run().unwrap();
 /// ```
+#[must_use = "dropping the wheel closes the stream at once"]
 pub struct ReadWrite<R: 'static> {
     id: WheelId,
     inner: Box<dyn Control<R>>,
@@ -338,6 +339,11 @@ where
 
     /// Give the stream to the kernel on behalf of the running session and
     /// start reading.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Io`] if the OS refuses to watch the stream (it is
+    /// closed then).
     pub fn start<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<ReadWrite<R>, crate::Error> {
         let id = WheelId::next();
         let mut name = |e: &Option<String>| e.as_deref().map(|n| ctx.event_id(n));
@@ -453,6 +459,11 @@ impl<R: 'static> ReadWrite<R> {
     /// Encode `record` into the output buffer. The buffer is written when
     /// the current handler returns and then as the stream allows. Returns
     /// true if the buffer is at or above the high mark (POE's `put`).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::filter::FilterError`] if the filter cannot encode `record`
+    /// (nothing is buffered then).
     pub fn put(&self, record: &R) -> Result<bool, crate::filter::FilterError> {
         self.inner.put(record)
     }

@@ -62,30 +62,28 @@
 //! [`kill`](Run::kill) after the child was reaped fails with `ESRCH`
 //! instead of reaching an unrelated process that reused the pid.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::ffi::OsStr;
-use std::io::{self, ErrorKind, Read};
-use std::os::fd::OwnedFd;
+use std::io::{self, ErrorKind};
 use std::process::{Command, Stdio};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mio::unix::pipe;
-use rustix::process::{Pid, PidfdFlags, Signal as OsSignal};
 
 use crate::filter::{Filter, FilterError, Line};
-use crate::kernel::{
-    Core, Ctx, EventId, HandleId, IoMode, KPayload, LocalOp, SessionId, SessionKey, Target, WheelIo,
-};
+use crate::kernel::{Ctx, EventId, EventSource, IoMode, PostAction, SourceCtx, SourceHandle};
+use crate::wheel::in_buf::{InBuf, ReadOutcome};
+use crate::wheel::out_buf::OutBuf;
 
 use super::{WheelError, WheelId};
 
 mod child;
 mod machine;
 
-use child::{escalate, parse_signal, send_signal, Reaper};
-use machine::{EventIds, Inner, State};
+use child::{escalate, parse_signal, send_signal, PidFd, Reaper};
+use machine::{Common, EventIds, InSource, OutSource};
 
 /// How long a child sent `SIGTERM` by a dropped wheel has to exit before
 /// it is sent `SIGKILL` (see [`RunBuilder::kill_grace`]): long enough for
@@ -93,10 +91,6 @@ use machine::{EventIds, Inner, State};
 /// not hold its session (and `run`) for long.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 
-/// Bytes read per `read` call.
-const READ_CHUNK: usize = 64 * 1024;
-/// Reads per readiness event before other handles get a turn.
-const READS_PER_EVENT: usize = 16;
 /// The exit event used when the user names none: it has a no-op handler,
 /// so the session's `_default` never sees it.
 const UNWATCHED_EXIT: &str = "rpoe::wheel::Run exit";
@@ -368,6 +362,13 @@ impl<R: 'static> RunBuilder<R> {
     /// Start the child and give its pipes to the kernel on behalf of the
     /// running session. Fails if the program cannot be started (not found,
     /// not executable, ...); no child is left behind then.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Io`] if the program cannot be started (not found,
+    /// not executable) or its pipes cannot be set up — no child is left
+    /// behind then — or if the kernel cannot watch the pipes or catch
+    /// `SIGCHLD`.
     // The child is reaped by the kernel (sig_child) or by the wheel's drop.
     #[allow(clippy::zombie_processes)]
     pub fn start<H: 'static>(mut self, ctx: &mut Ctx<'_, H>) -> Result<Run<R>, crate::Error> {
@@ -383,9 +384,7 @@ impl<R: 'static> RunBuilder<R> {
         let mut child = self.command.spawn()?;
         let pid = child.id();
         // Opened before anyone can reap the child, so it names this child.
-        let pidfd = rustix::process::pidfd_open(Pid::from_child(&child), PidfdFlags::empty())
-            .ok()
-            .map(Arc::new);
+        let pidfd = PidFd::open(&child).map(Arc::new);
         let pipes = (|| -> io::Result<_> {
             let stdin = match child.stdin.take() {
                 Some(s) => {
@@ -414,8 +413,6 @@ impl<R: 'static> RunBuilder<R> {
         drop(child);
 
         let id = WheelId::next();
-        let owner = ctx.frame.key;
-        let owner_id = ctx.frame.id;
         let exit_name = match &self.names.exit {
             Some(n) => n.clone(),
             None => {
@@ -423,7 +420,7 @@ impl<R: 'static> RunBuilder<R> {
                 UNWATCHED_EXIT.to_string()
             }
         };
-        let mut name = |e: &Option<String>| e.as_deref().map(|n| ctx.core.names.intern(n));
+        let mut name = |e: &Option<String>| e.as_deref().map(|n| ctx.event_id(n));
         let ev = EventIds {
             stdout: name(&self.names.stdout),
             stderr: name(&self.names.stderr),
@@ -431,46 +428,47 @@ impl<R: 'static> RunBuilder<R> {
             close: name(&self.names.close),
             error: name(&self.names.error),
         };
-        let exit_ev = ctx.core.names.intern(&exit_name);
-        let h_in = stdin.map(|s| ctx.core.add_handle(owner, Box::new(s)));
-        let h_out = ctx.core.add_handle(owner, Box::new(stdout));
-        let h_err = ctx.core.add_handle(owner, Box::new(stderr));
-        let inner = Rc::new_cyclic(|me: &Weak<Inner<R>>| Inner {
-            me: me.clone(),
-            local: ctx.core.local.clone(),
+        let common = Rc::new(Common {
             id,
-            pid,
-            pidfd,
-            owner,
-            owner_id,
-            state: RefCell::new(State {
-                stdin: h_in,
-                stdout: h_out.into(),
-                stderr: h_err.into(),
-                stdin_filter: self.stdin_filter,
-                stdout_filter: self.stdout_filter,
-                stderr_filter: self.stderr_filter,
-                ev,
-                out: Default::default(),
-                write_on: false,
-                shutdown_stdin: false,
-                open_outputs: 2,
-                closed: false,
-                kill_on_drop: self.kill_on_drop,
-                kill_grace: self.kill_grace,
-                paused_out: false,
-                paused_err: false,
-                rbuf: Vec::new(),
-            }),
+            ev: Cell::new(ev),
+            open_outputs: Cell::new(2),
         });
         // From here on, dropping `run` on an error cleans up (pipes closed,
         // child signalled and reaped).
-        let run = Run { inner };
-        let pid_i = i32::try_from(pid).map_err(|_| crate::Error::Invalid(format!("pid {pid}")))?;
-        ctx.core.set_sig_child(owner, pid_i, Some(exit_ev))?;
-        let target = || Some(Target::Wheel(run.inner.clone()));
-        ctx.core.set_target(owner, h_out, IoMode::Read, target())?;
-        ctx.core.set_target(owner, h_err, IoMode::Read, target())?;
+        let mut run = Run {
+            common: common.clone(),
+            pid,
+            pidfd,
+            kill_on_drop: self.kill_on_drop,
+            kill_grace: self.kill_grace,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            paused_out: Cell::new(false),
+            paused_err: Cell::new(false),
+        };
+        if let Some(pipe) = stdin {
+            let source = InSource {
+                common: common.clone(),
+                filter: self.stdin_filter,
+                out: OutBuf::default(),
+                write_on: false,
+                shutdown: false,
+                done: false,
+            };
+            run.stdin = Some(ctx.add_source_for(pipe, source, &[])?);
+        }
+        let output = |stream, filter| OutSource {
+            common: common.clone(),
+            stream,
+            filter,
+            inbuf: InBuf::default(),
+        };
+        let out = output(RunStream::Stdout, self.stdout_filter);
+        let err = output(RunStream::Stderr, self.stderr_filter);
+        run.stdout = Some(ctx.add_source(stdout, out)?);
+        run.stderr = Some(ctx.add_source(stderr, err)?);
+        ctx.sig_child(pid, exit_name.as_str())?;
         Ok(run)
     }
 }
@@ -507,13 +505,24 @@ impl<R: 'static> RunBuilder<R> {
 /// );
 /// kernel.run().unwrap(); // returns once the child is reaped
 /// ```
+#[must_use = "dropping the wheel closes the child's pipes and signals it"]
 pub struct Run<R: 'static> {
-    inner: Rc<Inner<R>>,
+    common: Rc<Common>,
+    pid: u32,
+    pidfd: Option<Arc<PidFd>>,
+    kill_on_drop: bool,
+    kill_grace: Duration,
+    /// `None` with [`RunBuilder::no_stdin`] (and while starting).
+    stdin: Option<machine::Stdin<R>>,
+    stdout: Option<SourceHandle<OutSource<R>>>,
+    stderr: Option<SourceHandle<OutSource<R>>>,
+    paused_out: Cell<bool>,
+    paused_err: Cell<bool>,
 }
 
 impl<R: 'static> std::fmt::Debug for Run<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Run({}, pid {})", self.inner.id, self.inner.pid)
+        write!(f, "Run({}, pid {})", self.common.id, self.pid)
     }
 }
 
@@ -549,12 +558,12 @@ impl Run<Vec<u8>> {
 impl<R: 'static> Run<R> {
     /// The wheel's id (the last element of every event it sends).
     pub fn id(&self) -> WheelId {
-        self.inner.id
+        self.common.id
     }
 
     /// The child's process id (POE's `PID`).
     pub fn pid(&self) -> u32 {
-        self.inner.pid
+        self.pid
     }
 
     /// Encode `record` for the child's stdin. The buffer is written by the
@@ -564,26 +573,43 @@ impl<R: 'static> Run<R> {
     /// after [`shutdown_stdin`](Run::shutdown_stdin), with
     /// [`no_stdin`](RunBuilder::no_stdin), or once the wheel failed to
     /// write.
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError`] if the stdin filter cannot encode `record`.
     pub fn put(&self, record: &R) -> Result<(), FilterError> {
-        self.inner.put(record)
+        match &self.stdin {
+            Some(stdin) => machine::put(stdin, record),
+            None => Ok(()),
+        }
     }
 
     /// Bytes waiting to be written to the child's stdin.
     pub fn pending_stdin(&self) -> usize {
-        self.inner.state.borrow().pending()
+        self.stdin
+            .as_ref()
+            .and_then(|s| s.with(|st| st.out.pending()))
+            .unwrap_or(0)
     }
 
     /// Close the child's stdin once everything put so far is written: the
     /// child reads end of file (POE closes it at once and drops what was
     /// not yet written; rpoe writes it first).
     pub fn shutdown_stdin(&self) {
-        self.inner.shutdown_stdin();
+        if let Some(stdin) = &self.stdin {
+            machine::shutdown(stdin);
+        }
     }
 
     /// Send the child a signal (POE's `kill`): a name such as `"TERM"`,
     /// `"SIGKILL"`, `"HUP"`, or a number such as `"9"`; `""` means
     /// `TERM`, POE's default. Fails with `ESRCH` once the child has been
     /// reaped, and with `InvalidInput` for an unknown signal.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for an unknown signal name; `ESRCH` once the child
+    /// has been reaped; `EPERM` if the OS refuses.
     pub fn kill(&self, signal: &str) -> io::Result<()> {
         let sig = parse_signal(signal).ok_or_else(|| {
             io::Error::new(
@@ -591,29 +617,29 @@ impl<R: 'static> Run<R> {
                 format!("unknown signal {signal:?}"),
             )
         })?;
-        send_signal(self.inner.pid, self.inner.pidfd.as_deref(), sig)
+        send_signal(self.pid, self.pidfd.as_deref(), sig)
     }
 
     /// Stop reading the child's stdout (it blocks once the pipe is full)
     /// until [`resume_stdout`](Run::resume_stdout).
     pub fn pause_stdout(&self) {
-        self.inner.pause(RunStream::Stdout, true);
+        self.pause(RunStream::Stdout, true);
     }
 
     /// Resume reading stdout.
     pub fn resume_stdout(&self) {
-        self.inner.pause(RunStream::Stdout, false);
+        self.pause(RunStream::Stdout, false);
     }
 
     /// Stop reading the child's stderr until
     /// [`resume_stderr`](Run::resume_stderr).
     pub fn pause_stderr(&self) {
-        self.inner.pause(RunStream::Stderr, true);
+        self.pause(RunStream::Stderr, true);
     }
 
     /// Resume reading stderr.
     pub fn resume_stderr(&self) {
-        self.inner.pause(RunStream::Stderr, false);
+        self.pause(RunStream::Stderr, false);
     }
 
     /// Rename one of the wheel's events, or stop sending it (`None`), from
@@ -623,15 +649,34 @@ impl<R: 'static> Run<R> {
     /// heap:
     /// `let ev = ctx.event_id("other"); ctx.heap().child.set_event(RunEvent::Stdout, Some(ev));`
     pub fn set_event(&self, which: RunEvent, event: Option<EventId>) {
-        let mut st = self.inner.state.borrow_mut();
+        let mut ev = self.common.ev.get();
         let slot = match which {
-            RunEvent::Stdout => &mut st.ev.stdout,
-            RunEvent::Stderr => &mut st.ev.stderr,
-            RunEvent::Error => &mut st.ev.error,
-            RunEvent::Close => &mut st.ev.close,
-            RunEvent::Stdin => &mut st.ev.stdin,
+            RunEvent::Stdout => &mut ev.stdout,
+            RunEvent::Stderr => &mut ev.stderr,
+            RunEvent::Error => &mut ev.error,
+            RunEvent::Close => &mut ev.close,
+            RunEvent::Stdin => &mut ev.stdin,
         };
         *slot = event;
+        self.common.ev.set(ev);
+    }
+
+    /// Pause or resume reading one output stream (a no-op if unchanged).
+    fn pause(&self, stream: RunStream, paused: bool) {
+        let (flag, source) = match stream {
+            RunStream::Stdout => (&self.paused_out, &self.stdout),
+            RunStream::Stderr => (&self.paused_err, &self.stderr),
+            RunStream::Stdin => return,
+        };
+        if flag.replace(paused) == paused {
+            return;
+        }
+        if let Some(source) = source.as_ref().filter(|s| s.is_open()) {
+            source.defer(move |_, cx| {
+                let _ = cx.pause(IoMode::Read, paused);
+                PostAction::Continue
+            });
+        }
     }
 }
 
@@ -653,7 +698,30 @@ pub enum RunEvent {
 }
 
 impl<R: 'static> Drop for Run<R> {
+    /// Stop all events (dropping the sources closes the pipes), signal a
+    /// child that still has output open, and make sure it is reaped.
     fn drop(&mut self) {
-        self.inner.close();
+        let kill = self.kill_on_drop && self.common.open_outputs.get() > 0;
+        if kill {
+            // At once: the kernel work below may run late (or, if the
+            // kernel is dropped, never).
+            if send_signal(self.pid, self.pidfd.as_deref(), child::TERM).is_ok() {
+                escalate(self.pid, self.pidfd.clone(), self.kill_grace);
+            }
+        }
+        let reaper = Reaper::new(self.pid, self.pidfd.clone());
+        let pid = self.pid;
+        match &self.stdout {
+            // After the running handler: while the session still watches
+            // the child, the kernel reaps it and the exit event arrives;
+            // otherwise (the session is gone, or removed the watcher)
+            // nobody would, so the reaper does. If the kernel is dropped
+            // first, the reaper's own drop does it.
+            Some(stdout) => stdout.defer(move |_, cx| {
+                reaper.settle(cx.watches_child(pid));
+                PostAction::Continue
+            }),
+            None => reaper.settle(false),
+        }
     }
 }

@@ -274,6 +274,12 @@ impl SocketFactoryBuilder {
     /// the running session. Failures of the socket itself arrive as the
     /// failure event; this returns an error only if the kernel cannot
     /// watch the socket.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Io`] if the kernel cannot watch the socket. Failures
+    /// of the socket itself (cannot be created, bound, connected) arrive as the
+    /// failure event instead.
     pub fn start<H: 'static>(self, ctx: &mut Ctx<'_, H>) -> Result<SocketFactory, crate::Error> {
         if self.listen {
             self.start_listen(ctx)
@@ -450,9 +456,7 @@ fn begin_connect(sock: &Socket, to: &SockAddr) -> Result<(), (&'static str, io::
 /// The connect has not finished yet (`EINPROGRESS` from `connect`,
 /// `ENOTCONN` from `getpeername`).
 fn in_progress(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotConnected
-        || e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error())
-        || e.raw_os_error() == Some(rustix::io::Errno::ALREADY.raw_os_error())
+    e.kind() == io::ErrorKind::NotConnected || crate::os::connect_in_progress(e)
 }
 
 /// A running socket factory; dropping it closes a socket still connecting
@@ -519,6 +523,7 @@ fn in_progress(e: &io::Error) -> bool {
 /// );
 /// kernel.run().unwrap();
 /// ```
+#[must_use = "dropping the wheel closes a socket still connecting or listening"]
 pub struct SocketFactory {
     id: WheelId,
     endpoint: Endpoint,
