@@ -462,7 +462,7 @@ impl<R: 'static> RunBuilder<R> {
             common: common.clone(),
             stream,
             filter,
-            inbuf: InBuf::default(),
+            inbuf: InBuf,
         };
         let out = output(RunStream::Stdout, self.stdout_filter);
         let err = output(RunStream::Stderr, self.stderr_filter);
