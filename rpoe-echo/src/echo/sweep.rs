@@ -17,7 +17,7 @@ const SWEEP_BATCH: usize = 1024;
 /// How long an open connection must have been silent, with nothing
 /// pending, for a graceful shutdown to consider it finished: long enough
 /// for data the client already wrote to cross a reopened TCP window.
-const SHUTDOWN_QUIET: Duration = Duration::from_millis(250);
+pub(super) const SHUTDOWN_QUIET: Duration = Duration::from_millis(250);
 
 /// The timeline with what [`Echo::stamp`] needs, borrowed apart from the
 /// connection table.
