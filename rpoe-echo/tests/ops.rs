@@ -213,7 +213,12 @@ fn workers_aggregate_into_one_scrape() {
     for c in &clients {
         assert_echo(c, b"line\n");
     }
-    let t = scrape(m);
+    // A worker counts a line and its bytes just after writing the echo, so
+    // the client can read it first: wait (bounded) for the last counts.
+    let t = scrape_until(m, "30 lines and 150 bytes sent", |s| {
+        get(s, "rpoe_echo_lines_total", None) >= 30.0
+            && get(s, "rpoe_echo_sent_bytes_total", None) >= 150.0
+    });
     assert_eq!(get(&t, "rpoe_echo_connections", None), 30.0);
     assert_eq!(get(&t, "rpoe_echo_connections_accepted_total", None), 30.0);
     assert_eq!(get(&t, "rpoe_echo_lines_total", None), 30.0);

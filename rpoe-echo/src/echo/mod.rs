@@ -33,8 +33,8 @@
 //! ways a connection ends), [`sweep`] (timeouts), [`budget`] (eviction and
 //! the memory budget), [`shutdown`] and [`signals`]. [`client`] holds a
 //! connection's record and the words for its life, [`ratelimit`] keeps
-//! recurring warnings to one line per interval. One file held all of this
-//! before; split by job, each part can be read (and changed) alone.
+//! recurring warnings to one line per interval. Split by job so that each
+//! part can be read, and changed, without the rest in view.
 
 mod accept;
 mod budget;

@@ -54,9 +54,12 @@ impl Proc {
                 }
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("a `listening on` line within 20 s");
+        let Ok(addr) = rx.recv_timeout(Duration::from_secs(20)) else {
+            // Not left running behind a failed test.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no `listening on` line within 20 s");
+        };
         Proc { child, lines, addr }
     }
 
