@@ -227,63 +227,32 @@ mod tests {
         }
     }
 
+    /// `split(carried, chunk, max)` finds `complete` bytes of whole lines
+    /// and says `too_long` as given.
+    fn assert_split(carried: usize, chunk: &[u8], max: usize, complete: usize, too_long: bool) {
+        assert_eq!(
+            split(carried, chunk, max),
+            Split { complete, too_long },
+            "split({carried}, {:?}, {max})",
+            String::from_utf8_lossy(chunk)
+        );
+    }
+
     #[test]
     fn split_finds_last_newline() {
-        assert_eq!(
-            split(0, b"a\nb\nc", 100),
-            Split {
-                complete: 4,
-                too_long: false
-            }
-        );
-        assert_eq!(
-            split(3, b"abc", 100),
-            Split {
-                complete: 0,
-                too_long: false
-            }
-        );
+        assert_split(0, b"a\nb\nc", 100, 4, false);
+        assert_split(3, b"abc", 100, 0, false);
     }
 
     #[test]
     fn split_counts_carried_bytes_and_newline() {
         // max 4: "abc\n" is exactly 4, fine; "abcd\n" is 5, too long.
-        assert_eq!(
-            split(2, b"c\n", 4),
-            Split {
-                complete: 2,
-                too_long: false
-            }
-        );
-        assert_eq!(
-            split(2, b"cd\n", 4),
-            Split {
-                complete: 0,
-                too_long: true
-            }
-        );
-        assert_eq!(
-            split(0, b"ok\nabcde\n", 4),
-            Split {
-                complete: 3,
-                too_long: true
-            }
-        );
+        assert_split(2, b"c\n", 4, 2, false);
+        assert_split(2, b"cd\n", 4, 0, true);
+        assert_split(0, b"ok\nabcde\n", 4, 3, true);
         // An unterminated tail of max bytes can no longer fit its newline.
-        assert_eq!(
-            split(0, b"ok\nabcd", 4),
-            Split {
-                complete: 3,
-                too_long: true
-            }
-        );
-        assert_eq!(
-            split(0, b"ok\nabc", 4),
-            Split {
-                complete: 3,
-                too_long: false
-            }
-        );
+        assert_split(0, b"ok\nabcd", 4, 3, true);
+        assert_split(0, b"ok\nabc", 4, 3, false);
     }
 
     #[test]

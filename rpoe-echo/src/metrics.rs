@@ -363,39 +363,49 @@ impl Collector for Metrics {
             let c = ConstCounter::new(v);
             c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)?;
         }
-        let c = ConstCounter::new(0u64);
-        let mut fam = enc.encode_descriptor(
+        encode_labelled(
+            &mut enc,
             "rpoe_echo_timeouts",
             "Connections closed by a timeout, by kind",
-            None,
-            c.metric_type(),
+            "kind",
+            Timeout::ALL.map(|k| (k.name(), t.timeouts[k as usize])),
         )?;
-        for k in Timeout::ALL {
-            let c = ConstCounter::new(t.timeouts[k as usize]);
-            c.encode(fam.encode_family(&[("kind", k.name())])?)?;
-        }
-        let mut fam = enc.encode_descriptor(
+        encode_labelled(
+            &mut enc,
             "rpoe_echo_accept_errors",
             "accept(2) failures, by errno",
-            None,
-            c.metric_type(),
+            "errno",
+            t.accept_errors
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (errno_name(i), *n)),
         )?;
-        for (i, n) in t.accept_errors.iter().enumerate() {
-            let c = ConstCounter::new(*n);
-            c.encode(fam.encode_family(&[("errno", errno_name(i))])?)?;
-        }
-        let mut fam = enc.encode_descriptor(
+        encode_labelled(
+            &mut enc,
             "rpoe_echo_closes",
             "Connections closed, by reason (the server's reason if it began the close)",
-            None,
-            c.metric_type(),
+            "reason",
+            Closed::ALL.map(|r| (r.name(), t.closes[r as usize])),
         )?;
-        for r in Closed::ALL {
-            let c = ConstCounter::new(t.closes[r as usize]);
-            c.encode(fam.encode_family(&[("reason", r.name())])?)?;
-        }
         Ok(())
     }
+}
+
+/// One counter family with a label (`label="value"` per sample): the
+/// timeouts, accept errors and closes are each encoded this way.
+fn encode_labelled<'a>(
+    enc: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    label: &str,
+    samples: impl IntoIterator<Item = (&'a str, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let kind = ConstCounter::new(0u64).metric_type();
+    let mut fam = enc.encode_descriptor(name, help, None, kind)?;
+    for (value, n) in samples {
+        ConstCounter::new(n).encode(fam.encode_family(&[(label, value)])?)?;
+    }
+    Ok(())
 }
 
 /// The Prometheus text exposition (format 0.0.4) of `registry`.

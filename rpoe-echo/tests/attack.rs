@@ -3,6 +3,8 @@
 //! server lose what it already echoed. Real processes, real sockets on
 //! 127.0.0.1, real signals; timeouts scaled down through the flags.
 
+mod common;
+
 use std::io::Write;
 use std::net::TcpStream;
 use std::thread;
@@ -16,12 +18,7 @@ use rpoe_testkit::policy::{numbered_lines, MIB};
 use rpoe_testkit::procfs::rss_bytes;
 use rpoe_testkit::{Server, ServerSpec};
 
-const EXE: &str = env!("CARGO_BIN_EXE_rpoe-echo");
-
-/// `rpoe-echo --bind 127.0.0.1 --port 0` plus `flags`.
-fn echo(flags: &[&str]) -> Server {
-    ServerSpec::rpoe_echo(EXE).args(flags).spawn()
-}
+use common::{echo, EXE};
 
 /// Wait (bounded) until the server's stderr mentions `text`: log lines
 /// are the only notice a black-box test gets of why a connection closed.

@@ -2,15 +2,12 @@
 //! policy case, `--help`, and a differential run against the Perl POE seed.
 //! Each test starts its own server on an ephemeral 127.0.0.1 port.
 
+mod common;
+
 use rpoe_testkit::policy::{self, MIB};
-use rpoe_testkit::{differential, io, require_or_skip_perl, well_behaved, Server, ServerSpec};
+use rpoe_testkit::{differential, io, require_or_skip_perl, well_behaved, ServerSpec};
 
-const EXE: &str = env!("CARGO_BIN_EXE_rpoe-echo");
-
-/// `rpoe-echo --bind 127.0.0.1 --port 0` plus `flags`.
-fn echo(flags: &[&str]) -> Server {
-    ServerSpec::rpoe_echo(EXE).args(flags).spawn()
-}
+use common::{echo, EXE};
 
 // ---- well-behaved cases, default settings ----
 
@@ -149,16 +146,7 @@ fn default_connection_cap_follows_descriptor_limit() {
 
 #[test]
 fn help_exits_0_and_mentions_every_flag() {
-    let out = std::process::Command::new(EXE)
-        .arg("--help")
-        .output()
-        .expect("run rpoe-echo --help");
-    assert!(out.status.success(), "--help exited with {}", out.status);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::help();
     for flag in [
         "--bind",
         "--port",

@@ -4,156 +4,26 @@
 //! SIGUSR1, `--stats-interval`, and `--help`. Real processes on ephemeral
 //! 127.0.0.1 ports, real signals.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rpoe_testkit::io::{assert_echo, connect, half_close, read_until_eof, send};
 use rpoe_testkit::ServerSpec;
-use rustix::process::{kill_process, Pid, Signal};
+use rustix::process::Signal;
 
-const EXE: &str = env!("CARGO_BIN_EXE_rpoe-echo");
-
-/// The families the soak tool scrapes, with their types.
-const FAMILIES: [(&str, &str); 11] = [
-    ("rpoe_echo_connections", "gauge"),
-    ("rpoe_echo_connections_accepted_total", "counter"),
-    ("rpoe_echo_connections_rejected_total", "counter"),
-    ("rpoe_echo_connections_evicted_total", "counter"),
-    ("rpoe_echo_lines_total", "counter"),
-    ("rpoe_echo_received_bytes_total", "counter"),
-    ("rpoe_echo_sent_bytes_total", "counter"),
-    ("rpoe_echo_backpressure_pauses_total", "counter"),
-    ("rpoe_echo_timeouts_total", "counter"),
-    ("rpoe_echo_accept_errors_total", "counter"),
-    ("rpoe_echo_closes_total", "counter"),
-];
-
-// ---- a scrape ----
-
-/// One HTTP exchange: the raw request, the status line and the body.
-fn http(addr: SocketAddr, request: &str) -> (String, String) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request.as_bytes()).expect("send the request");
-    let mut got = Vec::new();
-    // The server closes after one response: read to EOF (bounded by the
-    // read timeout and by the response size check below).
-    s.take(1 << 20)
-        .read_to_end(&mut got)
-        .expect("read the response");
-    let text = String::from_utf8(got).expect("a UTF-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
-    let status = head.lines().next().unwrap_or_default().to_string();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("a Content-Length header");
-    assert_eq!(length, body.len(), "Content-Length vs body:\n{text}");
-    (status, body.to_string())
-}
-
-/// The metric samples of one scrape: (name, sorted labels) -> value.
-type Samples = HashMap<(String, Vec<(String, String)>), f64>;
-
-/// GET /metrics, parse it with `prometheus-parse`, and check it is a
-/// well-formed exposition: every sample line parsed, every family has a
-/// TYPE of the right kind and a HELP.
-fn scrape(addr: SocketAddr) -> Samples {
-    let (status, body) = http(addr, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
-    assert_eq!(status, "HTTP/1.0 200 OK", "body:\n{body}");
-    let lines = body.lines().map(|l| Ok(l.to_string()));
-    let parsed = prometheus_parse::Scrape::parse(lines).expect("a Prometheus text exposition");
-    let sample_lines = body
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .count();
-    assert_eq!(
-        parsed.samples.len(),
-        sample_lines,
-        "the parser skipped lines of:\n{body}"
-    );
-    for (family, kind) in FAMILIES {
-        assert!(
-            body.contains(&format!("# TYPE {family} {kind}\n")),
-            "no `# TYPE {family} {kind}` in:\n{body}"
-        );
-        assert!(parsed.docs.contains_key(family), "no HELP for {family}");
-    }
-    let mut out = Samples::new();
-    for s in parsed.samples {
-        let value = match s.value {
-            prometheus_parse::Value::Counter(v) => {
-                assert!(s.metric.ends_with("_total"), "counter {}", s.metric);
-                v
-            }
-            prometheus_parse::Value::Gauge(v) => v,
-            other => panic!("{}: unexpected value {other:?}", s.metric),
-        };
-        let mut labels: Vec<(String, String)> = s
-            .labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        labels.sort();
-        out.insert((s.metric, labels), value);
-    }
-    out
-}
-
-/// The value of `name{label=value}` (or of `name` without labels).
-fn get(samples: &Samples, name: &str, label: Option<(&str, &str)>) -> f64 {
-    let key = (
-        name.to_string(),
-        label
-            .map(|(k, v)| vec![(k.to_string(), v.to_string())])
-            .unwrap_or_default(),
-    );
-    *samples
-        .get(&key)
-        .unwrap_or_else(|| panic!("no sample {key:?} among {:?}", samples.keys()))
-}
-
-/// Scrape until `done` holds (the server counts a close when its socket
-/// is closed, which the client cannot observe first), at most 5 s.
-fn scrape_until(addr: SocketAddr, what: &str, done: impl Fn(&Samples) -> bool) -> Samples {
-    let give_up = Instant::now() + Duration::from_secs(5);
-    loop {
-        let s = scrape(addr);
-        if done(&s) {
-            return s;
-        }
-        assert!(
-            Instant::now() < give_up,
-            "never saw {what}; last scrape: {s:?}"
-        );
-        // No event tells the client the server closed its side of a socket
-        // the client already closed: poll.
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The `metrics on http://ADDR/metrics` line the server prints.
-fn metrics_addr(stdout: &str) -> SocketAddr {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("metrics on http://"))
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no `metrics on` line in stdout:\n{stdout}"))
-}
+use common::logged::Proc;
+use common::metrics::{echo_with_metrics, get, http, metrics_addr, scrape, scrape_until};
+use common::EXE;
 
 #[test]
 fn metrics_scrape_parses_and_counts_traffic() {
-    let s = ServerSpec::rpoe_echo(EXE)
-        .args(["--metrics", "127.0.0.1:0", "--max-line", "16"])
-        .spawn();
-    let m = metrics_addr(&s.stdout());
+    let (s, m) = echo_with_metrics(&["--max-line", "16"]);
     let before = scrape(m);
     for (name, label) in [
         ("rpoe_echo_connections", None),
@@ -224,17 +94,7 @@ fn metrics_scrape_parses_and_counts_traffic() {
 
 #[test]
 fn rejections_are_counted() {
-    let s = ServerSpec::rpoe_echo(EXE)
-        .args([
-            "--metrics",
-            "127.0.0.1:0",
-            "--max-connections",
-            "1",
-            "--evict-idle-after",
-            "off",
-        ])
-        .spawn();
-    let m = metrics_addr(&s.stdout());
+    let (s, m) = echo_with_metrics(&["--max-connections", "1", "--evict-idle-after", "off"]);
     let first = connect(s.addr());
     assert_echo(&first, b"x\n");
     // At the cap with eviction off: the next client is closed at once.
@@ -249,10 +109,7 @@ fn rejections_are_counted() {
 
 #[test]
 fn idle_timeouts_are_counted() {
-    let s = ServerSpec::rpoe_echo(EXE)
-        .args(["--metrics", "127.0.0.1:0", "--idle-timeout", "200ms"])
-        .spawn();
-    let m = metrics_addr(&s.stdout());
+    let (s, m) = echo_with_metrics(&["--idle-timeout", "200ms"]);
     let idle = connect(s.addr());
     assert_echo(&idle, b"x\n");
     // The idle timeout shuts the write side (EOF), counted before that.
@@ -278,17 +135,7 @@ fn idle_timeouts_are_counted() {
 
 #[test]
 fn a_client_that_does_not_read_is_a_backpressure_pause() {
-    let s = ServerSpec::rpoe_echo(EXE)
-        .args([
-            "--metrics",
-            "127.0.0.1:0",
-            "--high-water",
-            "4096",
-            "--low-water",
-            "1024",
-        ])
-        .spawn();
-    let m = metrics_addr(&s.stdout());
+    let (s, m) = echo_with_metrics(&["--high-water", "4096", "--low-water", "1024"]);
     let c = connect(s.addr());
     // Write without reading until the server stops reading (a write
     // stalls for 500 ms), at most 64 MiB.
@@ -320,10 +167,7 @@ fn a_client_that_does_not_read_is_a_backpressure_pause() {
 
 #[test]
 fn other_paths_and_methods_are_refused() {
-    let s = ServerSpec::rpoe_echo(EXE)
-        .args(["--metrics", "127.0.0.1:0"])
-        .spawn();
-    let m = metrics_addr(&s.stdout());
+    let (s, m) = echo_with_metrics(&[]);
     let (status, _) = http(m, "GET / HTTP/1.0\r\n\r\n");
     assert_eq!(status, "HTTP/1.0 404 Not Found");
     let (status, _) = http(m, "POST /metrics HTTP/1.0\r\n\r\n");
@@ -347,10 +191,7 @@ fn other_paths_and_methods_are_refused() {
 
 #[test]
 fn a_silent_scraper_is_cut_off_after_5s_and_echo_goes_on() {
-    let s = ServerSpec::rpoe_echo(EXE)
-        .args(["--metrics", "127.0.0.1:0"])
-        .spawn();
-    let m = metrics_addr(&s.stdout());
+    let (s, m) = echo_with_metrics(&[]);
     let started = Instant::now();
     let silent = TcpStream::connect(m).unwrap();
     let c = connect(s.addr());
@@ -367,125 +208,21 @@ fn a_silent_scraper_is_cut_off_after_5s_and_echo_goes_on() {
 
 #[test]
 fn workers_aggregate_into_one_scrape() {
-    let s = ServerSpec::rpoe_echo(EXE)
-        .args(["--metrics", "127.0.0.1:0", "--workers", "3"])
-        .spawn();
-    let m = metrics_addr(&s.stdout());
+    let (s, m) = echo_with_metrics(&["--workers", "3"]);
     let clients: Vec<TcpStream> = (0..30).map(|_| connect(s.addr())).collect();
     for c in &clients {
         assert_echo(c, b"line\n");
     }
-    let t = scrape(m);
+    // A worker counts a line and its bytes just after writing the echo, so
+    // the client can read it first: wait (bounded) for the last counts.
+    let t = scrape_until(m, "30 lines and 150 bytes sent", |s| {
+        get(s, "rpoe_echo_lines_total", None) >= 30.0
+            && get(s, "rpoe_echo_sent_bytes_total", None) >= 150.0
+    });
     assert_eq!(get(&t, "rpoe_echo_connections", None), 30.0);
     assert_eq!(get(&t, "rpoe_echo_connections_accepted_total", None), 30.0);
     assert_eq!(get(&t, "rpoe_echo_lines_total", None), 30.0);
     assert_eq!(get(&t, "rpoe_echo_sent_bytes_total", None), 150.0);
-}
-
-// ---- a server whose stderr is read line by line ----
-
-/// `rpoe-echo` with stderr read line by line into a channel, so a test
-/// waits for a log line as an event.
-struct Proc {
-    child: Child,
-    lines: Receiver<String>,
-    addr: SocketAddr,
-}
-
-impl Proc {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let mut child = Command::new(EXE)
-            .args(["--bind", "127.0.0.1", "--port", "0"])
-            .args(args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rpoe-echo");
-        let (tx, lines) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if let Some(a) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(a.parse::<SocketAddr>().expect("an address"));
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("a `listening on` line within 20 s");
-        Proc { child, lines, addr }
-    }
-
-    /// The next stderr line matching `pred`, within `within`.
-    fn wait_for(&self, what: &str, within: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let give_up = Instant::now() + within;
-        loop {
-            let left = give_up.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if pred(&l) => return l,
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => panic!("no {what} within {within:?}"),
-                Err(RecvTimeoutError::Disconnected) => panic!("stderr closed before {what}"),
-            }
-        }
-    }
-
-    /// Every stderr line until `done` holds for those read so far.
-    fn lines_until(&self, within: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let give_up = Instant::now() + within;
-        let mut got = Vec::new();
-        while !done(&got) {
-            let left = give_up.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => got.push(l),
-                Err(e) => panic!("{e:?} before the lines expected; got {got:#?}"),
-            }
-        }
-        got
-    }
-
-    fn signal(&self, sig: Signal) {
-        let pid = Pid::from_raw(self.child.id() as i32).expect("a pid");
-        kill_process(pid, sig).expect("kill");
-    }
-
-    /// Stop with SIGTERM; every stderr line still unread, once it closed.
-    fn stop(mut self) -> Vec<String> {
-        self.signal(Signal::TERM);
-        let mut rest = Vec::new();
-        let give_up = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = give_up.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => rest.push(l),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => panic!("stderr still open 10 s after TERM"),
-            }
-        }
-        let status = self.child.wait().expect("wait");
-        assert!(status.success(), "exit status {status}");
-        rest
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -668,12 +405,7 @@ fn notify_socket_gets_ready_status_and_stopping() {
 
 #[test]
 fn help_lists_the_operator_flags() {
-    let out = Command::new(EXE)
-        .arg("--help")
-        .output()
-        .expect("run --help");
-    assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
+    let help = common::help();
     for flag in [
         "--metrics <ADDR>",
         "--stats-interval <DURATION>",

@@ -3,6 +3,8 @@
 //! within a bounded time); a second signal stops it at once; SIGHUP is
 //! ignored. Real processes, real signals.
 
+mod common;
+
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,14 +13,13 @@ use std::time::{Duration, Instant};
 
 use rpoe_testkit::io::{assert_bytes_eq, assert_echo, connect, read_until_eof, send, try_connect};
 use rpoe_testkit::policy::numbered_lines;
-use rpoe_testkit::ServerSpec;
 
-const EXE: &str = env!("CARGO_BIN_EXE_rpoe-echo");
+use common::echo;
 
 #[test]
 fn term_finishes_received_lines_then_exits_0() {
     for sig in ["TERM", "INT"] {
-        let s = ServerSpec::rpoe_echo(EXE).spawn();
+        let s = echo(&[]);
         let busy = connect(s.addr());
         let idle = connect(s.addr());
         assert_echo(&busy, b"one\n");
@@ -82,9 +83,7 @@ fn stuck_client(addr: std::net::SocketAddr) -> (TcpStream, std::thread::JoinHand
 
 #[test]
 fn shutdown_is_bounded_by_its_timeout() {
-    let s = ServerSpec::rpoe_echo(EXE)
-        .args(["--shutdown-timeout-ms", "300"])
-        .spawn();
+    let s = echo(&["--shutdown-timeout-ms", "300"]);
     let (stuck, writer) = stuck_client(s.addr());
     s.signal("TERM");
     assert!(
@@ -102,9 +101,7 @@ fn shutdown_is_bounded_by_its_timeout() {
 
 #[test]
 fn a_second_signal_stops_at_once() {
-    let s = ServerSpec::rpoe_echo(EXE)
-        .args(["--shutdown-timeout-ms", "60000"])
-        .spawn();
+    let s = echo(&["--shutdown-timeout-ms", "60000"]);
     let (stuck, writer) = stuck_client(s.addr());
     s.signal("TERM");
     assert!(
@@ -123,7 +120,7 @@ fn a_second_signal_stops_at_once() {
 
 #[test]
 fn hup_is_ignored() {
-    let s = ServerSpec::rpoe_echo(EXE).spawn();
+    let s = echo(&[]);
     let c = connect(s.addr());
     assert_echo(&c, b"before\n");
     s.signal("HUP");
@@ -134,7 +131,7 @@ fn hup_is_ignored() {
 
 #[test]
 fn workers_share_the_port_and_shut_down_together() {
-    let s = ServerSpec::rpoe_echo(EXE).args(["--workers", "3"]).spawn();
+    let s = echo(&["--workers", "3"]);
     let clients: Vec<TcpStream> = (0..30).map(|_| connect(s.addr())).collect();
     for (i, c) in clients.iter().enumerate() {
         assert_echo(c, format!("client {i}\n").as_bytes());

@@ -21,6 +21,7 @@ pub mod mio_echo;
 pub mod tokio_echo;
 pub mod tokio_framed;
 
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -50,4 +51,35 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     socket.listen(BACKLOG)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+/// The accept loop both tokio servers share, so that they differ only in
+/// how a connection is served: a current-thread runtime, the listener
+/// bound by [`listen`] and announced, and a task per accepted connection
+/// running `client` (its result ignored: a client that fails is simply
+/// gone). `name` prefixes accept errors on stderr.
+fn serve_tokio<C, F>(addr: SocketAddr, name: &str, client: C) -> std::io::Result<()>
+where
+    C: Fn(tokio::net::TcpStream) -> F,
+    F: Future + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::from_std(listen(addr)?)?;
+        announce(listener.local_addr()?)?;
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let served = client(stream);
+                    tokio::spawn(async move {
+                        let _ = served.await;
+                    });
+                }
+                // Out of descriptors or similar; benchmarks never get here.
+                Err(e) => eprintln!("{name}: accept: {e}"),
+            }
+        }
+    })
 }

@@ -8,30 +8,13 @@ use std::io;
 use std::net::SocketAddr;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-use super::{announce, listen};
+use super::serve_tokio;
 
 /// Listen on `addr` and echo until killed.
 pub fn serve(addr: SocketAddr) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
-    runtime.block_on(async {
-        let listener = TcpListener::from_std(listen(addr)?)?;
-        announce(listener.local_addr()?)?;
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    tokio::spawn(async move {
-                        let _ = client(stream).await;
-                    });
-                }
-                // Out of descriptors or similar; benchmarks never get here.
-                Err(e) => eprintln!("tokio-echo: accept: {e}"),
-            }
-        }
-    })
+    serve_tokio(addr, "tokio-echo", client)
 }
 
 /// Echo one client's complete lines until EOF; an unterminated last line

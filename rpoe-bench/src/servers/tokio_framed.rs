@@ -16,31 +16,14 @@ use std::net::SocketAddr;
 
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::codec::{Decoder, Encoder, Framed, LinesCodec, LinesCodecError};
 
-use super::{announce, listen, MAX_LINE};
+use super::{serve_tokio, MAX_LINE};
 
 /// Listen on `addr` and echo until killed.
 pub fn serve(addr: SocketAddr) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
-    runtime.block_on(async {
-        let listener = TcpListener::from_std(listen(addr)?)?;
-        announce(listener.local_addr()?)?;
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    tokio::spawn(async move {
-                        let _ = client(stream).await;
-                    });
-                }
-                // Out of descriptors or similar; benchmarks never get here.
-                Err(e) => eprintln!("tokio-framed: accept: {e}"),
-            }
-        }
-    })
+    serve_tokio(addr, "tokio-framed", client)
 }
 
 /// `LinesCodec` (at `rpoe-echo`'s line limit), except that an
