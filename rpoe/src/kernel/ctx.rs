@@ -198,6 +198,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Intern an event name, to post on a hot path without hashing it.
+    /// The id stays valid for the kernel's life.
     pub fn event_id(&mut self, name: &str) -> EventId {
         self.core.names.intern(name)
     }

@@ -120,3 +120,27 @@ fn a_name_pinned_after_a_transient_use_is_kept() {
     assert_eq!(k.core.names.name(id), "tick");
     assert_eq!(k.event_id("tick"), id);
 }
+
+#[test]
+fn a_burst_of_timers_leaves_no_storage_behind() {
+    let clock = crate::ManualClock::new();
+    let mut k = Kernel::with_manual_clock(clock.clone()).unwrap();
+    let fired = Rc::new(Cell::new(0usize));
+    let count = fired.clone();
+    k.spawn(
+        Session::new(())
+            .on("_start", |ctx| {
+                for i in 0..200_000u64 {
+                    ctx.delay_add("t", std::time::Duration::from_micros(i % 1000), ());
+                }
+            })
+            .on("t", move |_| count.set(count.get() + 1)),
+        (),
+    );
+    assert!(k.core.queue.timer_footprint() >= 200_000);
+    clock.advance(std::time::Duration::from_secs(1));
+    k.run().unwrap();
+    assert_eq!(fired.get(), 200_000);
+    let left = k.core.queue.timer_footprint();
+    assert!(left < 4096, "the drained timer store holds {left} entries");
+}

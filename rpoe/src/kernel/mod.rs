@@ -289,7 +289,9 @@ impl Kernel {
         &self.id
     }
 
-    /// Intern an event name.
+    /// Intern an event name. The id keeps naming it for the kernel's
+    /// life (names only posted by string are freed once nothing queued
+    /// uses them; names given out as ids never are).
     pub fn event_id(&mut self, name: &str) -> EventId {
         self.core.names.intern(name)
     }

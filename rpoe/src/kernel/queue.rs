@@ -168,6 +168,12 @@ impl Queue {
         });
     }
 
+    /// Storage the timer store holds (for the memory tests).
+    #[cfg(test)]
+    pub(crate) fn timer_footprint(&self) -> usize {
+        self.timers.footprint()
+    }
+
     pub(crate) fn timer_count(&self) -> usize {
         self.timers.len()
     }

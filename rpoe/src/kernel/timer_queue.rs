@@ -228,6 +228,7 @@ impl Order {
         if in_run == 0 {
             std::mem::swap(&mut self.run, &mut self.batch);
             self.batch.clear();
+            shrink_vec(&mut self.batch);
         } else {
             let mut merged = Vec::with_capacity(in_run + self.batch.len());
             let (mut a, mut b) = (
@@ -391,8 +392,13 @@ impl TimerQueue {
             self.by_name.remove(&name_key(t.session, t.event));
         }
         if self.timers.is_empty() {
+            // Drained: give back what a burst of timers grew (a slab
+            // keeps its vacant entries otherwise).
             self.links.clear();
             shrink_vec(&mut self.links);
+            if self.timers.capacity() > 1024 {
+                self.timers = Slab::new();
+            }
         }
         t
     }
@@ -499,7 +505,18 @@ impl TimerQueue {
         let mut sum = 0u64;
         for e in ahead.iter().take(WARM_AHEAD) {
             let k = e.key as usize;
-            sum = sum.wrapping_add(self.timers.get(k).map_or(0, |t| t.seq));
+            // Every field, so every cache line the timer spans is loaded
+            // (it is moved out whole when it fires).
+            sum = sum.wrapping_add(self.timers.get(k).map_or(0, |t| {
+                t.num
+                    ^ t.due.0
+                    ^ t.seq
+                    ^ u64::from(t.session)
+                    ^ u64::from(t.event.0)
+                    ^ u64::from(matches!(t.payload, Payload::Empty))
+                    ^ u64::from(t.caller.state.is_some())
+                    ^ u64::from(t.caller.location.is_some())
+            }));
             sum = sum.wrapping_add(self.links.get(k).map_or(0, |l| u64::from(l.session_next)));
         }
         std::hint::black_box(sum);
@@ -543,6 +560,19 @@ impl TimerQueue {
         self.by_name.clear();
         self.links.clear();
         self.timers.drain().collect()
+    }
+
+    /// Entries of every kind of storage held, used or not (for the memory
+    /// tests).
+    #[cfg(test)]
+    pub(crate) fn footprint(&self) -> usize {
+        self.timers.capacity()
+            + self.links.capacity()
+            + self.order.heap.v.capacity()
+            + self.order.run.capacity()
+            + self.order.batch.capacity()
+            + self.by_session.capacity()
+            + self.by_name.capacity()
     }
 
     /// Order entries held, live and stale (for tests of the compaction).
