@@ -350,7 +350,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     #[track_caller]
     pub fn delay(&mut self, event: impl IntoEvent, delay: Duration, args: impl Any) -> TimerId {
         let ev = self.core.names.resolve_transient(&event);
-        self.core.clear_timers(self.frame.key, Some(ev));
+        self.core.drop_timers(self.frame.key, Some(ev));
         self.delay_add(ev, delay, args)
     }
 
@@ -367,7 +367,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     #[track_caller]
     pub fn alarm(&mut self, event: impl IntoEvent, at: Time, args: impl Any) -> TimerId {
         let ev = self.core.names.resolve_transient(&event);
-        self.core.clear_timers(self.frame.key, Some(ev));
+        self.core.drop_timers(self.frame.key, Some(ev));
         self.alarm_add(ev, at, args)
     }
 
@@ -385,7 +385,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// or `delay($ev)` without a time); returns how many there were.
     pub fn alarm_clear(&mut self, event: impl IntoEvent) -> usize {
         let ev = self.core.names.resolve_transient(&event);
-        self.core.clear_timers(self.frame.key, Some(ev)).len()
+        self.core.drop_timers(self.frame.key, Some(ev))
     }
 
     /// Cancel one timer, getting its name, due time and argument back.

@@ -140,6 +140,15 @@ impl Queue {
         self.timers.ids_of(session, event)
     }
 
+    /// [`Queue::timers_of`] in no particular order.
+    pub(crate) fn timers_of_unordered(
+        &self,
+        session: SessionKey,
+        event: Option<EventId>,
+    ) -> Vec<TimerId> {
+        self.timers.ids_unordered(session, event)
+    }
+
     /// Queued events (not timers) to and from a session.
     pub(crate) fn events_involving(&self, key: SessionKey) -> (usize, usize) {
         let to = self.fifo.iter().filter(|f| f.item.target == key).count();

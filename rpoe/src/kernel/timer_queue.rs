@@ -434,6 +434,30 @@ impl TimerQueue {
     /// other sessions have pending.
     pub(crate) fn ids_of(&self, session: SessionKey, event: Option<EventId>) -> Vec<TimerId> {
         let mut v: Vec<(Time, u64, TimerId)> = Vec::new();
+        self.walk(session, event, |t, id| v.push((t.due, t.seq, id)));
+        v.sort_unstable_by_key(|(d, s, _)| (*d, *s));
+        v.into_iter().map(|(_, _, id)| id).collect()
+    }
+
+    /// [`TimerQueue::ids_of`] in no particular order, for callers that
+    /// only remove them.
+    pub(crate) fn ids_unordered(
+        &self,
+        session: SessionKey,
+        event: Option<EventId>,
+    ) -> Vec<TimerId> {
+        let mut v = Vec::new();
+        self.walk(session, event, |_, id| v.push(id));
+        v
+    }
+
+    /// Visit a session's timers (of one name).
+    fn walk(
+        &self,
+        session: SessionKey,
+        event: Option<EventId>,
+        mut f: impl FnMut(&Timer, TimerId),
+    ) {
         let head = match event {
             None => self.by_session.get(&session),
             Some(e) => self.by_name.get(&name_key(session, e)),
@@ -441,7 +465,7 @@ impl TimerQueue {
         let mut k = head.copied().unwrap_or(NIL);
         while k != NIL {
             let t = &self.timers[k as usize];
-            v.push((t.due, t.seq, TimerId { num: t.num, key: k }));
+            f(t, TimerId { num: t.num, key: k });
             let l = &self.links[k as usize];
             k = if event.is_some() {
                 l.name_next
@@ -449,8 +473,6 @@ impl TimerQueue {
                 l.session_next
             };
         }
-        v.sort_unstable_by_key(|(d, s, _)| (*d, *s));
-        v.into_iter().map(|(_, _, id)| id).collect()
     }
 
     /// Whether a session has any timer pending.
