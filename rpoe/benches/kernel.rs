@@ -11,6 +11,8 @@
 //! - `timers`: set, fire and set+fire of 1,000,000 timers (on a manual
 //!   clock, so firing needs no sleep) vs a `BinaryHeap`; cancel by id vs
 //!   `HashMap::remove`, and how cancel scales with the number of timers;
+//! - `timer_foreign`: a session's `delay()` with no other timers pending vs
+//!   with 100,000 in another session (issue 12: within 2×);
 //! - `readiness`: one byte through a socket pair to the handler that reads
 //!   it vs the same on raw mio;
 //! - `framing`: 4 MiB of 64-byte lines, fed in 64 KiB reads, through
@@ -670,6 +672,47 @@ fn timers(c: &mut Criterion) {
     g.finish();
 }
 
+/// `delay()` calls per iteration of the foreign-timers benchmark.
+const DELAYS: usize = 1_000;
+
+/// A kernel (manual clock, so nothing fires) where one session holds
+/// `foreign` timers and another, returned, re-sets one named timer with
+/// `delay` [`DELAYS`] times per `work` call.
+fn kernel_for_delay(foreign: usize) -> (Kernel, SessionId) {
+    let mut kernel = Kernel::with_manual_clock(ManualClock::new()).unwrap();
+    kernel.spawn(
+        Session::new(()).on("_start", move |ctx| {
+            for _ in 0..foreign {
+                ctx.delay_add("far", Duration::from_secs(10), ());
+            }
+        }),
+        (),
+    );
+    let sid = kernel.spawn(
+        Session::new(()).on("_start", |_| {}).on("work", |ctx| {
+            for _ in 0..DELAYS {
+                black_box(ctx.delay("tick", Duration::from_secs(1), ()));
+            }
+        }),
+        (),
+    );
+    (kernel, sid)
+}
+
+/// Issue 12: a session's `delay` (clear its timers of one name, set one)
+/// must not cost more because other sessions have timers pending.
+fn timer_foreign(c: &mut Criterion) {
+    let mut g = c.benchmark_group("timer_foreign");
+    g.throughput(Throughput::Elements(DELAYS as u64));
+    for (name, foreign) in [("delay_no_foreign", 0), ("delay_100k_foreign", 100_000)] {
+        let (mut kernel, sid) = kernel_for_delay(foreign);
+        g.bench_function(name, |b| {
+            b.iter(|| kernel.call(sid, "work", ()).unwrap());
+        });
+    }
+    g.finish();
+}
+
 // ----- readiness -------------------------------------------------------
 
 /// Read what is there; with `drain`, read on to `WouldBlock`.
@@ -814,5 +857,13 @@ fn framing(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, dispatch, call, timers, readiness, framing);
+criterion_group!(
+    benches,
+    dispatch,
+    call,
+    timers,
+    timer_foreign,
+    readiness,
+    framing
+);
 criterion_main!(benches);

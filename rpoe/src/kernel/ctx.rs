@@ -318,6 +318,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     }
 
     /// Intern an event name, to post on a hot path without hashing it.
+    /// The id stays valid for the kernel's life.
     pub fn event_id(&mut self, name: &str) -> EventId {
         self.core.names.intern(name)
     }
@@ -348,7 +349,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         args: impl Any,
     ) -> Result<(), Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
-        let ev = self.core.names.resolve(&event);
+        let ev = self.core.names.resolve_transient(&event);
         let caller = self.here(Location::caller());
         self.core
             .post_key_from(key, Some(self.frame.key), ev, Payload::new(args), caller);
@@ -358,7 +359,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Queue `event` for this session (POE's `yield`).
     #[track_caller]
     pub fn yield_event(&mut self, event: impl IntoEvent, args: impl Any) {
-        let ev = self.core.names.resolve(&event);
+        let ev = self.core.names.resolve_transient(&event);
         let me = self.frame.key;
         let caller = self.here(Location::caller());
         self.core
@@ -392,7 +393,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         args: impl Any,
     ) -> Result<Value, Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
-        let ev = self.core.names.resolve(&event);
+        let ev = self.core.names.resolve_transient(&event);
         let sender = Sender::Session(self.frame.id);
         let payload = Payload::new(args);
         let active = (key == self.frame.key).then_some(self.active);
@@ -427,7 +428,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         args: Value,
     ) -> Result<Value, Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
-        let ev = self.core.names.resolve(&event);
+        let ev = self.core.names.resolve_transient(&event);
         let sender = Sender::Session(self.frame.id);
         let active = (key == self.frame.key).then_some(self.active);
         let caller = self.here(Location::caller());
@@ -481,8 +482,8 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// `delay` (POE's `delay`). Returns the new timer's id.
     #[track_caller]
     pub fn delay(&mut self, event: impl IntoEvent, delay: Duration, args: impl Any) -> TimerId {
-        let ev = self.core.names.resolve(&event);
-        self.core.clear_timers(self.frame.key, Some(ev));
+        let ev = self.core.names.resolve_transient(&event);
+        self.core.drop_timers(self.frame.key, Some(ev));
         self.delay_add(ev, delay, args)
     }
 
@@ -498,8 +499,8 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// (POE's `alarm`).
     #[track_caller]
     pub fn alarm(&mut self, event: impl IntoEvent, at: Time, args: impl Any) -> TimerId {
-        let ev = self.core.names.resolve(&event);
-        self.core.clear_timers(self.frame.key, Some(ev));
+        let ev = self.core.names.resolve_transient(&event);
+        self.core.drop_timers(self.frame.key, Some(ev));
         self.alarm_add(ev, at, args)
     }
 
@@ -507,7 +508,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// the past fires in the next round, ahead of events queued later.
     #[track_caller]
     pub fn alarm_add(&mut self, event: impl IntoEvent, at: Time, args: impl Any) -> TimerId {
-        let ev = self.core.names.resolve(&event);
+        let ev = self.core.names.resolve_transient(&event);
         let caller = self.here(Location::caller());
         self.core
             .set_timer_from(self.frame.key, ev, at, Payload::new(args), caller)
@@ -516,8 +517,8 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// Remove every timer of this session named `event` (POE's `alarm($ev)`
     /// or `delay($ev)` without a time); returns how many there were.
     pub fn alarm_clear(&mut self, event: impl IntoEvent) -> usize {
-        let ev = self.core.names.resolve(&event);
-        self.core.clear_timers(self.frame.key, Some(ev)).len()
+        let ev = self.core.names.resolve_transient(&event);
+        self.core.drop_timers(self.frame.key, Some(ev))
     }
 
     /// Cancel one timer, getting its name, due time and argument back.
@@ -1022,30 +1023,23 @@ impl<'a, H: 'static> Ctx<'a, H> {
         let ev = self.core.names.resolve(&event);
         let id = self.frame.id;
         if let Some(s) = self.frame.session.as_mut() {
-            if s.handlers.len() <= ev.index() {
-                s.handlers.resize_with(ev.index() + 1, || None);
-            }
-            if s.options.debug && s.handlers[ev.index()].is_some() {
+            if s.options.debug && s.handlers.contains(ev) {
                 options::report(&format!(
                     "redefining handler for event({}) for session({})",
                     self.core.names.name(ev),
                     id.number()
                 ));
             }
-            s.handlers[ev.index()] = Some(Rc::new(move |ctx| Value::new(handler(ctx))));
+            s.handlers
+                .insert(ev, Rc::new(move |ctx| Value::new(handler(ctx))));
         }
     }
 
     /// Remove a handler of this session (events then go to `_default`).
     pub fn state_remove(&mut self, event: impl IntoEvent) {
         let ev = self.core.names.resolve(&event);
-        if let Some(slot) = self
-            .frame
-            .session
-            .as_mut()
-            .and_then(|s| s.handlers.get_mut(ev.index()))
-        {
-            *slot = None;
+        if let Some(s) = self.frame.session.as_mut() {
+            s.handlers.remove(ev);
         }
     }
 }

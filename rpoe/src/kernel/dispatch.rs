@@ -18,6 +18,7 @@ use std::rc::Rc;
 use super::caller::Caller;
 use super::ctx::Ctx;
 use super::error::Error;
+use super::handler_table::HandlerTable;
 use super::ids::{Sender, SessionId};
 use super::names::{EventId, Names};
 use super::options::{self, Options, SessionOption};
@@ -121,13 +122,9 @@ impl<H: 'static> Session<H> {
     }
 
     pub(crate) fn build(self, names: &mut Names) -> Box<dyn AnySession> {
-        let mut handlers: Vec<Option<Handler<H>>> = Vec::new();
+        let mut handlers = HandlerTable::default();
         for (name, h) in self.states {
-            let id = names.intern(&name);
-            if handlers.len() <= id.index() {
-                handlers.resize_with(id.index() + 1, || None);
-            }
-            handlers[id.index()] = Some(h);
+            handlers.insert(names.intern(&name), h);
         }
         Box::new(SessionImpl {
             heap: self.heap,
@@ -238,7 +235,7 @@ pub(crate) trait Stack {
 
 pub(crate) struct SessionImpl<H: 'static> {
     pub heap: H,
-    pub handlers: Vec<Option<Handler<H>>>,
+    pub handlers: HandlerTable<Handler<H>>,
     /// POE's session options; they travel with the session, so a handler
     /// and the dispatch both reach them without a table lookup.
     pub options: Options,
@@ -246,7 +243,7 @@ pub(crate) struct SessionImpl<H: 'static> {
 
 impl<H: 'static> SessionImpl<H> {
     fn handler(&self, ev: EventId) -> Option<&Handler<H>> {
-        self.handlers.get(ev.index()).and_then(Option::as_ref)
+        self.handlers.get(ev)
     }
 }
 

@@ -84,7 +84,7 @@ impl Core {
                 tracing::debug!(target: "rpoe::kernel", dest = ?p.dest, event = %p.event, "cross-thread post to a session that is gone");
                 continue;
             };
-            let ev = self.names.intern(&p.event);
+            let ev = self.names.intern_transient(&p.event);
             let args: Box<dyn super::payload::Arg> = p.args;
             self.post_key(key, None, ev, Payload::Boxed(args));
         }

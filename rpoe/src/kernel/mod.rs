@@ -35,10 +35,14 @@ mod embed;
 mod engine;
 mod error;
 mod events;
+mod handler_table;
 mod handles;
+mod idhash;
 mod ids;
 mod inbox;
 mod introspect;
+#[cfg(test)]
+mod memory_tests;
 mod names;
 mod options;
 mod panic_site;
@@ -52,6 +56,7 @@ mod signals;
 mod source;
 mod spawner;
 mod task;
+mod timer_queue;
 mod timers;
 mod watchers;
 
@@ -196,7 +201,7 @@ impl Kernel {
         args: impl Any,
     ) -> Result<(), Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
-        let ev = self.core.names.resolve(&event);
+        let ev = self.core.names.resolve_transient(&event);
         self.core.refresh_now();
         self.core.post_key(key, None, ev, Payload::new(args));
         Ok(())
@@ -215,7 +220,7 @@ impl Kernel {
         args: impl Any,
     ) -> Result<Value, Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
-        let ev = self.core.names.resolve(&event);
+        let ev = self.core.names.resolve_transient(&event);
         let r = self.core.deliver(
             None,
             key,
@@ -296,7 +301,9 @@ impl Kernel {
         &self.id
     }
 
-    /// Intern an event name.
+    /// Intern an event name. The id keeps naming it for the kernel's
+    /// life (names only posted by string are freed once nothing queued
+    /// uses them; names given out as ids never are).
     pub fn event_id(&mut self, name: &str) -> EventId {
         self.core.names.intern(name)
     }
@@ -345,6 +352,7 @@ impl Kernel {
         // Work queued by wheels dropped in the last handlers (closing
         // handles, reaping children) is done before returning.
         self.core.drain_local();
+        self.core.sweep_names_all();
         self.alive = false;
         self.finish()
     }
@@ -540,6 +548,7 @@ impl Kernel {
         core.gc_sweep();
         // Heaps freed by the sweep may have dropped postbacks.
         core.drain_local();
+        core.sweep_names();
         Ok(core.sessions.len() > 0 && !core.stop_requested)
     }
 }

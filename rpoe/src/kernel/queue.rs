@@ -3,22 +3,19 @@
 //!
 //! POE keeps posts and timers in a single priority queue. Posts always get
 //! a due time strictly after the previous post's, so they are already
-//! sorted: they live in a `VecDeque` (O(1) post), and timers in a binary
-//! heap keyed by `(due, seq)` with a slab beside it for O(1) cancel by id.
-//! The two are merged at the head. A cancelled timer leaves a stale heap
-//! entry that is skipped when it surfaces; the heap is rebuilt when stale
-//! entries outnumber live ones, so memory stays proportional to live timers.
+//! sorted: they live in a `VecDeque` (O(1) post), and timers in a
+//! [`TimerQueue`] (a heap keyed by `(due, seq)`, see its module). The two
+//! are merged at the head.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
-
-use slab::Slab;
+use std::collections::VecDeque;
 
 use super::caller::Caller;
 use super::clock::Time;
 use super::ids::{Sender, TimerId};
 use super::names::EventId;
 use super::payload::Payload;
+pub(crate) use super::timer_queue::Timer;
+use super::timer_queue::TimerQueue;
 
 pub(crate) type SessionKey = u32;
 
@@ -53,17 +50,6 @@ struct FifoItem {
     item: Queued,
 }
 
-pub(crate) struct Timer {
-    pub num: u64,
-    pub due: Time,
-    pub seq: u64,
-    pub session: SessionKey,
-    pub event: EventId,
-    pub payload: Payload,
-    /// Who set it and from where.
-    pub caller: Caller,
-}
-
 /// The next entry to dispatch.
 pub(crate) enum Next {
     Event(Queued),
@@ -74,9 +60,7 @@ pub(crate) enum Next {
 pub(crate) struct Queue {
     fifo: VecDeque<FifoItem>,
     last_fifo_due: Time,
-    heap: BinaryHeap<Reverse<(Time, u64, u32)>>,
-    timers: Slab<Timer>,
-    stale: usize,
+    timers: TimerQueue,
     next_seq: u64,
     next_timer_num: u64,
 }
@@ -131,56 +115,38 @@ impl Queue {
             event,
             payload,
             caller,
-        }) as u32;
-        self.heap.push(Reverse((due, seq, key)));
+        });
         TimerId { num, key }
     }
 
     pub(crate) fn timer(&self, id: TimerId) -> Option<&Timer> {
-        self.timers.get(id.key as usize).filter(|t| t.num == id.num)
+        self.timers.get(id)
     }
 
     pub(crate) fn remove_timer(&mut self, id: TimerId) -> Option<Timer> {
-        self.timer(id)?;
-        self.stale += 1;
-        let t = self.timers.remove(id.key as usize);
-        self.maybe_compact();
-        Some(t)
+        self.timers.remove(id)
     }
 
     /// Move a timer to a new due time; it goes behind timers already due then.
     pub(crate) fn reschedule(&mut self, id: TimerId, due: Time) -> Option<Time> {
-        self.timer(id)?;
+        self.timers.get(id)?;
         let seq = self.seq();
-        let t = &mut self.timers[id.key as usize];
-        t.due = due;
-        t.seq = seq;
-        self.heap.push(Reverse((due, seq, id.key)));
-        self.stale += 1;
-        self.maybe_compact();
-        Some(due)
+        self.timers.reschedule(id, due, seq)
     }
 
     /// Ids of a session's timers, optionally only those with one name, in
-    /// due order.
+    /// due order; the cost is the session's own (named) timers'.
     pub(crate) fn timers_of(&self, session: SessionKey, event: Option<EventId>) -> Vec<TimerId> {
-        let mut v: Vec<(Time, u64, TimerId)> = self
-            .timers
-            .iter()
-            .filter(|(_, t)| t.session == session && event.is_none_or(|e| e == t.event))
-            .map(|(k, t)| {
-                (
-                    t.due,
-                    t.seq,
-                    TimerId {
-                        num: t.num,
-                        key: k as u32,
-                    },
-                )
-            })
-            .collect();
-        v.sort_unstable_by_key(|(d, s, _)| (*d, *s));
-        v.into_iter().map(|(_, _, id)| id).collect()
+        self.timers.ids_of(session, event)
+    }
+
+    /// [`Queue::timers_of`] in no particular order.
+    pub(crate) fn timers_of_unordered(
+        &self,
+        session: SessionKey,
+        event: Option<EventId>,
+    ) -> Vec<TimerId> {
+        self.timers.ids_unordered(session, event)
     }
 
     /// Queued events (not timers) to and from a session.
@@ -194,6 +160,29 @@ impl Queue {
         (to, from)
     }
 
+    /// Every event name a queued event or timer holds: its own, and its
+    /// sender's active event (for [`super::names::Names`]' sweep).
+    pub(crate) fn for_each_event_id(&self, mut f: impl FnMut(EventId)) {
+        for q in self.fifo.iter().map(|i| &i.item) {
+            f(q.event);
+            if let Some(s) = q.caller.state {
+                f(s);
+            }
+        }
+        self.timers.for_each(|t| {
+            f(t.event);
+            if let Some(s) = t.caller.state {
+                f(s);
+            }
+        });
+    }
+
+    /// Storage the timer store holds (for the memory tests).
+    #[cfg(test)]
+    pub(crate) fn timer_footprint(&self) -> usize {
+        self.timers.footprint()
+    }
+
     pub(crate) fn timer_count(&self) -> usize {
         self.timers.len()
     }
@@ -202,34 +191,9 @@ impl Queue {
         self.fifo.len()
     }
 
-    fn maybe_compact(&mut self) {
-        if self.stale > 1024 && self.stale > self.timers.len() {
-            let timers = &self.timers;
-            self.heap = timers
-                .iter()
-                .map(|(k, t)| Reverse((t.due, t.seq, k as u32)))
-                .collect();
-            self.stale = 0;
-        }
-    }
-
-    /// Drop heap entries for cancelled or moved timers from the top.
-    fn clean_top(&mut self) -> Option<(Time, u64, u32)> {
-        while let Some(Reverse((due, seq, key))) = self.heap.peek().copied() {
-            match self.timers.get(key as usize) {
-                Some(t) if t.seq == seq => return Some((due, seq, key)),
-                _ => {
-                    self.heap.pop();
-                    self.stale = self.stale.saturating_sub(1);
-                }
-            }
-        }
-        None
-    }
-
     /// Due time of the earliest entry.
     pub(crate) fn next_due(&mut self) -> Option<Time> {
-        let t = self.clean_top().map(|(d, _, _)| d);
+        let t = self.timers.peek().map(|(d, _)| d);
         let f = self.fifo.front().map(|f| f.due);
         match (t, f) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -242,23 +206,22 @@ impl Queue {
     /// due (their forced-forward due time only orders them among timers).
     pub(crate) fn pop_due(&mut self, now: Time, seq_limit: u64) -> Option<Next> {
         let timer = self
-            .clean_top()
-            .filter(|(due, seq, _)| *due <= now && *seq < seq_limit);
+            .timers
+            .peek()
+            .filter(|(due, seq)| *due <= now && *seq < seq_limit);
         let event = self
             .fifo
             .front()
             .map(|f| (f.due, f.seq))
             .filter(|(_, seq)| *seq < seq_limit);
         let take_timer = match (timer, event) {
-            (Some((td, ts, _)), Some((fd, fs))) => (td, ts) < (fd, fs),
+            (Some((td, ts)), Some((fd, fs))) => (td, ts) < (fd, fs),
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => return None,
         };
         if take_timer {
-            let (_, _, key) = timer?;
-            self.heap.pop();
-            Some(Next::Timer(self.timers.remove(key as usize)))
+            self.timers.pop_peeked().map(Next::Timer)
         } else {
             self.fifo.pop_front().map(|f| Next::Event(f.item))
         }
@@ -284,9 +247,7 @@ impl Queue {
     /// Remove every timer and event, returning what was queued.
     pub(crate) fn clear(&mut self) -> (Vec<Queued>, Vec<Timer>) {
         let events = self.fifo.drain(..).map(|f| f.item).collect();
-        let timers = self.timers.drain().collect();
-        self.heap.clear();
-        self.stale = 0;
+        let timers = self.timers.drain();
         (events, timers)
     }
 }

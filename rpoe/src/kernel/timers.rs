@@ -57,6 +57,23 @@ impl Core {
         out
     }
 
+    /// [`Core::clear_timers`] for callers that only need the count
+    /// (`delay`, `alarm`, `alarm_clear`): nothing is sorted or collected.
+    pub(crate) fn drop_timers(&mut self, session: SessionKey, event: Option<EventId>) -> usize {
+        let wake = self.tasks.wake_event;
+        let mut n = 0;
+        for id in self.queue.timers_of_unordered(session, event) {
+            // As in `clear_timers`: a `Sleep`'s timer is not the session's.
+            if self.queue.timer(id).is_some_and(|t| t.event != wake)
+                && self.queue.remove_timer(id).is_some()
+            {
+                self.sessions.dec(session);
+                n += 1;
+            }
+        }
+        n
+    }
+
     pub(crate) fn remove_timer(
         &mut self,
         session: SessionKey,
