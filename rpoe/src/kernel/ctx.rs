@@ -165,10 +165,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// For an I/O event: the handle and whether it is readable or writable.
     pub fn io(&self) -> Option<(HandleId, IoMode)> {
-        match self.payload {
-            Payload::Io(h, m) | Payload::IoWith(h, m, _) => Some((h, m)),
-            _ => None,
-        }
+        self.payload.io()
     }
 
     /// In a read event handler: whether the OS reported, with this
@@ -178,10 +175,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// the handler may stop reading and call [`Ctx::io_drained`] without
     /// the extra read that would only return `WouldBlock`.
     pub fn io_peer_closed(&self) -> bool {
-        matches!(
-            self.payload,
-            Payload::Io(_, IoMode::Read) | Payload::IoWith(_, IoMode::Read, _)
-        ) && self.core.io_closed
+        matches!(self.payload.io(), Some((_, IoMode::Read))) && self.core.io_closed
     }
 
     /// In an I/O event handler: tell the kernel the handle is drained for
@@ -566,10 +560,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// with ([`Ctx::select_read_with`], [`Ctx::select_write_with`]), if
     /// they are a `T`. POE hands them over after the handle and mode.
     pub fn io_extra<T: Any>(&self) -> Option<&T> {
-        match &self.payload {
-            Payload::IoWith(_, _, extra) => extra.downcast_ref(),
-            _ => None,
-        }
+        self.payload.io_extra()?.downcast_ref()
     }
 
     /// Stop watching for readability (POE's `select_read($fh)`).

@@ -20,7 +20,7 @@ use super::ids::{Dest, Sender, SessionId};
 use super::names::{EventId, Names};
 use super::payload::{Payload, Value};
 use super::postback::Local;
-use super::queue::{Kind, Next, Queue, Queued, SessionKey, Timer};
+use super::queue::{Kind, Next, Queue, Queued, QueuedSignal, SessionKey, Timer};
 use super::remote::{RemotePost, RemoteQueue};
 use super::sessions::Sessions;
 use super::signals::{DieInfo, Signals};
@@ -171,39 +171,52 @@ impl Core {
             },
             None => Sender::Kernel,
         };
+        self.enqueue(
+            target,
+            event,
+            Kind::Event,
+            sender,
+            sender_key,
+            caller,
+            payload,
+        );
+    }
+
+    /// The one way an entry joins the queue: it holds its target, and
+    /// its sender when `hold` names one, until it is dequeued or purged
+    /// (see [`Core::release`]), and it is stamped with the post time.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(crate) fn enqueue(
+        &mut self,
+        target: SessionKey,
+        event: EventId,
+        kind: Kind,
+        sender: Sender,
+        hold: Option<SessionKey>,
+        caller: Caller,
+        payload: Payload,
+    ) {
         self.sessions.inc(target);
-        if let Some(k) = sender_key {
+        if let Some(k) = hold {
             self.sessions.inc(k);
         }
         let now = self.post_time;
         self.queue.push(
             now,
-            Queued {
-                target,
-                sender,
-                sender_key,
-                event,
-                payload,
-                kind: Kind::Event,
-                caller,
-            },
+            Queued::new(target, event, kind, sender, hold, caller, payload),
         );
     }
 
     fn push_gc_check(&mut self, target: SessionKey) {
-        self.sessions.inc(target);
-        let now = self.post_time;
-        self.queue.push(
-            now,
-            Queued {
-                target,
-                sender: Sender::Kernel,
-                sender_key: None,
-                event: EventId::STOP,
-                payload: Payload::Empty,
-                kind: Kind::GcCheck,
-                caller: Caller::KERNEL,
-            },
+        self.enqueue(
+            target,
+            EventId::STOP,
+            Kind::GcCheck,
+            Sender::Kernel,
+            None,
+            Caller::KERNEL,
+            Payload::Empty,
         );
     }
 
@@ -368,22 +381,18 @@ impl Core {
             Some(e) => Sender::Session(e.id),
             None => Sender::Kernel,
         };
-        self.sessions.inc(target);
-        if let Some(k) = sender_key {
-            self.sessions.inc(k);
-        }
-        let now = self.post_time;
-        self.queue.push(
-            now,
-            Queued {
-                target,
-                sender,
-                sender_key,
-                event: EventId::STOP,
-                payload: Payload::Empty,
-                kind: Kind::Signal(Rc::from(name), args),
-                caller: Caller::KERNEL,
-            },
+        let payload = Payload::new(QueuedSignal {
+            name: Rc::from(name),
+            args,
+        });
+        self.enqueue(
+            target,
+            EventId::STOP,
+            Kind::Signal,
+            sender,
+            sender_key,
+            Caller::KERNEL,
+            payload,
         );
     }
 
@@ -616,9 +625,9 @@ impl Core {
     fn free(&mut self, key: SessionKey) {
         let purged = self
             .queue
-            .drain_events(|q| q.target == key || q.sender_key == Some(key));
+            .drain_events(|q| q.target == key || q.sender_key() == Some(key));
         for q in purged {
-            self.release(q.target, q.sender_key);
+            self.release(q.target, q.sender_key());
         }
         for t in self.queue.timers_of(key, None) {
             if self.queue.remove_timer(t).is_some() {
@@ -700,7 +709,7 @@ impl Core {
     pub(crate) fn stop_all(&mut self, mut stack: Option<&mut dyn Stack>) {
         let (events, timers) = self.queue.clear();
         for q in events {
-            self.release(q.target, q.sender_key);
+            self.release(q.target, q.sender_key());
         }
         for t in timers {
             self.sessions.dec(t.session);
@@ -719,19 +728,20 @@ impl Core {
             return false;
         };
         match next {
-            Next::Event(q) => {
-                self.release(q.target, q.sender_key);
+            Next::Event(mut q) => {
+                self.release(q.target, q.sender_key());
                 match q.kind {
                     Kind::Event => {
+                        let (sender, caller) = (q.sender(), q.caller());
                         let r = self.deliver(
                             None,
                             q.target,
                             Delivery {
                                 event: q.event,
-                                sender: q.sender,
+                                sender,
                                 payload: q.payload,
                                 active: None,
-                                caller: q.caller,
+                                caller,
                             },
                         );
                         if let Err(e @ Error::NoHandler { .. }) = r {
@@ -740,7 +750,11 @@ impl Core {
                         }
                     }
                     Kind::GcCheck => {}
-                    Kind::Signal(name, args) => self.dispatch_signal(q.target, name, args),
+                    Kind::Signal => {
+                        if let Some(s) = q.payload.take::<QueuedSignal>() {
+                            self.dispatch_signal(q.target, s.name, s.args);
+                        }
+                    }
                 }
             }
             Next::Timer(t) => self.fire_timer(t),

@@ -492,7 +492,8 @@ impl Kernel {
         let mut budget = core.limits.events_per_round;
         while budget > 0 && core.dispatch_next(now, mark) {
             budget -= 1;
-            if let Some(e) = core.exception.take() {
+            if core.exception.is_some() {
+                let e = core.exception.take().expect("checked just above");
                 // A failure nobody handled (checked, as POE does, after
                 // each dispatched event): stop everything, then report it.
                 core.stop_all(None);

@@ -11,12 +11,13 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::panic::Location;
 
 use slab::Slab;
 
 use super::caller::Caller;
 use super::clock::Time;
-use super::ids::{Sender, TimerId};
+use super::ids::{Sender, SessionId, TimerId};
 use super::names::EventId;
 use super::payload::Payload;
 
@@ -26,25 +27,103 @@ pub(crate) type SessionKey = u32;
 pub(crate) const KERNEL_KEY: SessionKey = u32::MAX;
 
 /// What a queued entry is for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Kind {
     /// An ordinary event for the target's handler.
     Event,
     /// The kernel's check, queued after a session's creation, that lets a
     /// session with nothing to do be collected in the next round.
     GcCheck,
-    /// A signal for the target and its descendants ([`KERNEL_KEY`]: all).
-    Signal(std::rc::Rc<str>, std::rc::Rc<dyn std::any::Any>),
+    /// A signal for the target and its descendants ([`KERNEL_KEY`]: all);
+    /// its name and arguments are the payload, a [`QueuedSignal`].
+    Signal,
 }
 
+/// The payload of a [`Kind::Signal`] entry (boxed: signals are rare, and
+/// keeping them out of line keeps every entry small).
+pub(crate) struct QueuedSignal {
+    pub name: std::rc::Rc<str>,
+    pub args: std::rc::Rc<dyn std::any::Any>,
+}
+
+/// No session slot: an entry that holds no sender.
+const NO_KEY: SessionKey = u32::MAX;
+/// No event: an entry the kernel sent on its own has no caller state.
+const NO_EVENT: EventId = EventId(u32::MAX);
+
+/// A queued event: 64 bytes, moved twice per event (in, out), so it is
+/// kept flat — the sender and the caller are packed into plain fields
+/// rather than their enums (which would each add padding), and what only
+/// signals carry lives in their payload.
 pub(crate) struct Queued {
     pub target: SessionKey,
-    pub sender: Sender,
-    pub sender_key: Option<SessionKey>,
     pub event: EventId,
-    pub payload: Payload,
     pub kind: Kind,
+    /// The sending session's slot when this entry holds a reference on it
+    /// (released when the entry is dequeued or purged), else `NO_KEY`.
+    hold: SessionKey,
+    /// `SENDER` as the handler will see it: the session's public number
+    /// and slot, or number 0 for the kernel. Not always `hold`: a
+    /// postback's sender may already be gone.
+    sender_num: u64,
+    sender_slot: u32,
+    /// [`Caller::state`], `NO_EVENT` for none.
+    caller_state: EventId,
+    caller_location: Option<&'static Location<'static>>,
+    pub payload: Payload,
+}
+
+impl Queued {
+    pub(crate) fn new(
+        target: SessionKey,
+        event: EventId,
+        kind: Kind,
+        sender: Sender,
+        hold: Option<SessionKey>,
+        caller: Caller,
+        payload: Payload,
+    ) -> Self {
+        let (sender_num, sender_slot) = match sender {
+            Sender::Kernel => (0, 0),
+            Sender::Session(id) => (id.num, id.key),
+        };
+        Queued {
+            target,
+            event,
+            kind,
+            hold: hold.unwrap_or(NO_KEY),
+            sender_num,
+            sender_slot,
+            caller_state: caller.state.unwrap_or(NO_EVENT),
+            caller_location: caller.location,
+            payload,
+        }
+    }
+
+    /// The session this entry holds besides its target, if any.
+    pub(crate) fn sender_key(&self) -> Option<SessionKey> {
+        (self.hold != NO_KEY).then_some(self.hold)
+    }
+
+    /// Who sent it (POE's `SENDER`).
+    pub(crate) fn sender(&self) -> Sender {
+        if self.sender_num == 0 {
+            Sender::Kernel
+        } else {
+            Sender::Session(SessionId {
+                num: self.sender_num,
+                key: self.sender_slot,
+            })
+        }
+    }
+
     /// Who sent it and from where.
-    pub caller: Caller,
+    pub(crate) fn caller(&self) -> Caller {
+        Caller {
+            state: (self.caller_state != NO_EVENT).then_some(self.caller_state),
+            location: self.caller_location,
+        }
+    }
 }
 
 struct FifoItem {
@@ -189,7 +268,7 @@ impl Queue {
         let from = self
             .fifo
             .iter()
-            .filter(|f| f.item.sender_key == Some(key))
+            .filter(|f| f.item.sender_key() == Some(key))
             .count();
         (to, from)
     }

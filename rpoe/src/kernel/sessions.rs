@@ -132,11 +132,11 @@ impl Sessions {
     pub(crate) fn dec(&mut self, key: SessionKey) {
         if let Some(e) = self.slab.get_mut(key as usize) {
             // An underflow is a kernel bug (a release without its hold):
-            // caught in debug builds, where tests run; a release build
-            // keeps the count at zero rather than wrap and keep the
-            // session alive forever.
+            // caught in debug builds, where the tests run, and not hidden
+            // in release builds by saturating, which would only move the
+            // bug (a session freed while something still holds it).
             debug_assert!(e.refs > 0, "refcount underflow of session slot {key}");
-            e.refs = e.refs.saturating_sub(1);
+            e.refs = e.refs.wrapping_sub(1);
             if e.refs == 0 && e.aliases.is_empty() {
                 self.gc.push(key);
             }

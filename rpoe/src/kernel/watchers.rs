@@ -156,7 +156,7 @@ impl Core {
                     Delivery {
                         event,
                         sender: Sender::Session(sid),
-                        payload: Payload::IoWith(id, mode, extra),
+                        payload: Payload::io_with(id, mode, extra),
                         active: None,
                         caller: Caller::KERNEL,
                     },
