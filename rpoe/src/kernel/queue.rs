@@ -126,6 +126,10 @@ impl Queued {
     }
 }
 
+/// Entries of capacity the FIFO keeps however empty it gets: 1,024
+/// entries of 80 bytes, 80 KiB, the slack a drained queue may hold.
+const FIFO_KEEP: usize = 1024;
+
 struct FifoItem {
     due: Time,
     seq: u64,
@@ -339,8 +343,36 @@ impl Queue {
             self.heap.pop();
             Some(Next::Timer(self.timers.remove(key as usize)))
         } else {
-            self.fifo.pop_front().map(|f| Next::Event(f.item))
+            self.pop_event().map(Next::Event)
         }
+    }
+
+    /// Take the oldest queued event. Once a burst has drained, the FIFO
+    /// gives back what it grew to: whenever it is less than a quarter
+    /// full and above [`FIFO_KEEP`] entries of capacity, it shrinks to
+    /// twice what it holds. The factor between the two keeps the cost
+    /// amortised O(1) per event, even for a queue that swings around one
+    /// size; below the floor nothing is ever reallocated.
+    fn pop_event(&mut self) -> Option<Queued> {
+        let f = self.fifo.pop_front()?;
+        let cap = self.fifo.capacity();
+        if cap > FIFO_KEEP && self.fifo.len() < cap / 4 {
+            self.shrink_fifo();
+        }
+        Some(f.item)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn shrink_fifo(&mut self) {
+        let want = (self.fifo.len() * 2).max(FIFO_KEEP);
+        self.fifo.shrink_to(want);
+    }
+
+    /// The FIFO's capacity, in entries (for tests of its memory).
+    #[cfg(test)]
+    pub(crate) fn fifo_capacity(&self) -> usize {
+        self.fifo.capacity()
     }
 
     /// Remove every queued event matching `pred`, returning them.
@@ -357,15 +389,95 @@ impl Queue {
                 self.fifo.push_back(f);
             }
         }
+        if self.fifo.capacity() > FIFO_KEEP && self.fifo.len() < self.fifo.capacity() / 4 {
+            self.shrink_fifo();
+        }
         out
     }
 
     /// Remove every timer and event, returning what was queued.
     pub(crate) fn clear(&mut self) -> (Vec<Queued>, Vec<Timer>) {
         let events = self.fifo.drain(..).map(|f| f.item).collect();
+        self.shrink_fifo();
         let timers = self.timers.drain().collect();
         self.heap.clear();
         self.stale = 0;
         (events, timers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: u32) -> Queued {
+        Queued::new(
+            n,
+            EventId(n),
+            Kind::Event,
+            Sender::Kernel,
+            None,
+            Caller::KERNEL,
+            Payload::new(u64::from(n)),
+        )
+    }
+
+    #[test]
+    fn a_drained_burst_gives_its_memory_back() {
+        let mut q = Queue::new();
+        const BURST: u32 = 1_000_000;
+        for n in 0..BURST {
+            q.push(Time(0), event(n));
+        }
+        let peak = q.fifo_capacity();
+        assert!(peak >= BURST as usize);
+        let mark = q.seq_mark();
+        let mut popped = 0;
+        let mut most_late = 0;
+        while let Some(Next::Event(e)) = q.pop_due(Time(0), mark) {
+            assert_eq!(e.target, popped, "still in order");
+            popped += 1;
+            // Less than a fifth left: below the quarter mark.
+            if popped > BURST / 5 * 4 {
+                most_late = most_late.max(q.fifo_capacity());
+            }
+        }
+        assert_eq!(popped, BURST);
+        // Shrinking starts while the burst drains, not only at the end...
+        assert!(most_late <= peak / 2, "{most_late} of {peak}");
+        // ...and what stays is the floor, whatever the burst was.
+        assert_eq!(q.event_count(), 0);
+        assert!(
+            q.fifo_capacity() <= 2 * FIFO_KEEP,
+            "capacity {} after the drain",
+            q.fifo_capacity()
+        );
+    }
+
+    #[test]
+    fn a_small_queue_is_never_reallocated() {
+        let mut q = Queue::new();
+        for round in 0..100 {
+            for n in 0..64 {
+                q.push(Time(0), event(n));
+            }
+            let cap = q.fifo_capacity();
+            let mark = q.seq_mark();
+            while q.pop_due(Time(0), mark).is_some() {}
+            assert_eq!(q.fifo_capacity(), cap, "round {round}");
+        }
+    }
+
+    #[test]
+    fn purging_and_clearing_shrink_too() {
+        let mut q = Queue::new();
+        for n in 0..100_000 {
+            q.push(Time(0), event(n % 2));
+        }
+        let gone = q.drain_events(|e| e.target == 1);
+        assert_eq!(gone.len(), 50_000);
+        let (events, _) = q.clear();
+        assert_eq!(events.len(), 50_000);
+        assert!(q.fifo_capacity() <= 2 * FIFO_KEEP);
     }
 }
