@@ -179,8 +179,10 @@ pub(crate) struct Delivery {
 
 /// How a handler invocation can fail.
 pub(crate) enum Fail {
-    /// Neither the handler nor `_default` exists.
-    NoHandler(Error),
+    /// Neither the handler nor `_default` exists. Boxed, as are the other
+    /// failures' payloads, so that the result every handler returns
+    /// through stays small on the path where nothing failed.
+    NoHandler(Box<Error>),
     /// The handler panicked; the payload, to re-raise through a call into
     /// the running session (POE does not trap those).
     Panicked(Box<dyn Any + Send>),
@@ -288,6 +290,27 @@ impl<H: 'static> AnySession for SessionImpl<H> {
         id: SessionId,
         d: Delivery,
     ) -> (Box<dyn AnySession>, Result<Value, Fail>) {
+        let (me, result) = self.run(core, stack, key, id, d);
+        (me, result)
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+impl<H: 'static> SessionImpl<H> {
+    /// [`AnySession::dispatch`] with the heap's type known: a call into
+    /// the running session ([`Ctx::call`]) comes here directly, without
+    /// the dynamic take and restore through the [`Stack`].
+    pub(crate) fn run(
+        self: Box<Self>,
+        core: &mut Core,
+        stack: Option<&mut dyn Stack>,
+        key: SessionKey,
+        id: SessionId,
+        d: Delivery,
+    ) -> (Box<Self>, Result<Value, Fail>) {
         if self.options.trace {
             options::report(&format!(
                 "{} -> {} (from {})",
@@ -323,7 +346,7 @@ impl<H: 'static> AnySession for SessionImpl<H> {
                         session: id.num,
                         event: core.names.name(d.event).to_string(),
                     };
-                    return (self, Err(Fail::NoHandler(err)));
+                    return (self, Err(Fail::NoHandler(Box::new(err))));
                 }
             },
         };
@@ -356,9 +379,5 @@ impl<H: 'static> AnySession for SessionImpl<H> {
             (Ok(_), Some(msg)) => (me, Err(Fail::Failed(msg))),
             (Ok(v), None) => (me, Ok(v)),
         }
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
     }
 }

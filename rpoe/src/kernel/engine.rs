@@ -197,9 +197,13 @@ impl Core {
         caller: Caller,
         payload: Payload,
     ) {
-        self.sessions.inc(target);
-        if let Some(k) = hold {
-            self.sessions.inc(k);
+        match hold {
+            Some(k) if k == target => self.sessions.hold(target, 2),
+            Some(k) => {
+                self.sessions.hold(target, 1);
+                self.sessions.hold(k, 1);
+            }
+            None => self.sessions.hold(target, 1),
         }
         let now = self.post_time;
         self.queue.push(
@@ -231,9 +235,7 @@ impl Core {
         key: SessionKey,
         d: Delivery,
     ) -> Result<Value, Error> {
-        if self.depth >= self.limits.call_depth && !self.lifecycle_may_nest(d.event) {
-            return Err(self.call_depth_error(d.event));
-        }
+        self.may_nest(d.event)?;
         let entry = self
             .sessions
             .get_mut(key)
@@ -246,14 +248,18 @@ impl Core {
                 None => return Err(Error::NoSuchSession(id.to_string())),
             },
         };
-        tracing::trace!(target: "rpoe::dispatch", session = id.num, event = self.names.name(d.event), sender = %d.sender, "dispatch");
-        let (event, sender, self_call) = (d.event, d.sender, d.active.is_some());
-        let origin = d.caller;
-        let outer = self.local.active.replace(Some(id));
-        self.depth += 1;
+        self.trace_dispatch(id, &d);
+        let done = Delivered {
+            key,
+            id,
+            event: d.event,
+            sender: d.sender,
+            self_call: d.active.is_some(),
+            origin: d.caller,
+        };
+        let outer = self.enter(id);
         let (session, result) = session.dispatch(self, reborrow(&mut stack), key, id, d);
-        self.depth -= 1;
-        self.local.active.set(outer);
+        self.leave(outer);
         if from_stack {
             if let Some(s) = stack {
                 s.restore(key, session);
@@ -263,24 +269,74 @@ impl Core {
                 e.session = Some(session);
             }
         }
+        self.delivered(done, result)
+    }
+
+    /// Refuse a delivery past the call-depth limit (see
+    /// [`Core::lifecycle_may_nest`] for the kernel's own events).
+    #[inline]
+    pub(crate) fn may_nest(&self, event: EventId) -> Result<(), Error> {
+        if self.depth >= self.limits.call_depth && !self.lifecycle_may_nest(event) {
+            return Err(self.call_depth_error(event));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    pub(crate) fn trace_dispatch(&self, id: SessionId, d: &Delivery) {
+        tracing::trace!(target: "rpoe::dispatch", session = id.num, event = self.names.name(d.event), sender = %d.sender, "dispatch");
+    }
+
+    /// A handler of session `id` starts: it is the active session (a
+    /// postback made or called now sends from it) one level deeper.
+    #[inline]
+    pub(crate) fn enter(&mut self, id: SessionId) -> Option<SessionId> {
+        self.depth += 1;
+        self.local.active.replace(Some(id))
+    }
+
+    /// The handler [`Core::enter`] started has returned.
+    #[inline]
+    pub(crate) fn leave(&mut self, outer: Option<SessionId>) {
+        self.depth -= 1;
+        self.local.active.set(outer);
+    }
+
+    /// After a handler ran and its session is back in place: run the work
+    /// it left for the kernel, and turn a failure into DIE (or re-raise a
+    /// panic through a call into the running session, as POE does).
+    #[inline]
+    pub(crate) fn delivered(
+        &mut self,
+        done: Delivered,
+        result: Result<Value, Fail>,
+    ) -> Result<Value, Error> {
         if !self.local.is_empty() {
             self.drain_local();
         }
         match result {
             Ok(v) => Ok(v),
-            Err(Fail::NoHandler(e)) => Err(e),
-            Err(Fail::Panicked(p)) if self_call => std::panic::resume_unwind(p),
-            Err(f) => {
+            Err(f) => self.delivery_failed(done, f),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn delivery_failed(&mut self, done: Delivered, f: Fail) -> Result<Value, Error> {
+        match f {
+            Fail::NoHandler(e) => Err(*e),
+            Fail::Panicked(p) if done.self_call => std::panic::resume_unwind(p),
+            f => {
                 let died_at = match f {
                     Fail::Panicked(_) => super::panic_site::take(),
                     _ => None,
                 };
                 let what = Failure {
                     message: f.message(),
-                    origin,
+                    origin: done.origin,
                     died_at,
                 };
-                Err(self.handler_failed(key, id, event, sender, what))
+                Err(self.handler_failed(done.key, done.id, done.event, done.sender, what))
             }
         }
     }
@@ -614,10 +670,15 @@ impl Core {
     }
 
     /// Release what a dequeued (or purged) event held.
+    #[inline]
     fn release(&mut self, target: SessionKey, sender_key: Option<SessionKey>) {
-        self.sessions.dec(target);
-        if let Some(k) = sender_key {
-            self.sessions.dec(k);
+        match sender_key {
+            Some(k) if k == target => self.sessions.release(target, 2),
+            Some(k) => {
+                self.sessions.release(target, 1);
+                self.sessions.release(k, 1);
+            }
+            None => self.sessions.release(target, 1),
         }
     }
 
@@ -831,6 +892,19 @@ impl Core {
             None => Ok(None),
         }
     }
+}
+
+/// What [`Core::delivered`] needs to know about a delivery once its
+/// handler has returned.
+#[derive(Clone, Copy)]
+pub(crate) struct Delivered {
+    pub key: SessionKey,
+    pub id: SessionId,
+    pub event: EventId,
+    pub sender: Sender,
+    /// A call into the running session: a panic unwinds into the caller.
+    pub self_call: bool,
+    pub origin: Caller,
 }
 
 /// What DIE reports about a failed handler beyond who and which event.
