@@ -303,6 +303,7 @@ impl<H: 'static> SessionImpl<H> {
     /// [`AnySession::dispatch`] with the heap's type known: a call into
     /// the running session ([`Ctx::call`]) comes here directly, without
     /// the dynamic take and restore through the [`Stack`].
+    #[inline(always)]
     pub(crate) fn run(
         self: Box<Self>,
         core: &mut Core,

@@ -231,6 +231,18 @@ impl Core {
     /// does in POE.
     pub(crate) fn deliver(
         &mut self,
+        stack: Option<&mut dyn Stack>,
+        key: SessionKey,
+        d: Delivery,
+    ) -> Result<Value, Error> {
+        self.deliver_inline(stack, key, d)
+    }
+
+    /// [`Core::deliver`], inlined into the queue's dispatch loop, where
+    /// every queued event goes through it.
+    #[inline(always)]
+    fn deliver_inline(
+        &mut self,
         mut stack: Option<&mut dyn Stack>,
         key: SessionKey,
         d: Delivery,
@@ -305,7 +317,7 @@ impl Core {
     /// After a handler ran and its session is back in place: run the work
     /// it left for the kernel, and turn a failure into DIE (or re-raise a
     /// panic through a call into the running session, as POE does).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn delivered(
         &mut self,
         done: Delivered,
@@ -670,7 +682,7 @@ impl Core {
     }
 
     /// Release what a dequeued (or purged) event held.
-    #[inline]
+    #[inline(always)]
     fn release(&mut self, target: SessionKey, sender_key: Option<SessionKey>) {
         match sender_key {
             Some(k) if k == target => self.sessions.release(target, 2),
@@ -794,7 +806,7 @@ impl Core {
                 match q.kind {
                     Kind::Event => {
                         let (sender, caller) = (q.sender(), q.caller());
-                        let r = self.deliver(
+                        let r = self.deliver_inline(
                             None,
                             q.target,
                             Delivery {

@@ -323,7 +323,16 @@ impl Queue {
     /// Take the earliest entry that may run now: queued before
     /// `seq_limit`, and for timers due by `now`. Posted events are always
     /// due (their forced-forward due time only orders them among timers).
+    #[inline]
     pub(crate) fn pop_due(&mut self, now: Time, seq_limit: u64) -> Option<Next> {
+        if self.heap.is_empty() {
+            // No timer pending (stale entries would keep the heap
+            // non-empty): the FIFO's head is the answer, no merge.
+            if self.fifo.front()?.seq >= seq_limit {
+                return None;
+            }
+            return self.pop_event().map(Next::Event);
+        }
         let timer = self
             .clean_top()
             .filter(|(due, seq, _)| *due <= now && *seq < seq_limit);
@@ -353,6 +362,7 @@ impl Queue {
     /// twice what it holds. The factor between the two keeps the cost
     /// amortised O(1) per event, even for a queue that swings around one
     /// size; below the floor nothing is ever reallocated.
+    #[inline]
     fn pop_event(&mut self) -> Option<Queued> {
         let f = self.fifo.pop_front()?;
         let cap = self.fifo.capacity();
