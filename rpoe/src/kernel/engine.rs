@@ -20,7 +20,7 @@ use super::ids::{Dest, Sender, SessionId};
 use super::names::{EventId, Names};
 use super::payload::{Payload, Value};
 use super::postback::Local;
-use super::queue::{Kind, Next, Queue, Queued, QueuedSignal, SessionKey, Timer};
+use super::queue::{Due, Kind, Queue, Queued, QueuedSignal, SessionKey, Timer};
 use super::remote::{RemotePost, RemoteQueue};
 use super::sessions::Sessions;
 use super::signals::{DieInfo, Signals};
@@ -797,42 +797,59 @@ impl Core {
 
     /// Take the next due entry and dispatch it.
     pub(crate) fn dispatch_next(&mut self, now: Time, mark: u64) -> bool {
-        let Some(next) = self.queue.pop_due(now, mark) else {
-            return false;
-        };
-        match next {
-            Next::Event(mut q) => {
-                self.release(q.target, q.sender_key());
-                match q.kind {
-                    Kind::Event => {
-                        let (sender, caller) = (q.sender(), q.caller());
-                        let r = self.deliver_inline(
-                            None,
-                            q.target,
-                            Delivery {
-                                event: q.event,
-                                sender,
-                                payload: q.payload,
-                                active: None,
-                                caller,
-                            },
-                        );
-                        if let Err(e @ Error::NoHandler { .. }) = r {
-                            // POE drops these silently; say so at debug.
-                            tracing::debug!(target: "rpoe::dispatch", "event dropped: {e}");
-                        }
-                    }
-                    Kind::GcCheck => {}
-                    Kind::Signal => {
-                        if let Some(s) = q.payload.take::<QueuedSignal>() {
-                            self.dispatch_signal(q.target, s.name, s.args);
-                        }
-                    }
+        match self.queue.peek_due(now, mark) {
+            Due::Nothing => false,
+            Due::Timer(key) => {
+                let t = self.queue.take_timer(key);
+                self.fire_timer(t);
+                true
+            }
+            Due::Event => {
+                if let Some(q) = self.queue.pop_event() {
+                    self.dispatch_queued(q);
+                }
+                true
+            }
+        }
+    }
+
+    /// Dispatch a dequeued event (or GC check, or signal).
+    #[inline(always)]
+    fn dispatch_queued(&mut self, q: Queued) {
+        let (sender, hold, caller) = (q.sender(), q.sender_key(), q.caller());
+        let Queued {
+            target,
+            event,
+            kind,
+            mut payload,
+            ..
+        } = q;
+        self.release(target, hold);
+        match kind {
+            Kind::Event => {
+                let r = self.deliver_inline(
+                    None,
+                    target,
+                    Delivery {
+                        event,
+                        sender,
+                        payload,
+                        active: None,
+                        caller,
+                    },
+                );
+                if let Err(e @ Error::NoHandler { .. }) = r {
+                    // POE drops these silently; say so at debug.
+                    tracing::debug!(target: "rpoe::dispatch", "event dropped: {e}");
                 }
             }
-            Next::Timer(t) => self.fire_timer(t),
+            Kind::GcCheck => {}
+            Kind::Signal => {
+                if let Some(s) = payload.take::<QueuedSignal>() {
+                    self.dispatch_signal(target, s.name, s.args);
+                }
+            }
         }
-        true
     }
 
     fn fire_timer(&mut self, t: Timer) {
