@@ -370,15 +370,20 @@ impl<H: 'static> SessionImpl<H> {
             caller: d.caller,
             failed: None,
         };
-        let result = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx)));
+        // The handler's value is written into `ret` inside the closure,
+        // so `catch_unwind` returns only a pointer-sized result: returning
+        // the value through it moved it through the stack once more, and
+        // each such move of a freshly written value stalls the CPU.
+        let mut ret = Value::unit();
+        let unwound = catch_unwind(AssertUnwindSafe(|| ret = handler(&mut ctx)));
         let failed = ctx.failed.take();
         let Some(me) = ctx.frame.session.take() else {
             unreachable!("nested dispatch always restores the session")
         };
-        match (result, failed) {
+        match (unwound, failed) {
             (Err(payload), _) => (me, Err(Fail::Panicked(payload))),
-            (Ok(_), Some(msg)) => (me, Err(Fail::Failed(msg))),
-            (Ok(v), None) => (me, Ok(v)),
+            (Ok(()), Some(msg)) => (me, Err(Fail::Failed(msg))),
+            (Ok(()), None) => (me, Ok(ret)),
         }
     }
 }
