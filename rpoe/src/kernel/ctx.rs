@@ -176,7 +176,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// the handler may stop reading and call [`Ctx::io_drained`] without
     /// the extra read that would only return `WouldBlock`.
     pub fn io_peer_closed(&self) -> bool {
-        matches!(self.payload.io(), Some((_, IoMode::Read))) && self.core.io_closed
+        self.payload.io_peer_closed()
     }
 
     /// In an I/O event handler: tell the kernel the handle is drained for

@@ -66,9 +66,6 @@ pub(crate) struct Core {
     /// due events are sampled, and whenever a timer is set, so a post can
     /// only be stamped earlier than its true time by less than one round.
     pub post_time: Time,
-    /// During a read-readiness dispatch: the OS reported the peer closed
-    /// (or an error) with it.
-    pub io_closed: bool,
     /// Futures running in sessions (see `task.rs`).
     pub tasks: Tasks,
 }
@@ -117,7 +114,6 @@ impl Core {
             depth: 0,
             limits,
             post_time: Time::default(),
-            io_closed: false,
             tasks,
         })
     }

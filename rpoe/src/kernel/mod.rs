@@ -446,16 +446,14 @@ impl Kernel {
         core.reap_children();
         if !self.reads.is_empty() || !self.writes.is_empty() || !self.expedites.is_empty() {
             for &(key, closed) in &self.reads {
-                core.io_closed = closed;
-                core.dispatch_io(key, IoMode::Read);
+                core.dispatch_io(key, IoMode::Read, closed);
                 if core.stop_requested {
                     core.drain_local();
                     return Ok(false);
                 }
             }
-            core.io_closed = false;
             for &key in &self.writes {
-                core.dispatch_io(key, IoMode::Write);
+                core.dispatch_io(key, IoMode::Write, false);
                 if core.stop_requested {
                     core.drain_local();
                     return Ok(false);
@@ -464,7 +462,7 @@ impl Kernel {
             // Urgent data last, as POE's loops enqueue MODE_EX after
             // MODE_RD and MODE_WR.
             for &key in &self.expedites {
-                core.dispatch_io(key, IoMode::Expedite);
+                core.dispatch_io(key, IoMode::Expedite, false);
                 if core.stop_requested {
                     core.drain_local();
                     return Ok(false);

@@ -71,7 +71,10 @@ macro_rules! payloads {
         pub(crate) enum Payload {
             Empty,
             $($variant($ty),)*
-            Io(HandleId, IoMode),
+            /// An I/O readiness event: the handle, the mode, and, for a
+            /// read, whether the OS reported the peer closed (or an error)
+            /// with it — a fact of this delivery, so it travels with it.
+            Io(HandleId, IoMode, bool),
             /// An I/O event of a watcher set with extra arguments: the
             /// handle is still the argument, the extras ride beside it.
             /// Boxed (these watchers are rare) so that every other
@@ -105,7 +108,7 @@ macro_rules! payloads {
                 match self {
                     Payload::Empty => (&() as &dyn Any).downcast_ref(),
                     $(Payload::$variant(v) => (v as &dyn Any).downcast_ref(),)*
-                    Payload::Io(h, _) => (h as &dyn Any).downcast_ref(),
+                    Payload::Io(h, _, _) => (h as &dyn Any).downcast_ref(),
                     Payload::IoWith(w) => (&w.handle as &dyn Any).downcast_ref(),
                     Payload::Boxed(b) => {
                         let any: &dyn Any = &**b;
@@ -125,7 +128,7 @@ macro_rules! payloads {
                         }
                         got
                     })*
-                    Payload::Io(h, _) => {
+                    Payload::Io(h, _, _) => {
                         let got = cast::<HandleId, T>(*h);
                         if got.is_some() {
                             *self = Payload::Empty;
@@ -178,6 +181,7 @@ fn cast<T: Any, U: Any>(value: T) -> Option<U> {
 pub(crate) struct IoWith {
     pub handle: HandleId,
     pub mode: IoMode,
+    pub peer_closed: bool,
     pub extra: std::rc::Rc<dyn Any>,
 }
 
@@ -213,18 +217,33 @@ payloads! {
 }
 
 impl Payload {
-    pub(crate) fn io_with(handle: HandleId, mode: IoMode, extra: std::rc::Rc<dyn Any>) -> Self {
+    pub(crate) fn io_with(
+        handle: HandleId,
+        mode: IoMode,
+        peer_closed: bool,
+        extra: std::rc::Rc<dyn Any>,
+    ) -> Self {
         Payload::IoWith(Box::new(IoWith {
             handle,
             mode,
+            peer_closed,
             extra,
         }))
+    }
+
+    /// For a read event: whether the peer closed (see `Ctx::io_peer_closed`).
+    pub(crate) fn io_peer_closed(&self) -> bool {
+        match self {
+            Payload::Io(_, IoMode::Read, closed) => *closed,
+            Payload::IoWith(w) => w.mode == IoMode::Read && w.peer_closed,
+            _ => false,
+        }
     }
 
     /// For an I/O event: its handle and mode.
     pub(crate) fn io(&self) -> Option<(HandleId, IoMode)> {
         match self {
-            Payload::Io(h, m) => Some((*h, *m)),
+            Payload::Io(h, m, _) => Some((*h, *m)),
             Payload::IoWith(w) => Some((w.handle, w.mode)),
             _ => None,
         }
@@ -290,7 +309,7 @@ impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Payload::Empty => f.write_str("Value(())"),
-            Payload::Io(h, m) => write!(f, "Value({h}, {m:?})"),
+            Payload::Io(h, m, _) => write!(f, "Value({h}, {m:?})"),
             Payload::IoWith(w) => write!(f, "Value({}, {:?})", w.handle, w.mode),
             _ => f.write_str("Value(..)"),
         }
@@ -315,7 +334,7 @@ mod tests {
         assert!(matches!(Payload::new(String::new()), Payload::Boxed(_)));
         assert!(matches!(Payload::new([0u8; 4]), Payload::Boxed(_)));
         let h = HandleId { num: 1, key: 0 };
-        let p = Payload::Io(h, IoMode::Read);
+        let p = Payload::Io(h, IoMode::Read, false);
         assert_eq!(p.get::<HandleId>(), Some(&h));
         assert_eq!(p.get::<()>(), None);
         // A handle sent as an ordinary argument reads the same way.
@@ -344,6 +363,7 @@ mod tests {
         let mut io = Payload::io_with(
             HandleId { num: 3, key: 1 },
             IoMode::Write,
+            false,
             std::rc::Rc::new("extra"),
         );
         assert_eq!(io.io().map(|(h, m)| (h.num, m)), Some((3, IoMode::Write)));
@@ -369,7 +389,7 @@ mod tests {
         assert_eq!(p.take::<u32>(), None);
         assert_eq!(p.take::<String>().as_deref(), Some("x"));
         assert!(p.is_empty());
-        let mut io = Payload::Io(HandleId { num: 2, key: 1 }, IoMode::Write);
+        let mut io = Payload::Io(HandleId { num: 2, key: 1 }, IoMode::Write, false);
         assert_eq!(io.take::<u32>(), None);
         assert_eq!(io.take::<HandleId>().map(|h| h.num), Some(2));
     }

@@ -489,6 +489,26 @@ mod tests {
     }
 
     #[test]
+    fn events_and_due_timers_merge_in_due_order() {
+        let mut q = Queue::new();
+        q.push(Time(10), event(1));
+        let t = q.set_timer(7, EventId(7), Time(15), Payload::Empty, Caller::KERNEL);
+        q.push(Time(20), event(2));
+        let _late = q.set_timer(8, EventId(8), Time(99), Payload::Empty, Caller::KERNEL);
+        let mark = q.seq_mark();
+        let mut order = Vec::new();
+        while let Some(next) = q.pop_due(Time(50), mark) {
+            order.push(match next {
+                Next::Event(e) => format!("e{}", e.target),
+                Next::Timer(timer) => format!("t{}", timer.session),
+            });
+        }
+        // The timer due at 99 is not due at 50.
+        assert_eq!(order, ["e1", "t7", "e2"]);
+        assert!(q.timer(t).is_none());
+    }
+
+    #[test]
     fn a_small_queue_is_never_reallocated() {
         let mut q = Queue::new();
         for round in 0..100 {
