@@ -160,9 +160,8 @@ impl Core {
             self.drain_local();
         }
         let sender = match sender_key {
-            Some(k) => match self.sessions.get(k) {
-                Some(e) if e.stopping => return,
-                Some(e) => Sender::Session(e.id),
+            Some(k) => match self.sessions.sender_id(k) {
+                Some(id) => Sender::Session(id),
                 None => return,
             },
             None => Sender::Kernel,
@@ -244,12 +243,11 @@ impl Core {
         d: Delivery,
     ) -> Result<Value, Error> {
         self.may_nest(d.event)?;
-        let entry = self
+        let (id, taken) = self
             .sessions
-            .get_mut(key)
+            .take_session(key)
             .ok_or_else(|| Error::NoSuchSession(format!("slot {key}")))?;
-        let id = entry.id;
-        let (session, from_stack) = match entry.session.take() {
+        let (session, from_stack) = match taken {
             Some(s) => (s, false),
             None => match reborrow(&mut stack).and_then(|s| s.take(key)) {
                 Some(s) => (s, true),
@@ -272,10 +270,8 @@ impl Core {
             if let Some(s) = stack {
                 s.restore(key, session);
             }
-        } else if let Some(e) = self.sessions.get_mut(key) {
-            if e.id == id {
-                e.session = Some(session);
-            }
+        } else {
+            self.sessions.put_session(key, id, session);
         }
         self.delivered(done, result)
     }

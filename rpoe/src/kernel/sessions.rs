@@ -115,6 +115,34 @@ impl Sessions {
         self.aliases.get(alias).copied()
     }
 
+    /// The id of the session in `key` if it may still send events: POE
+    /// discards what a session posts once its `_stop` is under way.
+    #[inline]
+    pub(crate) fn sender_id(&self, key: SessionKey) -> Option<SessionId> {
+        self.get(key).filter(|e| !e.stopping).map(|e| e.id)
+    }
+
+    /// Take a session out of its slot to run a handler: its id, and the
+    /// session unless it is already running (then it is on the stack).
+    #[inline]
+    pub(crate) fn take_session(
+        &mut self,
+        key: SessionKey,
+    ) -> Option<(SessionId, Option<Box<dyn AnySession>>)> {
+        self.get_mut(key).map(|e| (e.id, e.session.take()))
+    }
+
+    /// Put back a session [`Sessions::take_session`] took, if its slot
+    /// still holds it (its handler may have stopped it meanwhile).
+    #[inline]
+    pub(crate) fn put_session(&mut self, key: SessionKey, id: SessionId, session: Box<dyn AnySession>) {
+        if let Some(e) = self.get_mut(key) {
+            if e.id == id {
+                e.session = Some(session);
+            }
+        }
+    }
+
     pub(crate) fn id_of(&self, key: SessionKey) -> Option<SessionId> {
         self.get(key).map(|e| e.id)
     }
