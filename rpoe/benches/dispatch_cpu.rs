@@ -98,7 +98,9 @@ fn main() {
     println!(
         "CPU time per event, least of {rounds} rounds of {events} events, {IN_FLIGHT} in flight\n"
     );
-    println!("| workload | rpoe | tokio | actix | rpoe ÷ tokio (≤ 1.25×) | rpoe ÷ actix (≤ 1.0×) |");
+    println!(
+        "| workload | rpoe | tokio | actix | rpoe ÷ tokio (≤ 1.25×) | rpoe ÷ actix (≤ 1.0×) |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for (row, b) in rows.iter().zip(best) {
         println!(

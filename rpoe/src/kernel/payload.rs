@@ -329,7 +329,10 @@ mod tests {
         assert!(matches!(Payload::new(()), Payload::Empty));
         assert!(matches!(Payload::new(5u8), Payload::U8(5)));
         assert!(matches!(Payload::new(5u64), Payload::U64(5)));
-        assert!(matches!(Payload::new((1u64, 2u64)), Payload::U64Pair((1, 2))));
+        assert!(matches!(
+            Payload::new((1u64, 2u64)),
+            Payload::U64Pair((1, 2))
+        ));
         assert!(matches!(Payload::new("x"), Payload::Str("x")));
         assert!(matches!(Payload::new(String::new()), Payload::Boxed(_)));
         assert!(matches!(Payload::new([0u8; 4]), Payload::Boxed(_)));
@@ -367,7 +370,10 @@ mod tests {
             std::rc::Rc::new("extra"),
         );
         assert_eq!(io.io().map(|(h, m)| (h.num, m)), Some((3, IoMode::Write)));
-        assert_eq!(io.io_extra().and_then(|e| e.downcast_ref::<&str>()), Some(&"extra"));
+        assert_eq!(
+            io.io_extra().and_then(|e| e.downcast_ref::<&str>()),
+            Some(&"extra")
+        );
         assert_eq!(io.take::<HandleId>().map(|h| h.num), Some(3));
     }
 

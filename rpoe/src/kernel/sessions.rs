@@ -135,7 +135,12 @@ impl Sessions {
     /// Put back a session [`Sessions::take_session`] took, if its slot
     /// still holds it (its handler may have stopped it meanwhile).
     #[inline]
-    pub(crate) fn put_session(&mut self, key: SessionKey, id: SessionId, session: Box<dyn AnySession>) {
+    pub(crate) fn put_session(
+        &mut self,
+        key: SessionKey,
+        id: SessionId,
+        session: Box<dyn AnySession>,
+    ) {
         if let Some(e) = self.get_mut(key) {
             if e.id == id {
                 e.session = Some(session);
