@@ -3,8 +3,7 @@
 //! criterion group `dispatch` (rpoe's `yield` and `post`, tokio's
 //! unbounded mpsc, actix's `notify` and `do_send`; no argument and a
 //! `u64`) runs `EVENTS` events in turn, round after round, and the CPU
-//! time this thread spent is read from `/proc/thread-self/schedstat`
-//! around each run. Time spent descheduled is not counted, so other
+//! time this thread spent (its CPU clock) is read around each run. Time spent descheduled is not counted, so other
 //! processes' load moves the figures much less than it moves criterion's
 //! wall-clock ones (a busy sibling hyperthread still slows everyone).
 //!
@@ -21,14 +20,13 @@ use workloads::*;
 /// Events in flight, as in the criterion group.
 const IN_FLIGHT: u64 = 64;
 
-/// This thread's CPU time so far, in nanoseconds (Linux).
+/// This thread's CPU time so far, in nanoseconds: the thread CPU clock,
+/// exact at the moment of reading (the scheduler's own per-thread sum in
+/// `/proc/thread-self/schedstat` lags by up to a tick, milliseconds,
+/// too coarse for runs of a few tens of milliseconds).
 fn thread_cpu_ns() -> u64 {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat")
-        .expect("/proc/thread-self/schedstat (Linux) is readable");
-    s.split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .expect("schedstat starts with the CPU time in ns")
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
 /// One workload's contenders: rpoe's and its two peers'.
