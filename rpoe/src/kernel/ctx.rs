@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::caller::Caller;
 use super::clock::Time;
 use super::dispatch::{AnySession, Delivery, Frame, Session};
+use super::engine::Delivered;
 use super::error::Error;
 use super::handles::{IoSource, Target};
 use super::ids::{Dest, HandleId, Sender, SessionId, TimerId};
@@ -213,7 +214,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// `T` (also logged at warn level).
     pub fn extra<T: Any>(&self) -> Result<&T, Error> {
         let extra: Option<&dyn Any> = match &self.payload {
-            Payload::IoWith(_, _, extra) => Some(&**extra),
+            Payload::IoWith(io) => Some(&*io.extra),
             _ => self
                 .payload
                 .get::<Signal>()
@@ -285,10 +286,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// For an I/O event: the handle and whether it is readable or writable.
     pub fn io(&self) -> Option<(HandleId, IoMode)> {
-        match self.payload {
-            Payload::Io(h, m) | Payload::IoWith(h, m, _) => Some((h, m)),
-            _ => None,
-        }
+        self.payload.io()
     }
 
     /// In a read event handler: whether the OS reported, with this
@@ -298,10 +296,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// the handler may stop reading and call [`Ctx::io_drained`] without
     /// the extra read that would only return `WouldBlock`.
     pub fn io_peer_closed(&self) -> bool {
-        matches!(
-            self.payload,
-            Payload::Io(_, IoMode::Read) | Payload::IoWith(_, IoMode::Read, _)
-        ) && self.core.io_closed
+        self.payload.io_peer_closed()
     }
 
     /// In an I/O event handler: tell the kernel the handle is drained for
@@ -394,16 +389,62 @@ impl<'a, H: 'static> Ctx<'a, H> {
     ) -> Result<Value, Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
         let ev = self.core.names.resolve_transient(&event);
-        let sender = Sender::Session(self.frame.id);
         let payload = Payload::new(args);
-        let active = (key == self.frame.key).then_some(self.active);
         let caller = self.here(Location::caller());
+        self.call_key(key, ev, payload, caller)
+    }
+
+    /// Deliver a call to the session in slot `key`. A call into this very
+    /// session — the common case of a handler calling a sibling handler —
+    /// runs on the typed session in this frame; any other goes through
+    /// the kernel's table and the chain of running sessions.
+    #[inline]
+    fn call_key(
+        &mut self,
+        key: u32,
+        event: EventId,
+        payload: Payload,
+        caller: Caller,
+    ) -> Result<Value, Error> {
+        let sender = Sender::Session(self.frame.id);
+        let active = (key == self.frame.key).then_some(self.active);
+        let me = self.frame.id;
+        if active.is_some() && self.core.sessions.id_of(key) == Some(me) {
+            if let Some(session) = self.frame.session.take() {
+                let core: &mut Core = self.core;
+                if let Err(e) = core.may_nest(event) {
+                    self.frame.session = Some(session);
+                    return Err(e);
+                }
+                let d = Delivery {
+                    event,
+                    sender,
+                    payload,
+                    active,
+                    caller,
+                };
+                core.trace_dispatch(me, &d);
+                let done = Delivered {
+                    key,
+                    id: me,
+                    event,
+                    sender,
+                    self_call: true,
+                    origin: caller,
+                };
+                let outer = core.enter(me);
+                let (session, result) = session.run(core, Some(&mut self.frame), key, me, d);
+                core.leave(outer);
+                self.frame.session = Some(session);
+                return core.delivered(done, result);
+            }
+        }
         let core: &mut Core = self.core;
         core.deliver(
             Some(&mut self.frame),
             key,
             Delivery {
-                event: ev,
+                event,
                 sender,
                 payload,
                 active,
@@ -429,21 +470,8 @@ impl<'a, H: 'static> Ctx<'a, H> {
     ) -> Result<Value, Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
         let ev = self.core.names.resolve_transient(&event);
-        let sender = Sender::Session(self.frame.id);
-        let active = (key == self.frame.key).then_some(self.active);
         let caller = self.here(Location::caller());
-        let core: &mut Core = self.core;
-        core.deliver(
-            Some(&mut self.frame),
-            key,
-            Delivery {
-                event: ev,
-                sender,
-                payload: args.0,
-                active,
-                caller,
-            },
-        )
+        self.call_key(key, ev, args.0, caller)
     }
 
     /// Create a child session; its `_start` runs now with `args`, then this
@@ -744,10 +772,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// with ([`Ctx::select_read_with`], [`Ctx::select_write_with`]), if
     /// they are a `T`. POE hands them over after the handle and mode.
     pub fn io_extra<T: Any>(&self) -> Option<&T> {
-        match &self.payload {
-            Payload::IoWith(_, _, extra) => extra.downcast_ref(),
-            _ => None,
-        }
+        self.payload.io_extra()?.downcast_ref()
     }
 
     /// Stop watching for readability (POE's `select_read($fh)`).

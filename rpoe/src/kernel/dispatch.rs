@@ -176,8 +176,10 @@ pub(crate) struct Delivery {
 
 /// How a handler invocation can fail.
 pub(crate) enum Fail {
-    /// Neither the handler nor `_default` exists.
-    NoHandler(Error),
+    /// Neither the handler nor `_default` exists. Boxed, as are the other
+    /// failures' payloads, so that the result every handler returns
+    /// through stays small on the path where nothing failed.
+    NoHandler(Box<Error>),
     /// The handler panicked; the payload, to re-raise through a call into
     /// the running session (POE does not trap those).
     Panicked(Box<dyn Any + Send>),
@@ -285,6 +287,28 @@ impl<H: 'static> AnySession for SessionImpl<H> {
         id: SessionId,
         d: Delivery,
     ) -> (Box<dyn AnySession>, Result<Value, Fail>) {
+        let (me, result) = self.run(core, stack, key, id, d);
+        (me, result)
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+impl<H: 'static> SessionImpl<H> {
+    /// [`AnySession::dispatch`] with the heap's type known: a call into
+    /// the running session ([`Ctx::call`]) comes here directly, without
+    /// the dynamic take and restore through the [`Stack`].
+    #[inline(always)]
+    pub(crate) fn run(
+        self: Box<Self>,
+        core: &mut Core,
+        stack: Option<&mut dyn Stack>,
+        key: SessionKey,
+        id: SessionId,
+        d: Delivery,
+    ) -> (Box<Self>, Result<Value, Fail>) {
         if self.options.trace {
             options::report(&format!(
                 "{} -> {} (from {})",
@@ -320,7 +344,7 @@ impl<H: 'static> AnySession for SessionImpl<H> {
                         session: id.num,
                         event: core.names.name(d.event).to_string(),
                     };
-                    return (self, Err(Fail::NoHandler(err)));
+                    return (self, Err(Fail::NoHandler(Box::new(err))));
                 }
             },
         };
@@ -343,19 +367,20 @@ impl<H: 'static> AnySession for SessionImpl<H> {
             caller: d.caller,
             failed: None,
         };
-        let result = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx)));
+        // The handler's value is written into `ret` inside the closure,
+        // so `catch_unwind` returns only a pointer-sized result: returning
+        // the value through it moved it through the stack once more, and
+        // each such move of a freshly written value stalls the CPU.
+        let mut ret = Value::unit();
+        let unwound = catch_unwind(AssertUnwindSafe(|| ret = handler(&mut ctx)));
         let failed = ctx.failed.take();
         let Some(me) = ctx.frame.session.take() else {
             unreachable!("nested dispatch always restores the session")
         };
-        match (result, failed) {
+        match (unwound, failed) {
             (Err(payload), _) => (me, Err(Fail::Panicked(payload))),
-            (Ok(_), Some(msg)) => (me, Err(Fail::Failed(msg))),
-            (Ok(v), None) => (me, Ok(v)),
+            (Ok(()), Some(msg)) => (me, Err(Fail::Failed(msg))),
+            (Ok(()), None) => (me, Ok(ret)),
         }
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
     }
 }

@@ -20,7 +20,7 @@ use super::ids::{Dest, Sender, SessionId};
 use super::names::{EventId, Names};
 use super::payload::{Payload, Value};
 use super::postback::Local;
-use super::queue::{Kind, Next, Queue, Queued, SessionKey, Timer};
+use super::queue::{Due, Kind, Queue, Queued, QueuedSignal, SessionKey, Timer};
 use super::remote::{RemotePost, RemoteQueue};
 use super::sessions::Sessions;
 use super::signals::{DieInfo, Signals};
@@ -66,9 +66,6 @@ pub(crate) struct Core {
     /// due events are sampled, and whenever a timer is set, so a post can
     /// only be stamped earlier than its true time by less than one round.
     pub post_time: Time,
-    /// During a read-readiness dispatch: the OS reported the peer closed
-    /// (or an error) with it.
-    pub io_closed: bool,
     /// Futures running in sessions (see `task.rs`).
     pub tasks: Tasks,
 }
@@ -117,7 +114,6 @@ impl Core {
             depth: 0,
             limits,
             post_time: Time::default(),
-            io_closed: false,
             tasks,
         })
     }
@@ -164,46 +160,62 @@ impl Core {
             self.drain_local();
         }
         let sender = match sender_key {
-            Some(k) => match self.sessions.get(k) {
-                Some(e) if e.stopping => return,
-                Some(e) => Sender::Session(e.id),
+            Some(k) => match self.sessions.sender_id(k) {
+                Some(id) => Sender::Session(id),
                 None => return,
             },
             None => Sender::Kernel,
         };
-        self.sessions.inc(target);
-        if let Some(k) = sender_key {
-            self.sessions.inc(k);
+        self.enqueue(
+            target,
+            event,
+            Kind::Event,
+            sender,
+            sender_key,
+            caller,
+            payload,
+        );
+    }
+
+    /// The one way an entry joins the queue: it holds its target, and
+    /// its sender when `hold` names one, until it is dequeued or purged
+    /// (see [`Core::release`]), and it is stamped with the post time.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(crate) fn enqueue(
+        &mut self,
+        target: SessionKey,
+        event: EventId,
+        kind: Kind,
+        sender: Sender,
+        hold: Option<SessionKey>,
+        caller: Caller,
+        payload: Payload,
+    ) {
+        match hold {
+            Some(k) if k == target => self.sessions.hold(target, 2),
+            Some(k) => {
+                self.sessions.hold(target, 1);
+                self.sessions.hold(k, 1);
+            }
+            None => self.sessions.hold(target, 1),
         }
         let now = self.post_time;
         self.queue.push(
             now,
-            Queued {
-                target,
-                sender,
-                sender_key,
-                event,
-                payload,
-                kind: Kind::Event,
-                caller,
-            },
+            Queued::new(target, event, kind, sender, hold, caller, payload),
         );
     }
 
     fn push_gc_check(&mut self, target: SessionKey) {
-        self.sessions.inc(target);
-        let now = self.post_time;
-        self.queue.push(
-            now,
-            Queued {
-                target,
-                sender: Sender::Kernel,
-                sender_key: None,
-                event: EventId::STOP,
-                payload: Payload::Empty,
-                kind: Kind::GcCheck,
-                caller: Caller::KERNEL,
-            },
+        self.enqueue(
+            target,
+            EventId::STOP,
+            Kind::GcCheck,
+            Sender::Kernel,
+            None,
+            Caller::KERNEL,
+            Payload::Empty,
         );
     }
 
@@ -214,60 +226,121 @@ impl Core {
     /// does in POE.
     pub(crate) fn deliver(
         &mut self,
+        stack: Option<&mut dyn Stack>,
+        key: SessionKey,
+        d: Delivery,
+    ) -> Result<Value, Error> {
+        self.deliver_inline(stack, key, d)
+    }
+
+    /// [`Core::deliver`], inlined into the queue's dispatch loop, where
+    /// every queued event goes through it.
+    #[inline(always)]
+    fn deliver_inline(
+        &mut self,
         mut stack: Option<&mut dyn Stack>,
         key: SessionKey,
         d: Delivery,
     ) -> Result<Value, Error> {
-        if self.depth >= self.limits.call_depth && !self.lifecycle_may_nest(d.event) {
-            return Err(self.call_depth_error(d.event));
-        }
-        let entry = self
+        self.may_nest(d.event)?;
+        let (id, taken) = self
             .sessions
-            .get_mut(key)
+            .take_session(key)
             .ok_or_else(|| Error::NoSuchSession(format!("slot {key}")))?;
-        let id = entry.id;
-        let (session, from_stack) = match entry.session.take() {
+        let (session, from_stack) = match taken {
             Some(s) => (s, false),
             None => match reborrow(&mut stack).and_then(|s| s.take(key)) {
                 Some(s) => (s, true),
                 None => return Err(Error::NoSuchSession(id.to_string())),
             },
         };
-        tracing::trace!(target: "rpoe::dispatch", session = id.num, event = self.names.name(d.event), sender = %d.sender, "dispatch");
-        let (event, sender, self_call) = (d.event, d.sender, d.active.is_some());
-        let origin = d.caller;
-        let outer = self.local.active.replace(Some(id));
-        self.depth += 1;
+        self.trace_dispatch(id, &d);
+        let done = Delivered {
+            key,
+            id,
+            event: d.event,
+            sender: d.sender,
+            self_call: d.active.is_some(),
+            origin: d.caller,
+        };
+        let outer = self.enter(id);
         let (session, result) = session.dispatch(self, reborrow(&mut stack), key, id, d);
-        self.depth -= 1;
-        self.local.active.set(outer);
+        self.leave(outer);
         if from_stack {
             if let Some(s) = stack {
                 s.restore(key, session);
             }
-        } else if let Some(e) = self.sessions.get_mut(key) {
-            if e.id == id {
-                e.session = Some(session);
-            }
+        } else {
+            self.sessions.put_session(key, id, session);
         }
+        self.delivered(done, result)
+    }
+
+    /// Refuse a delivery past the call-depth limit (see
+    /// [`Core::lifecycle_may_nest`] for the kernel's own events).
+    #[inline]
+    pub(crate) fn may_nest(&self, event: EventId) -> Result<(), Error> {
+        if self.depth >= self.limits.call_depth && !self.lifecycle_may_nest(event) {
+            return Err(self.call_depth_error(event));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    pub(crate) fn trace_dispatch(&self, id: SessionId, d: &Delivery) {
+        tracing::trace!(target: "rpoe::dispatch", session = id.num, event = self.names.name(d.event), sender = %d.sender, "dispatch");
+    }
+
+    /// A handler of session `id` starts: it is the active session (a
+    /// postback made or called now sends from it) one level deeper.
+    #[inline]
+    pub(crate) fn enter(&mut self, id: SessionId) -> Option<SessionId> {
+        self.depth += 1;
+        self.local.active.replace(Some(id))
+    }
+
+    /// The handler [`Core::enter`] started has returned.
+    #[inline]
+    pub(crate) fn leave(&mut self, outer: Option<SessionId>) {
+        self.depth -= 1;
+        self.local.active.set(outer);
+    }
+
+    /// After a handler ran and its session is back in place: run the work
+    /// it left for the kernel, and turn a failure into DIE (or re-raise a
+    /// panic through a call into the running session, as POE does).
+    #[inline(always)]
+    pub(crate) fn delivered(
+        &mut self,
+        done: Delivered,
+        result: Result<Value, Fail>,
+    ) -> Result<Value, Error> {
         if !self.local.is_empty() {
             self.drain_local();
         }
         match result {
             Ok(v) => Ok(v),
-            Err(Fail::NoHandler(e)) => Err(e),
-            Err(Fail::Panicked(p)) if self_call => std::panic::resume_unwind(p),
-            Err(f) => {
+            Err(f) => self.delivery_failed(done, f),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn delivery_failed(&mut self, done: Delivered, f: Fail) -> Result<Value, Error> {
+        match f {
+            Fail::NoHandler(e) => Err(*e),
+            Fail::Panicked(p) if done.self_call => std::panic::resume_unwind(p),
+            f => {
                 let died_at = match f {
                     Fail::Panicked(_) => super::panic_site::take(),
                     _ => None,
                 };
                 let what = Failure {
                     message: f.message(),
-                    origin,
+                    origin: done.origin,
                     died_at,
                 };
-                Err(self.handler_failed(key, id, event, sender, what))
+                Err(self.handler_failed(done.key, done.id, done.event, done.sender, what))
             }
         }
     }
@@ -368,22 +441,18 @@ impl Core {
             Some(e) => Sender::Session(e.id),
             None => Sender::Kernel,
         };
-        self.sessions.inc(target);
-        if let Some(k) = sender_key {
-            self.sessions.inc(k);
-        }
-        let now = self.post_time;
-        self.queue.push(
-            now,
-            Queued {
-                target,
-                sender,
-                sender_key,
-                event: EventId::STOP,
-                payload: Payload::Empty,
-                kind: Kind::Signal(Rc::from(name), args),
-                caller: Caller::KERNEL,
-            },
+        let payload = Payload::new(QueuedSignal {
+            name: Rc::from(name),
+            args,
+        });
+        self.enqueue(
+            target,
+            EventId::STOP,
+            Kind::Signal,
+            sender,
+            sender_key,
+            Caller::KERNEL,
+            payload,
         );
     }
 
@@ -605,10 +674,15 @@ impl Core {
     }
 
     /// Release what a dequeued (or purged) event held.
+    #[inline(always)]
     fn release(&mut self, target: SessionKey, sender_key: Option<SessionKey>) {
-        self.sessions.dec(target);
-        if let Some(k) = sender_key {
-            self.sessions.dec(k);
+        match sender_key {
+            Some(k) if k == target => self.sessions.release(target, 2),
+            Some(k) => {
+                self.sessions.release(target, 1);
+                self.sessions.release(k, 1);
+            }
+            None => self.sessions.release(target, 1),
         }
     }
 
@@ -616,9 +690,9 @@ impl Core {
     fn free(&mut self, key: SessionKey) {
         let purged = self
             .queue
-            .drain_events(|q| q.target == key || q.sender_key == Some(key));
+            .drain_events(|q| q.target == key || q.sender_key() == Some(key));
         for q in purged {
-            self.release(q.target, q.sender_key);
+            self.release(q.target, q.sender_key());
         }
         for t in self.queue.timers_of(key, None) {
             if self.queue.remove_timer(t).is_some() {
@@ -700,7 +774,7 @@ impl Core {
     pub(crate) fn stop_all(&mut self, mut stack: Option<&mut dyn Stack>) {
         let (events, timers) = self.queue.clear();
         for q in events {
-            self.release(q.target, q.sender_key);
+            self.release(q.target, q.sender_key());
         }
         for t in timers {
             self.sessions.dec(t.session);
@@ -715,37 +789,60 @@ impl Core {
 
     /// Take the next due entry and dispatch it.
     pub(crate) fn dispatch_next(&mut self, now: Time, mark: u64) -> bool {
-        let Some(next) = self.queue.pop_due(now, mark) else {
-            return false;
-        };
-        match next {
-            Next::Event(q) => {
-                self.release(q.target, q.sender_key);
-                match q.kind {
-                    Kind::Event => {
-                        let r = self.deliver(
-                            None,
-                            q.target,
-                            Delivery {
-                                event: q.event,
-                                sender: q.sender,
-                                payload: q.payload,
-                                active: None,
-                                caller: q.caller,
-                            },
-                        );
-                        if let Err(e @ Error::NoHandler { .. }) = r {
-                            // POE drops these silently; say so at debug.
-                            tracing::debug!(target: "rpoe::dispatch", "event dropped: {e}");
-                        }
-                    }
-                    Kind::GcCheck => {}
-                    Kind::Signal(name, args) => self.dispatch_signal(q.target, name, args),
+        match self.queue.peek_due(now, mark) {
+            Due::Nothing => false,
+            Due::Timer => {
+                if let Some(t) = self.queue.take_timer() {
+                    self.fire_timer(t);
+                }
+                true
+            }
+            Due::Event => {
+                if let Some(q) = self.queue.pop_event() {
+                    self.dispatch_queued(q);
+                }
+                true
+            }
+        }
+    }
+
+    /// Dispatch a dequeued event (or GC check, or signal).
+    #[inline(always)]
+    fn dispatch_queued(&mut self, q: Queued) {
+        let (sender, hold, caller) = (q.sender(), q.sender_key(), q.caller());
+        let Queued {
+            target,
+            event,
+            kind,
+            mut payload,
+            ..
+        } = q;
+        self.release(target, hold);
+        match kind {
+            Kind::Event => {
+                let r = self.deliver_inline(
+                    None,
+                    target,
+                    Delivery {
+                        event,
+                        sender,
+                        payload,
+                        active: None,
+                        caller,
+                    },
+                );
+                if let Err(e @ Error::NoHandler { .. }) = r {
+                    // POE drops these silently; say so at debug.
+                    tracing::debug!(target: "rpoe::dispatch", "event dropped: {e}");
                 }
             }
-            Next::Timer(t) => self.fire_timer(t),
+            Kind::GcCheck => {}
+            Kind::Signal => {
+                if let Some(s) = payload.take::<QueuedSignal>() {
+                    self.dispatch_signal(target, s.name, s.args);
+                }
+            }
         }
-        true
     }
 
     fn fire_timer(&mut self, t: Timer) {
@@ -817,6 +914,19 @@ impl Core {
             None => Ok(None),
         }
     }
+}
+
+/// What [`Core::delivered`] needs to know about a delivery once its
+/// handler has returned.
+#[derive(Clone, Copy)]
+pub(crate) struct Delivered {
+    pub key: SessionKey,
+    pub id: SessionId,
+    pub event: EventId,
+    pub sender: Sender,
+    /// A call into the running session: a panic unwinds into the caller.
+    pub self_call: bool,
+    pub origin: Caller,
 }
 
 /// What DIE reports about a failed handler beyond who and which event.

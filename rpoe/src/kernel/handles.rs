@@ -54,6 +54,20 @@ pub(crate) enum Target {
 /// A wheel's reaction to readiness of its handle.
 pub(crate) trait WheelIo {
     fn ready(&self, core: &mut super::Core, handle: HandleId, mode: IoMode);
+
+    /// [`WheelIo::ready`], told whether the OS reported the peer closed
+    /// with this (read) readiness; a wheel that does not use it need not
+    /// implement this.
+    fn ready_closed(
+        &self,
+        core: &mut super::Core,
+        handle: HandleId,
+        mode: IoMode,
+        peer_closed: bool,
+    ) {
+        let _ = peer_closed;
+        self.ready(core, handle, mode);
+    }
 }
 
 #[derive(Clone)]

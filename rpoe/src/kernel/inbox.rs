@@ -9,7 +9,7 @@ use super::error::Error;
 use super::ids::Dest;
 use super::payload::Payload;
 use super::postback::LocalOp;
-use super::queue::{Kind, Queued, SessionKey};
+use super::queue::{Kind, SessionKey};
 use super::remote::RemoteDest;
 
 impl Core {
@@ -31,22 +31,14 @@ impl Core {
                     if sk.is_some_and(|k| self.sessions.get(k).is_some_and(|e| e.stopping)) {
                         continue;
                     }
-                    self.sessions.inc(tk);
-                    if let Some(k) = sk {
-                        self.sessions.inc(k);
-                    }
-                    let now = self.post_time;
-                    self.queue.push(
-                        now,
-                        Queued {
-                            target: tk,
-                            sender,
-                            sender_key: sk,
-                            event,
-                            payload: Payload::new(args),
-                            kind: Kind::Event,
-                            caller: super::caller::Caller::KERNEL,
-                        },
+                    self.enqueue(
+                        tk,
+                        event,
+                        Kind::Event,
+                        sender,
+                        sk,
+                        super::caller::Caller::KERNEL,
+                        Payload::new(args),
                     );
                 }
                 LocalOp::Wheel(task) => task(self),

@@ -481,16 +481,14 @@ impl Kernel {
         core.reap_children();
         if !self.reads.is_empty() || !self.writes.is_empty() || !self.expedites.is_empty() {
             for &(key, closed) in &self.reads {
-                core.io_closed = closed;
-                core.dispatch_io(key, IoMode::Read);
+                core.dispatch_io(key, IoMode::Read, closed);
                 if core.stop_requested {
                     core.drain_local();
                     return Ok(false);
                 }
             }
-            core.io_closed = false;
             for &key in &self.writes {
-                core.dispatch_io(key, IoMode::Write);
+                core.dispatch_io(key, IoMode::Write, false);
                 if core.stop_requested {
                     core.drain_local();
                     return Ok(false);
@@ -499,7 +497,7 @@ impl Kernel {
             // Urgent data last, as POE's loops enqueue MODE_EX after
             // MODE_RD and MODE_WR.
             for &key in &self.expedites {
-                core.dispatch_io(key, IoMode::Expedite);
+                core.dispatch_io(key, IoMode::Expedite, false);
                 if core.stop_requested {
                     core.drain_local();
                     return Ok(false);
@@ -527,7 +525,8 @@ impl Kernel {
         let mut budget = core.limits.events_per_round;
         while budget > 0 && core.dispatch_next(now, mark) {
             budget -= 1;
-            if let Some(e) = core.exception.take() {
+            if core.exception.is_some() {
+                let e = core.exception.take().expect("checked just above");
                 // A failure nobody handled (checked, as POE does, after
                 // each dispatched event): stop everything, then report it.
                 core.stop_all(None);

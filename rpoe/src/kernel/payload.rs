@@ -57,88 +57,208 @@ pub(crate) trait SendArg: Arg + Send {}
 
 impl<T: Any + Send> SendArg for T {}
 
-pub(crate) enum Payload {
-    Empty,
-    Io(HandleId, IoMode),
-    /// An I/O event of a watcher set with extra arguments: the handle is
-    /// still the argument, the extras ride beside it.
-    IoWith(HandleId, IoMode, std::rc::Rc<dyn Any>),
-    // Always call `Arg` methods through `&**b`: `Box<dyn Arg>` is itself
-    // an `Arg` (of type `Box<dyn Arg>`).
-    Boxed(Box<dyn Arg>),
+/// Defines [`Payload`] with one variant per type stored inline, and the
+/// generic constructor and accessors that route a `T` to its variant.
+///
+/// Why inline variants: a `Box` per event is a heap allocation per event
+/// (issue 12: none for small `Copy` arguments). Without `unsafe` a generic
+/// `T` cannot be stored in a byte buffer, but a closed set of common types
+/// can each have a variant; moving a `T` in or out goes through
+/// `Option<T>` as `dyn Any` (`downcast_mut::<Option<U>>`), which the
+/// compiler folds away once `T` is known, so the cost is a move.
+macro_rules! payloads {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        pub(crate) enum Payload {
+            Empty,
+            $($variant($ty),)*
+            /// An I/O readiness event: the handle, the mode, and, for a
+            /// read, whether the OS reported the peer closed (or an error)
+            /// with it — a fact of this delivery, so it travels with it.
+            Io(HandleId, IoMode, bool),
+            /// An I/O event of a watcher set with extra arguments: the
+            /// handle is still the argument, the extras ride beside it.
+            /// Boxed (these watchers are rare) so that every other
+            /// payload, and so every queued event, stays small.
+            IoWith(Box<IoWith>),
+            // Always call `Arg` methods through `&**b`: `Box<dyn Arg>` is
+            // itself an `Arg` (of type `Box<dyn Arg>`).
+            Boxed(Box<dyn Arg>),
+        }
+
+        impl Payload {
+            #[inline]
+            pub(crate) fn new<T: Any>(value: T) -> Payload {
+                let t = TypeId::of::<T>();
+                if t == TypeId::of::<()>() {
+                    return Payload::Empty;
+                }
+                $(
+                    if t == TypeId::of::<$ty>() {
+                        if let Some(v) = cast::<T, $ty>(value) {
+                            return Payload::$variant(v);
+                        }
+                        unreachable!("the type ids are equal");
+                    }
+                )*
+                Payload::Boxed(Box::new(value))
+            }
+
+            #[inline]
+            pub(crate) fn get<T: Any>(&self) -> Option<&T> {
+                match self {
+                    Payload::Empty => (&() as &dyn Any).downcast_ref(),
+                    $(Payload::$variant(v) => (v as &dyn Any).downcast_ref(),)*
+                    Payload::Io(h, _, _) => (h as &dyn Any).downcast_ref(),
+                    Payload::IoWith(w) => (&w.handle as &dyn Any).downcast_ref(),
+                    Payload::Boxed(b) => {
+                        let any: &dyn Any = &**b;
+                        any.downcast_ref()
+                    }
+                }
+            }
+
+            #[inline]
+            pub(crate) fn take<T: Any>(&mut self) -> Option<T> {
+                match self {
+                    Payload::Empty => cast::<(), T>(()),
+                    $(Payload::$variant(v) => {
+                        let got = cast::<$ty, T>(*v);
+                        if got.is_some() {
+                            *self = Payload::Empty;
+                        }
+                        got
+                    })*
+                    Payload::Io(h, _, _) => {
+                        let got = cast::<HandleId, T>(*h);
+                        if got.is_some() {
+                            *self = Payload::Empty;
+                        }
+                        got
+                    }
+                    Payload::IoWith(w) => {
+                        let got = cast::<HandleId, T>(w.handle);
+                        if got.is_some() {
+                            *self = Payload::Empty;
+                        }
+                        got
+                    }
+                    Payload::Boxed(b) => {
+                        let any: &dyn Any = &**b;
+                        if !any.is::<T>() {
+                            return None;
+                        }
+                        let Payload::Boxed(b) = std::mem::replace(self, Payload::Empty) else {
+                            unreachable!("matched above")
+                        };
+                        let any: Box<dyn Any> = b;
+                        any.downcast::<T>().ok().map(|v| *v)
+                    }
+                }
+            }
+
+            pub(crate) fn describe(&self) -> &'static str {
+                match self {
+                    Payload::Empty => "()",
+                    $(Payload::$variant(_) => type_name::<$ty>(),)*
+                    Payload::Io(..) | Payload::IoWith(..) => "HandleId (I/O event)",
+                    Payload::Boxed(b) => Arg::type_name(&**b),
+                }
+            }
+        }
+    };
+}
+
+/// Move `value` out as a `U` if `T` is `U` (no allocation, no `unsafe`).
+#[inline(always)]
+fn cast<T: Any, U: Any>(value: T) -> Option<U> {
+    let mut slot = Some(value);
+    (&mut slot as &mut dyn Any)
+        .downcast_mut::<Option<U>>()
+        .and_then(Option::take)
+}
+
+/// The boxed part of an I/O event whose watcher has extra arguments.
+pub(crate) struct IoWith {
+    pub handle: HandleId,
+    pub mode: IoMode,
+    pub peer_closed: bool,
+    pub extra: std::rc::Rc<dyn Any>,
+}
+
+// The small `Copy` types an event argument or a handler's return value is
+// most often: stored in the payload itself. Every one is at most 16 bytes
+// (with `Io`'s 17 the payload stays 24 bytes); anything else is boxed.
+payloads! {
+    Bool(bool),
+    Char(char),
+    U8(u8),
+    U16(u16),
+    U32(u32),
+    U64(u64),
+    Usize(usize),
+    I8(i8),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    Isize(isize),
+    F32(f32),
+    F64(f64),
+    Str(&'static str),
+    Duration(std::time::Duration),
+    Time(super::clock::Time),
+    Session(super::ids::SessionId),
+    Handle(HandleId),
+    Timer(super::ids::TimerId),
+    Event(super::names::EventId),
+    U64Pair((u64, u64)),
+    U32Pair((u32, u32)),
+    UsizePair((usize, usize)),
+    I64Pair((i64, i64)),
 }
 
 impl Payload {
-    pub(crate) fn new<T: Any>(value: T) -> Payload {
-        if TypeId::of::<T>() == TypeId::of::<()>() {
-            Payload::Empty
-        } else {
-            Payload::Boxed(Box::new(value))
-        }
+    pub(crate) fn io_with(
+        handle: HandleId,
+        mode: IoMode,
+        peer_closed: bool,
+        extra: std::rc::Rc<dyn Any>,
+    ) -> Self {
+        Payload::IoWith(Box::new(IoWith {
+            handle,
+            mode,
+            peer_closed,
+            extra,
+        }))
     }
 
-    pub(crate) fn get<T: Any>(&self) -> Option<&T> {
+    /// For a read event: whether the peer closed (see `Ctx::io_peer_closed`).
+    pub(crate) fn io_peer_closed(&self) -> bool {
         match self {
-            Payload::Empty => (&() as &dyn Any).downcast_ref(),
-            Payload::Io(h, _) | Payload::IoWith(h, _, _) => (h as &dyn Any).downcast_ref(),
-            Payload::Boxed(b) => {
-                let any: &dyn Any = &**b;
-                any.downcast_ref()
-            }
+            Payload::Io(_, IoMode::Read, closed) => *closed,
+            Payload::IoWith(w) => w.mode == IoMode::Read && w.peer_closed,
+            _ => false,
         }
     }
 
-    pub(crate) fn take<T: Any>(&mut self) -> Option<T> {
-        match std::mem::replace(self, Payload::Empty) {
-            Payload::Empty => {
-                let mut unit = Some(());
-                (&mut unit as &mut dyn Any)
-                    .downcast_mut::<Option<T>>()
-                    .and_then(Option::take)
-            }
-            Payload::Io(h, mode) => {
-                let mut slot = Some(h);
-                let got = (&mut slot as &mut dyn Any)
-                    .downcast_mut::<Option<T>>()
-                    .and_then(Option::take);
-                if got.is_none() {
-                    *self = Payload::Io(h, mode);
-                }
-                got
-            }
-            Payload::IoWith(h, mode, extra) => {
-                let mut slot = Some(h);
-                let got = (&mut slot as &mut dyn Any)
-                    .downcast_mut::<Option<T>>()
-                    .and_then(Option::take);
-                if got.is_none() {
-                    *self = Payload::IoWith(h, mode, extra);
-                }
-                got
-            }
-            Payload::Boxed(b) => {
-                let any: &dyn Any = &*b;
-                if any.is::<T>() {
-                    let any: Box<dyn Any> = b;
-                    any.downcast::<T>().ok().map(|v| *v)
-                } else {
-                    *self = Payload::Boxed(b);
-                    None
-                }
-            }
+    /// For an I/O event: its handle and mode.
+    pub(crate) fn io(&self) -> Option<(HandleId, IoMode)> {
+        match self {
+            Payload::Io(h, m, _) => Some((*h, *m)),
+            Payload::IoWith(w) => Some((w.handle, w.mode)),
+            _ => None,
+        }
+    }
+
+    /// For an I/O event of a watcher with extras: the extras.
+    pub(crate) fn io_extra(&self) -> Option<&dyn Any> {
+        match self {
+            Payload::IoWith(w) => Some(&*w.extra),
+            _ => None,
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         matches!(self, Payload::Empty)
-    }
-
-    pub(crate) fn describe(&self) -> &'static str {
-        match self {
-            Payload::Empty => "()",
-            Payload::Io(..) | Payload::IoWith(..) => "HandleId (I/O event)",
-            Payload::Boxed(b) => Arg::type_name(&**b),
-        }
     }
 }
 
@@ -193,8 +313,9 @@ impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Payload::Empty => f.write_str("Value(())"),
-            Payload::Io(h, m) | Payload::IoWith(h, m, _) => write!(f, "Value({h}, {m:?})"),
-            Payload::Boxed(_) => f.write_str("Value(..)"),
+            Payload::Io(h, m, _) => write!(f, "Value({h}, {m:?})"),
+            Payload::IoWith(w) => write!(f, "Value({}, {:?})", w.handle, w.mode),
+            _ => f.write_str("Value(..)"),
         }
     }
 }
@@ -208,13 +329,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unit_and_io_payloads_are_not_boxed() {
+    fn unit_io_and_small_copy_payloads_are_not_boxed() {
         assert!(matches!(Payload::new(()), Payload::Empty));
-        assert!(matches!(Payload::new(5u8), Payload::Boxed(_)));
+        assert!(matches!(Payload::new(5u8), Payload::U8(5)));
+        assert!(matches!(Payload::new(5u64), Payload::U64(5)));
+        assert!(matches!(
+            Payload::new((1u64, 2u64)),
+            Payload::U64Pair((1, 2))
+        ));
+        assert!(matches!(Payload::new("x"), Payload::Str("x")));
+        assert!(matches!(Payload::new(String::new()), Payload::Boxed(_)));
+        assert!(matches!(Payload::new([0u8; 4]), Payload::Boxed(_)));
         let h = HandleId { num: 1, key: 0 };
-        let p = Payload::Io(h, IoMode::Read);
+        let p = Payload::Io(h, IoMode::Read, false);
         assert_eq!(p.get::<HandleId>(), Some(&h));
         assert_eq!(p.get::<()>(), None);
+        // A handle sent as an ordinary argument reads the same way.
+        assert_eq!(Payload::new(h).get::<HandleId>(), Some(&h));
+    }
+
+    #[test]
+    fn the_payload_and_so_a_queued_entry_stay_small() {
+        assert!(std::mem::size_of::<Payload>() <= 24);
+        assert!(std::mem::size_of::<super::super::queue::Queued>() <= 64);
+    }
+
+    #[test]
+    fn inline_values_are_typed_as_they_were_sent() {
+        let mut p = Payload::new(7u32);
+        assert_eq!(p.get::<u64>(), None);
+        assert_eq!(p.get::<i32>(), None);
+        assert_eq!(p.describe(), "u32");
+        assert_eq!(p.take::<u64>(), None);
+        assert_eq!(p.take::<u32>(), Some(7));
+        assert!(p.is_empty());
+        let mut f = Payload::new(1.5f64);
+        assert_eq!(f.get::<f64>(), Some(&1.5));
+        assert_eq!(f.take::<f32>(), None);
+        assert_eq!(f.take::<f64>(), Some(1.5));
+        let mut io = Payload::io_with(
+            HandleId { num: 3, key: 1 },
+            IoMode::Write,
+            false,
+            std::rc::Rc::new("extra"),
+        );
+        assert_eq!(io.io().map(|(h, m)| (h.num, m)), Some((3, IoMode::Write)));
+        assert_eq!(
+            io.io_extra().and_then(|e| e.downcast_ref::<&str>()),
+            Some(&"extra")
+        );
+        assert_eq!(io.take::<HandleId>().map(|h| h.num), Some(3));
     }
 
     #[test]
@@ -235,7 +399,7 @@ mod tests {
         assert_eq!(p.take::<u32>(), None);
         assert_eq!(p.take::<String>().as_deref(), Some("x"));
         assert!(p.is_empty());
-        let mut io = Payload::Io(HandleId { num: 2, key: 1 }, IoMode::Write);
+        let mut io = Payload::Io(HandleId { num: 2, key: 1 }, IoMode::Write, false);
         assert_eq!(io.take::<u32>(), None);
         assert_eq!(io.take::<HandleId>().map(|h| h.num), Some(2));
     }

@@ -482,8 +482,12 @@ impl<S: EventSource> Running<S> {
 }
 
 impl<S: EventSource> WheelIo for Running<S> {
-    fn ready(&self, core: &mut Core, _handle: HandleId, mode: IoMode) {
-        let peer_closed = mode == IoMode::Read && core.io_closed;
+    fn ready(&self, core: &mut Core, handle: HandleId, mode: IoMode) {
+        self.ready_closed(core, handle, mode, false);
+    }
+
+    fn ready_closed(&self, core: &mut Core, _handle: HandleId, mode: IoMode, peer_closed: bool) {
+        let peer_closed = mode == IoMode::Read && peer_closed;
         let (owner, owner_id) = (self.shared.owner, self.shared.owner_id);
         while self.run(core, Some(mode), peer_closed, |s, cx| s.ready(cx, mode))
             == PostAction::Again

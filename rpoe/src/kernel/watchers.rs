@@ -120,7 +120,9 @@ impl Core {
     }
 
     /// Dispatch one readiness event if its watcher is still set and active.
-    pub(crate) fn dispatch_io(&mut self, key: u32, mode: IoMode) {
+    /// `peer_closed`: for a read, the OS reported the peer closed (or an
+    /// error) with this readiness; it travels with the delivery.
+    pub(crate) fn dispatch_io(&mut self, key: u32, mode: IoMode, peer_closed: bool) {
         let Some(id) = self.handles.id_at(key) else {
             return;
         };
@@ -143,7 +145,7 @@ impl Core {
                     Delivery {
                         event,
                         sender: Sender::Session(sid),
-                        payload: Payload::Io(id, mode),
+                        payload: Payload::Io(id, mode, peer_closed),
                         active: None,
                         caller: Caller::KERNEL,
                     },
@@ -156,13 +158,13 @@ impl Core {
                     Delivery {
                         event,
                         sender: Sender::Session(sid),
-                        payload: Payload::IoWith(id, mode, extra),
+                        payload: Payload::io_with(id, mode, peer_closed, extra),
                         active: None,
                         caller: Caller::KERNEL,
                     },
                 );
             }
-            Target::Wheel(wheel) => wheel.ready(self, id, mode),
+            Target::Wheel(wheel) => wheel.ready_closed(self, id, mode, peer_closed),
         }
     }
 

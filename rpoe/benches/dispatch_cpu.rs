@@ -1,0 +1,114 @@
+//! Issue 12's dispatch targets measured in CPU time, side by side, for a
+//! machine too loaded for wall-clock figures: each workload of the
+//! criterion group `dispatch` (rpoe's `yield` and `post`, tokio's
+//! unbounded mpsc, actix's `notify` and `do_send`; no argument and a
+//! `u64`) runs `EVENTS` events in turn, round after round, and the CPU
+//! time this thread spent (its CPU clock) is read around each run. Time spent descheduled is not counted, so other
+//! processes' load moves the figures much less than it moves criterion's
+//! wall-clock ones (a busy sibling hyperthread still slows everyone).
+//!
+//! `cargo bench -p rpoe --bench dispatch_cpu` prints a Markdown table: the
+//! least CPU time per event over the rounds for each contender, and
+//! rpoe's ratios to tokio and actix against the targets (≤ 1.25× tokio,
+//! ≤ 1.0× actix). `ROUNDS` and `EVENTS` may be set in the environment.
+
+#[path = "dispatch/workloads.rs"]
+mod workloads;
+
+use workloads::*;
+
+/// Events in flight, as in the criterion group.
+const IN_FLIGHT: u64 = 64;
+
+/// This thread's CPU time so far, in nanoseconds: the thread CPU clock,
+/// exact at the moment of reading (the scheduler's own per-thread sum in
+/// `/proc/thread-self/schedstat` lags by up to a tick, milliseconds,
+/// too coarse for runs of a few tens of milliseconds).
+fn thread_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// One workload's contenders: rpoe's and its two peers'.
+struct Row {
+    what: &'static str,
+    rpoe: fn(u64, u64) -> u64,
+    tokio: fn(u64, u64) -> u64,
+    actix: fn(u64, u64) -> u64,
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not
+    // (then one tiny round checks that everything runs).
+    let benching = std::env::args().any(|a| a == "--bench");
+    let rounds = if benching { env_or("ROUNDS", 7) } else { 1 };
+    let events = if benching {
+        env_or("EVENTS", 1_000_000)
+    } else {
+        1_000
+    };
+    let rows = [
+        Row {
+            what: "yield to itself, no argument",
+            rpoe: rpoe_yield::<()>,
+            tokio: tokio_self_send::<()>,
+            actix: actix_notify::<()>,
+        },
+        Row {
+            what: "yield to itself, `u64` argument",
+            rpoe: rpoe_yield::<u64>,
+            tokio: tokio_self_send::<u64>,
+            actix: actix_notify::<u64>,
+        },
+        Row {
+            what: "post between two sessions, no argument",
+            rpoe: rpoe_post_pair::<()>,
+            tokio: tokio_pair::<()>,
+            actix: actix_pair::<()>,
+        },
+        Row {
+            what: "post between two sessions, `u64` argument",
+            rpoe: rpoe_post_pair::<u64>,
+            tokio: tokio_pair::<u64>,
+            actix: actix_pair::<u64>,
+        },
+    ];
+    // best[row][contender]: least CPU ns per event over the rounds.
+    let mut best = [[f64::INFINITY; 3]; 4];
+    let handled = (events + IN_FLIGHT) as f64;
+    for _ in 0..rounds {
+        for (r, row) in rows.iter().enumerate() {
+            for (c, run) in [row.rpoe, row.tokio, row.actix].into_iter().enumerate() {
+                let t0 = thread_cpu_ns();
+                std::hint::black_box(run(events, IN_FLIGHT));
+                let per = (thread_cpu_ns() - t0) as f64 / handled;
+                best[r][c] = best[r][c].min(per);
+            }
+        }
+    }
+    println!(
+        "CPU time per event, least of {rounds} rounds of {events} events, {IN_FLIGHT} in flight\n"
+    );
+    println!(
+        "| workload | rpoe | tokio | actix | rpoe ÷ tokio (≤ 1.25×) | rpoe ÷ actix (≤ 1.0×) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (row, b) in rows.iter().zip(best) {
+        println!(
+            "| {} | {:.1} ns | {:.1} ns | {:.1} ns | {:.2}× | {:.2}× |",
+            row.what,
+            b[0],
+            b[1],
+            b[2],
+            b[0] / b[1],
+            b[0] / b[2]
+        );
+    }
+}
