@@ -940,10 +940,12 @@ async fn pump(client: Client, who: Who, subject: String, sub: Option<Subscriber>
         }
     };
     let mut msgs = Vec::new();
+    // Some(open) once there is something to hand over; None: the
+    // publication ended.
     let open = poll_fn(|cx| {
         if let Who::Pub(p, idx, any) = &who {
             if p.dead.get() {
-                return Poll::Ready(false);
+                return Poll::Ready(None);
             }
             p.set_waker(idx * 2 + usize::from(*any), cx.waker());
         }
@@ -952,16 +954,32 @@ async fn pump(client: Client, who: Who, subject: String, sub: Option<Subscriber>
                 Poll::Ready(Some(m)) => {
                     msgs.push(m);
                     if msgs.len() >= batch {
-                        return Poll::Ready(true);
+                        return Poll::Ready(Some(true));
                     }
                 }
-                Poll::Ready(None) => return Poll::Ready(false),
+                Poll::Ready(None) => return Poll::Ready(Some(false)),
                 Poll::Pending if msgs.is_empty() => return Poll::Pending,
-                Poll::Pending => return Poll::Ready(true),
+                Poll::Pending => return Poll::Ready(Some(true)),
             }
         }
     })
     .await;
+    let open = match open {
+        Some(open) => open,
+        None => {
+            // Unsubscribe and take what the server sent before it saw the
+            // UNSUB (the client closes the stream once the server has
+            // answered the PING after it), so that calls among them are
+            // answered with an error rather than left to time out. At
+            // most the subscription's capacity.
+            if sub.drain().await.is_ok() {
+                while let Some(m) = sub.next().await {
+                    msgs.push(m);
+                }
+            }
+            false
+        }
+    };
     PumpOut {
         who,
         sub: open.then_some(sub),
@@ -1654,10 +1672,13 @@ fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
         }
         Who::Pub(p, idx, any) => {
             if p.dead.get() {
-                let mut st = hub.st.borrow_mut();
-                if st.pubs.get(&p.alias).is_some_and(|q| Rc::ptr_eq(q, &p)) {
-                    st.pubs.remove(&p.alias);
+                {
+                    let mut st = hub.st.borrow_mut();
+                    if st.pubs.get(&p.alias).is_some_and(|q| Rc::ptr_eq(q, &p)) {
+                        st.pubs.remove(&p.alias);
+                    }
                 }
+                refuse_calls(&hub, &p, idx, msgs);
                 return;
             }
             if let Some(e) = error {
@@ -1681,7 +1702,8 @@ fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
             }
             let mut delivered = 0;
             let mut decode_errors = 0;
-            for m in msgs {
+            let mut msgs = msgs.into_iter();
+            for m in msgs.by_ref() {
                 let reply = m.reply.as_ref().map(|r| ReplyTo {
                     subject: r.to_string(),
                     hub: Rc::downgrade(&hub),
@@ -1713,11 +1735,15 @@ fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
                         );
                     }
                     Err(DeliverError::Gone) => {
+                        // The session stopped (its lease is being
+                        // dropped): the call of this message was answered
+                        // by its ReplyTo's drop; answer the rest too.
                         p.kill();
                         break;
                     }
                 }
             }
+            refuse_calls(&hub, &p, idx, msgs);
             {
                 let mut st = hub.st.borrow_mut();
                 st.stats.delivered += delivered;
@@ -1729,6 +1755,19 @@ fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
                 let subject = format!("{prefix}.{kernel}.{}.{}", p.alias, p.events[idx].0);
                 ctx.spawn_future("_in", pump(client, Who::Pub(p, idx, any), subject, sub, batch));
             }
+        }
+    }
+}
+
+/// Answer the calls among `msgs` with an error: their publication has
+/// ended, but they reached the kernel before its unsubscription did.
+fn refuse_calls(hub: &Hub, p: &Pub, idx: usize, msgs: impl IntoIterator<Item = Message>) {
+    for m in msgs {
+        if let Some(r) = &m.reply {
+            let _ = hub.answer_error(
+                r.as_str(),
+                &format!("{}/{} is no longer published", p.alias, p.events[idx].0),
+            );
         }
     }
 }

@@ -9,7 +9,7 @@
 //!   kernel), `echo` (a string; answers `KERNEL:string`), `count`
 //!   (answers `[hits, [senders], last_seq, max_seq, decode_errors]`), `die` (answers
 //!   `"bye"`, then the session is stopped by a KILL signal: a remote
-//!   session dying), `stall` (keeps the call unanswered), `slow` (u64;
+//!   session dying), `stall` (a string, ignored; keeps the call unanswered), `slow` (u64;
 //!   counted like `hit`, each taking `--slow-ms` of the kernel's time).
 //! - `ctl` drives this kernel from outside: `post` (`[address, n,
 //!   first_seq]`: post `n` hits, answers the number queued), `stream`
@@ -135,7 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .event::<String>("echo")
                     .event::<()>("count")
                     .event::<()>("die")
-                    .event::<()>("stall")
+                    .event::<String>("stall")
                     .event::<u64>("slow")
                     .on_ready("ready"),
             )
@@ -185,7 +185,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = ctx.signal(me, "KILL", ());
         })
         .on("stall", |ctx| {
-            let m = ctx.take_arg::<Incoming<()>>().unwrap();
+            let m = ctx.take_arg::<Incoming<String>>().unwrap();
             if let Some(r) = m.reply {
                 ctx.heap().stalled.push(r);
                 println!("STALLED");

@@ -247,13 +247,17 @@ pub struct Driver {
 
 impl Driver {
     pub fn connect(url: &str) -> Driver {
+        Self::connect_with(url, async_nats::ConnectOptions::new())
+    }
+
+    pub fn connect_with(url: &str, options: async_nats::ConnectOptions) -> Driver {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         let client = rt
             .block_on(
-                async_nats::ConnectOptions::new()
+                options
                     .reconnect_delay_callback(|_| Duration::from_millis(50))
                     .connect(url),
             )
