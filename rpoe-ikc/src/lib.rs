@@ -166,7 +166,7 @@ use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use async_nats::{Client, ConnectOptions, HeaderMap, Message, StatusCode, Subscriber};
+use async_nats::{Client, ConnectOptions, HeaderMap, Message, StatusCode, Subject, Subscriber};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use rpoe::{Ctx, Session, SessionId};
@@ -420,13 +420,13 @@ pub struct Stats {
 
 /// An event from the bus, the argument of a published event.
 pub struct Incoming<T> {
-    /// The sending kernel's name, as it states it (`None` for a sender
-    /// that is not an rpoe kernel and sent no `Rpoe-Kernel` header).
-    pub from: Option<String>,
+    /// The sending kernel's name: the last token of the subject, which
+    /// the sender chose (see "Security" in the crate's documentation).
+    pub from: Rc<str>,
     /// The alias it was sent to.
-    pub alias: String,
+    pub alias: Rc<str>,
     /// The event.
-    pub event: String,
+    pub event: Rc<str>,
     /// Whether it came through `*/alias/event` (the queue group) rather
     /// than to this kernel by name.
     pub via_any: bool,
@@ -455,9 +455,10 @@ impl<T: fmt::Debug> fmt::Debug for Incoming<T> {
 #[derive(Debug)]
 pub struct CallReply<R> {
     /// The address called.
-    pub to: String,
-    /// The kernel that answered (for `*/...` calls, the one NATS picked).
-    pub from: Option<String>,
+    pub to: Rc<str>,
+    /// The kernel that answered (for `*/...` calls, the one NATS picked);
+    /// `None` for an answer from a non-rpoe responder, or no answer.
+    pub from: Option<Rc<str>>,
     /// The answer, or why there is none.
     pub result: Result<R, Error>,
 }
@@ -500,7 +501,13 @@ impl ReplyTo {
                 return Err(err);
             }
         };
-        let r = hub.enqueue(self.subject.clone(), None, payload.into(), None);
+        let r = hub.enqueue(
+            Subject::from(self.subject.as_str()),
+            None,
+            Some((hub.headers.clone(), hub.header_bytes)),
+            payload.into(),
+            None,
+        );
         if let Err(e) = &r {
             if !matches!(e, Error::BufferFull { .. } | Error::Shutdown) {
                 let _ = hub.answer_error(&self.subject, &e.to_string());
@@ -542,9 +549,9 @@ type Deliver = Box<dyn Fn(&mut Ctx<'_, HubHeap>, Meta, &[u8]) -> Result<(), Deli
 /// What a delivery knows besides the payload.
 struct Meta {
     target: SessionId,
-    from: Option<String>,
-    alias: String,
-    event: String,
+    from: Rc<str>,
+    alias: Rc<str>,
+    event: Rc<str>,
     via_any: bool,
     reply: Option<ReplyTo>,
 }
@@ -603,7 +610,7 @@ impl Publish {
                 args,
                 reply: meta.reply,
             };
-            ctx.post(meta.target, event, incoming)
+            ctx.post(meta.target, &*event, incoming)
                 .map_err(|_| DeliverError::Gone)
         });
         self.events.push((event.into(), deliver));
@@ -621,9 +628,9 @@ impl Publish {
 
 /// A live publication.
 struct Pub {
-    alias: String,
+    alias: Rc<str>,
     session: SessionId,
-    events: Vec<(String, Deliver)>,
+    events: Vec<(Rc<str>, Deliver)>,
     ready: Option<String>,
     dead: Cell<bool>,
     started: Cell<bool>,
@@ -715,9 +722,9 @@ impl Drop for CallGuard {
 
 /// A message waiting to be handed to the client.
 struct Outbound {
-    subject: String,
+    subject: Subject,
     reply: Option<String>,
-    headers: HeaderMap,
+    headers: Option<HeaderMap>,
     payload: Bytes,
     size: usize,
     origin: Option<Origin>,
@@ -726,7 +733,25 @@ struct Outbound {
 /// Whom to tell when a queued post fails later.
 struct Origin {
     session: SessionId,
-    to: String,
+    to: Rc<str>,
+}
+
+/// Where an incoming message goes.
+enum Route {
+    /// Event `idx` of a publication, by name (`any == false`) or `*`.
+    Pub(Rc<Pub>, usize, bool),
+    /// The reply inbox of this kernel's calls.
+    Replies,
+}
+
+/// What the subscription tasks hand the IKC session, in order.
+enum Arrival {
+    /// A subscription is in place (the server answered a PING after it).
+    Subscribed(Rc<Route>),
+    /// Subscribing failed.
+    Failed(Rc<Route>, String),
+    /// A message.
+    Message(Rc<Route>, Message),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -755,6 +780,18 @@ struct State {
     next_token: u64,
     inbox: String,
     stats: Stats,
+    /// Messages taken from the subscriptions, for the IKC session; at
+    /// most [`Hub::inbox_cap`].
+    arrivals: VecDeque<Arrival>,
+    /// The IKC session has an `_in` event coming.
+    rung: bool,
+    bell: Option<rpoe::Postback>,
+    /// Subscription tasks waiting for room in `arrivals`.
+    room: Vec<Waker>,
+    /// Subjects of recent addresses (cleared when it grows past 1,024).
+    subjects: HashMap<Box<str>, (Subject, Rc<str>)>,
+    /// The last sender seen, shared by the events from it.
+    last_from: Option<Rc<str>>,
 }
 
 /// What the kernel's [`Ikc`] handles share.
@@ -780,26 +817,21 @@ fn header_size(h: &HeaderMap) -> usize {
 }
 
 impl Hub {
-    /// Queue a message for the drainer.
+    /// Queue a message for the drainer. `headers`: with their size on
+    /// the wire (answers carry the responder's name; posts and calls
+    /// name their sender in the subject, and need none).
     fn enqueue(
         &self,
-        subject: String,
+        subject: Subject,
         reply: Option<String>,
+        headers: Option<(HeaderMap, usize)>,
         payload: Bytes,
         origin: Option<Origin>,
     ) -> Result<(), Error> {
-        self.enqueue_with(subject, reply, self.headers.clone(), self.header_bytes, payload, origin)
-    }
-
-    fn enqueue_with(
-        &self,
-        subject: String,
-        reply: Option<String>,
-        headers: HeaderMap,
-        header_bytes: usize,
-        payload: Bytes,
-        origin: Option<Origin>,
-    ) -> Result<(), Error> {
+        let (headers, header_bytes) = match headers {
+            Some((h, n)) => (Some(h), n),
+            None => (None, 0),
+        };
         let size = payload.len() + header_bytes;
         let mut st = self.st.borrow_mut();
         if st.phase == Phase::Shut {
@@ -840,11 +872,10 @@ impl Hub {
         let mut headers = self.headers.clone();
         headers.insert(ERROR_HEADER, "1");
         let header_bytes = header_size(&headers);
-        self.enqueue_with(
-            subject.to_string(),
+        self.enqueue(
+            Subject::from(subject),
             None,
-            headers,
-            header_bytes,
+            Some((headers, header_bytes)),
             Bytes::copy_from_slice(message.as_bytes()),
             None,
         )
@@ -852,6 +883,51 @@ impl Hub {
 
     fn hub_session(&self) -> Option<SessionId> {
         self.st.borrow().session
+    }
+
+    /// The subject of `to` with this kernel as the sender, and the
+    /// address as text; cached, so a kernel that posts to the same
+    /// addresses does not parse and format them each time.
+    fn subject_of(&self, to: &str) -> Result<(Subject, Rc<str>), Error> {
+        if let Some(hit) = self.st.borrow().subjects.get(to) {
+            return Ok(hit.clone());
+        }
+        let addr: Address = to.parse()?;
+        let subject = Subject::from(format!(
+            "{}.{}",
+            addr.subject(&self.cfg.prefix),
+            self.cfg.kernel
+        ));
+        let entry = (subject, Rc::<str>::from(addr.to_string()));
+        let mut st = self.st.borrow_mut();
+        if st.subjects.len() >= 1024 {
+            st.subjects.clear();
+        }
+        st.subjects.insert(to.into(), entry.clone());
+        Ok(entry)
+    }
+
+    /// How many arrivals the IKC session holds before the subscription
+    /// tasks wait (and the client's per-subscription buffers take over).
+    fn inbox_cap(&self) -> usize {
+        self.cfg.batch.max(1) * 4
+    }
+
+    /// Hand an arrival to the IKC session, ringing its bell if it is not
+    /// rung yet.
+    fn arrive(&self, a: Arrival) {
+        let bell = {
+            let mut st = self.st.borrow_mut();
+            st.arrivals.push_back(a);
+            if std::mem::replace(&mut st.rung, true) {
+                None
+            } else {
+                st.bell.clone()
+            }
+        };
+        if let Some(b) = bell {
+            b.post(());
+        }
     }
 }
 
@@ -882,110 +958,79 @@ pub struct HubHeap {
     drainer: Option<rpoe::TaskId>,
 }
 
-/// What a subscription task hands back.
-struct PumpOut {
-    who: Who,
-    sub: Option<Subscriber>,
-    msgs: Vec<Message>,
-    /// It just subscribed (and flushed): the first output of a pump.
-    subscribed: bool,
-    error: Option<String>,
-}
-
-enum Who {
-    /// Event `idx` of a publication, by name (`any == false`) or `*`.
-    Pub(Rc<Pub>, usize, bool),
-    /// The reply inbox of this kernel's calls.
-    Replies,
-}
-
 enum DrainOut {
     Failed(Option<Origin>, Error),
     Done,
 }
 
-/// Subscribe (if `sub` is `None`), then wait for up to `batch` messages.
-async fn pump(client: Client, who: Who, subject: String, sub: Option<Subscriber>, batch: usize) -> PumpOut {
-    let mut sub = match sub {
-        Some(s) => s,
-        None => {
-            let r = match &who {
-                Who::Pub(_, _, true) => client.queue_subscribe(subject, QUEUE_GROUP.to_string()).await,
-                _ => client.subscribe(subject).await,
-            };
-            match r {
-                Ok(s) => {
-                    // The server has the subscription once it answered a
-                    // PING sent after it.
-                    let flushed = client.flush().await;
-                    let error = flushed.err().map(|e| e.to_string());
-                    return PumpOut {
-                        who,
-                        sub: Some(s),
-                        msgs: Vec::new(),
-                        subscribed: true,
-                        error,
-                    };
-                }
-                Err(e) => {
-                    return PumpOut {
-                        who,
-                        sub: None,
-                        msgs: Vec::new(),
-                        subscribed: false,
-                        error: Some(e.to_string()),
-                    }
-                }
-            }
+/// A subscription task: subscribe, then move messages into the IKC
+/// session's bounded inbox until the route ends. At most
+/// [`Config::batch`] messages per poll, so one busy subscription cannot
+/// keep the kernel from its other work.
+async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
+    let r = match &*route {
+        Route::Pub(_, _, true) => client.queue_subscribe(subject, QUEUE_GROUP.to_string()).await,
+        _ => client.subscribe(subject).await,
+    };
+    let mut sub: Subscriber = match r {
+        Ok(s) => s,
+        Err(e) => {
+            hub.arrive(Arrival::Failed(route, e.to_string()));
+            return;
         }
     };
-    let mut msgs = Vec::new();
-    // Some(open) once there is something to hand over; None: the
-    // publication ended.
-    let open = poll_fn(|cx| {
-        if let Who::Pub(p, idx, any) = &who {
+    // The server has the subscription once it answered a PING sent after
+    // it.
+    match client.flush().await {
+        Ok(()) => hub.arrive(Arrival::Subscribed(route.clone())),
+        Err(e) => hub.arrive(Arrival::Failed(route.clone(), e.to_string())),
+    }
+    let batch = hub.cfg.batch.max(1);
+    let cap = hub.inbox_cap();
+    // true: the publication ended; false: the subscription closed.
+    let ended = poll_fn(|cx| {
+        if let Route::Pub(p, idx, any) = &*route {
             if p.dead.get() {
-                return Poll::Ready(None);
+                return Poll::Ready(true);
             }
             p.set_waker(idx * 2 + usize::from(*any), cx.waker());
         }
+        let mut n = 0;
         loop {
+            {
+                let mut st = hub.st.borrow_mut();
+                if st.arrivals.len() >= cap {
+                    st.room.push(cx.waker().clone());
+                    return Poll::Pending;
+                }
+            }
             match sub.poll_next_unpin(cx) {
                 Poll::Ready(Some(m)) => {
-                    msgs.push(m);
-                    if msgs.len() >= batch {
-                        return Poll::Ready(Some(true));
+                    hub.arrive(Arrival::Message(route.clone(), m));
+                    n += 1;
+                    if n >= batch {
+                        // Come back next round.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
                     }
                 }
-                Poll::Ready(None) => return Poll::Ready(Some(false)),
-                Poll::Pending if msgs.is_empty() => return Poll::Pending,
-                Poll::Pending => return Poll::Ready(Some(true)),
+                Poll::Ready(None) => return Poll::Ready(false),
+                Poll::Pending => return Poll::Pending,
             }
         }
     })
     .await;
-    let open = match open {
-        Some(open) => open,
-        None => {
-            // Unsubscribe and take what the server sent before it saw the
-            // UNSUB (the client closes the stream once the server has
-            // answered the PING after it), so that calls among them are
-            // answered with an error rather than left to time out. At
-            // most the subscription's capacity.
-            if sub.drain().await.is_ok() {
-                while let Some(m) = sub.next().await {
-                    msgs.push(m);
-                }
+    if ended {
+        // Unsubscribe and take what the server sent before it saw the
+        // UNSUB (the client closes the stream once the server answered
+        // the PING after it), so that calls among them are answered with
+        // an error rather than left to time out. At most the
+        // subscription's capacity.
+        if sub.drain().await.is_ok() {
+            while let Some(m) = sub.next().await {
+                hub.arrive(Arrival::Message(route.clone(), m));
             }
-            false
         }
-    };
-    PumpOut {
-        who,
-        sub: open.then_some(sub),
-        msgs,
-        subscribed: false,
-        error: None,
     }
 }
 
@@ -1012,13 +1057,15 @@ async fn drain(hub: Rc<Hub>, client: Client) -> DrainOut {
             let _ = client.flush().await;
             return DrainOut::Done;
         };
-        let r = match o.reply {
-            Some(reply) => {
+        let r = match (o.reply, o.headers) {
+            (Some(reply), Some(h)) => {
                 client
-                    .publish_with_reply_and_headers(o.subject, reply, o.headers, o.payload)
+                    .publish_with_reply_and_headers(o.subject, reply, h, o.payload)
                     .await
             }
-            None => client.publish_with_headers(o.subject, o.headers, o.payload).await,
+            (Some(reply), None) => client.publish_with_reply(o.subject, reply, o.payload).await,
+            (None, Some(h)) => client.publish_with_headers(o.subject, h, o.payload).await,
+            (None, None) => client.publish(o.subject, o.payload).await,
         };
         match r {
             Ok(()) => hub.st.borrow_mut().stats.sent += 1,
@@ -1036,11 +1083,11 @@ async fn drain(hub: Rc<Hub>, client: Client) -> DrainOut {
     }
 }
 
-fn header_str(m: &Message, name: &str) -> Option<String> {
+fn header_str(m: &Message, name: &str) -> Option<Rc<str>> {
     m.headers
         .as_ref()
         .and_then(|h| h.get(name))
-        .map(|v| v.as_str().to_string())
+        .map(|v| Rc::from(v.as_str()))
 }
 
 impl Ikc {
@@ -1081,6 +1128,12 @@ impl Ikc {
                     next_token: 1,
                     inbox: String::new(),
                     stats: Stats::default(),
+                    arrivals: VecDeque::new(),
+                    rung: false,
+                    bell: None,
+                    room: Vec::new(),
+                    subjects: HashMap::new(),
+                    last_from: None,
                 }),
             }),
         })
@@ -1126,6 +1179,7 @@ impl Ikc {
         .on("_connected", hub_connected)
         .on("_bus", hub_bus)
         .on("_in", hub_in)
+        .on("_pump_end", |_| {})
         .on("_drained", hub_drained)
         .on("_publish", hub_publish)
         .on("_shutdown", hub_shutdown)
@@ -1153,8 +1207,22 @@ impl Ikc {
         to: &str,
         args: &A,
     ) -> Result<(), Error> {
-        let addr: Address = to.parse()?;
-        self.post_to(ctx, &addr, args)
+        let (subject, to) = self.hub.subject_of(to)?;
+        let payload = serde_json::to_vec(args).map_err(|e| Error::Encode(e.to_string()))?;
+        let origin = Origin {
+            session: ctx.id(),
+            to: to.clone(),
+        };
+        if let Err(error) = self.hub.enqueue(subject, None, None, payload.into(), Some(origin)) {
+            ctx.yield_event(
+                self.hub.cfg.error_event.as_str(),
+                Failed {
+                    to: to.to_string(),
+                    error,
+                },
+            );
+        }
+        Ok(())
     }
 
     /// [`Ikc::post`] to a parsed [`Address`].
@@ -1168,22 +1236,7 @@ impl Ikc {
         to: &Address,
         args: &A,
     ) -> Result<(), Error> {
-        let payload = serde_json::to_vec(args).map_err(|e| Error::Encode(e.to_string()))?;
-        let origin = Origin {
-            session: ctx.id(),
-            to: to.to_string(),
-        };
-        let subject = to.subject(&self.hub.cfg.prefix);
-        if let Err(error) = self.hub.enqueue(subject, None, payload.into(), Some(origin)) {
-            ctx.yield_event(
-                self.hub.cfg.error_event.as_str(),
-                Failed {
-                    to: to.to_string(),
-                    error,
-                },
-            );
-        }
-        Ok(())
+        self.post(ctx, &to.to_string(), args)
     }
 
     /// Call `to` (`kernel/alias/event` or `*/alias/event`) with `args`,
@@ -1220,43 +1273,37 @@ impl Ikc {
         rsvp: &str,
         timeout: Duration,
     ) -> Result<(), Error> {
-        let addr: Address = to.parse()?;
+        let (subject, to) = self.hub.subject_of(to)?;
         let payload = serde_json::to_vec(args).map_err(|e| Error::Encode(e.to_string()))?;
-        let to_s = addr.to_string();
         let (token, inbox) = {
             let mut st = self.hub.st.borrow_mut();
             let t = st.next_token;
             st.next_token += 1;
             (t, st.inbox.clone())
         };
-        let slot = Rc::new(CallSlot::default());
-        // The inbox is known once connected; until then the reply subject
-        // is filled in by the drainer's side (see `fix_reply`).
-        let reply = format!("{inbox}.{token}");
-        let queued = if inbox.is_empty() {
-            // Not connected yet: keep the token, the reply subject is
-            // made when the inbox exists.
-            self.hub.enqueue(
-                addr.subject(&self.hub.cfg.prefix),
-                Some(format!("?{token}")),
-                payload.into(),
-                None,
-            )
+        // Until connected the inbox is not known: the reply subject is
+        // `?TOKEN`, completed when the connection is made (before
+        // anything is sent).
+        let reply = if inbox.is_empty() {
+            format!("?{token}")
         } else {
-            self.hub
-                .enqueue(addr.subject(&self.hub.cfg.prefix), Some(reply), payload.into(), None)
+            format!("{inbox}.{token}")
         };
-        if let Err(error) = queued {
+        if let Err(error) = self
+            .hub
+            .enqueue(subject, Some(reply), None, payload.into(), None)
+        {
             ctx.yield_event(
                 rsvp,
                 CallReply::<R> {
-                    to: to_s,
+                    to,
                     from: None,
                     result: Err(error),
                 },
             );
             return Ok(());
         }
+        let slot = Rc::new(CallSlot::default());
         self.hub.st.borrow_mut().calls.insert(token, slot.clone());
         let guard = CallGuard {
             hub: Rc::downgrade(&self.hub),
@@ -1282,7 +1329,7 @@ impl Ikc {
                 Some(Ok(m)) => {
                     let from = header_str(&m, KERNEL_HEADER);
                     let result = if m.status == Some(StatusCode::NO_RESPONDERS) {
-                        Err(Error::NoResponders(to_s.clone()))
+                        Err(Error::NoResponders(to.to_string()))
                     } else if header_str(&m, ERROR_HEADER).is_some() {
                         Err(Error::Remote(String::from_utf8_lossy(&m.payload).into_owned()))
                     } else {
@@ -1291,11 +1338,7 @@ impl Ikc {
                     (from, result)
                 }
             };
-            CallReply {
-                to: to_s,
-                from,
-                result,
-            }
+            CallReply { to, from, result }
         });
         Ok(())
     }
@@ -1331,9 +1374,9 @@ impl Ikc {
         };
         let n = p.events.len();
         let publication = Rc::new(Pub {
-            alias: p.alias.clone(),
+            alias: Rc::from(p.alias.as_str()),
             session: ctx.id(),
-            events: p.events,
+            events: p.events.into_iter().map(|(n, d)| (Rc::from(n), d)).collect(),
             ready: p.ready,
             dead: Cell::new(false),
             started: Cell::new(false),
@@ -1417,6 +1460,10 @@ fn close(hub: &Hub, error: Error) {
         let pubs: Vec<Rc<Pub>> = std::mem::take(&mut st.pubs).into_values().collect();
         let outbound: Vec<Outbound> = st.outbound.drain(..).collect();
         st.outbound_bytes = 0;
+        // The bell is a postback, which holds the IKC session alive.
+        st.bell = None;
+        st.arrivals.clear();
+        st.room.clear();
         (calls, pubs, outbound)
     };
     for c in calls {
@@ -1457,6 +1504,9 @@ fn hub_start(ctx: &mut Ctx<'_, HubHeap>) {
         st.session = Some(ctx.id());
         st.phase = Phase::Connecting;
     }
+    // The subscription tasks ring this when they hand over messages.
+    let bell = ctx.postback("_in", ());
+    hub.st.borrow_mut().bell = Some(bell);
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     let options = hub.cfg.client_options(tx);
     let servers = hub.cfg.servers.clone();
@@ -1505,10 +1555,9 @@ fn hub_connected(ctx: &mut Ctx<'_, HubHeap>) {
                     }
                 }
             }
-            let batch = hub.cfg.batch.max(1);
             let t = ctx.spawn_future(
-                "_in",
-                pump(client, Who::Replies, format!("{inbox}.*"), None, batch),
+                "_pump_end",
+                pump(hub.clone(), client, Rc::new(Route::Replies), format!("{inbox}.*")),
             );
             ctx.heap().replies = Some(t);
         }
@@ -1591,16 +1640,14 @@ fn start_pubs(ctx: &mut Ctx<'_, HubHeap>) {
         (client, todo)
     };
     let prefix = hub.cfg.prefix.clone();
-    let batch = hub.cfg.batch.max(1);
     for p in todo {
         for (i, (event, _)) in p.events.iter().enumerate() {
             for any in [false, true] {
                 let kernel = if any { address::ANY_TOKEN } else { hub.cfg.kernel.as_str() };
-                let subject = format!("{prefix}.{kernel}.{}.{event}", p.alias);
-                ctx.spawn_future(
-                    "_in",
-                    pump(client.clone(), Who::Pub(p.clone(), i, any), subject, None, batch),
-                );
+                // The last token names the sender.
+                let subject = format!("{prefix}.{kernel}.{}.{event}.*", p.alias);
+                let route = Rc::new(Route::Pub(p.clone(), i, any));
+                ctx.spawn_future("_pump_end", pump(hub.clone(), client.clone(), route, subject));
             }
         }
         if p.events.is_empty() {
@@ -1615,160 +1662,180 @@ fn hub_publish(ctx: &mut Ctx<'_, HubHeap>) {
     start_pubs(ctx);
 }
 
+/// The bell: take a bounded number of arrivals and deliver them.
 fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
-    let Ok(out) = ctx.take_arg::<PumpOut>() else {
-        return;
-    };
     let hub = ctx.heap().hub.clone();
-    let PumpOut {
-        who,
-        sub,
-        msgs,
-        subscribed,
-        error,
-    } = out;
-    let (client, batch) = {
-        let st = hub.st.borrow();
-        if st.phase == Phase::Shut {
-            return;
-        }
-        (st.client.clone(), hub.cfg.batch.max(1))
+    let cap = hub.inbox_cap();
+    let (items, room, shut) = {
+        let mut st = hub.st.borrow_mut();
+        let n = st.arrivals.len().min(cap);
+        let items: Vec<Arrival> = st.arrivals.drain(..n).collect();
+        let room = std::mem::take(&mut st.room);
+        (items, room, st.phase == Phase::Shut)
     };
-    let Some(client) = client else {
+    for w in room {
+        w.wake();
+    }
+    if shut {
+        let mut st = hub.st.borrow_mut();
+        st.arrivals.clear();
+        st.rung = false;
         return;
-    };
-    match who {
-        Who::Replies => {
-            if let Some(e) = error {
-                tell_monitors(ctx, &BusEvent::Error(format!("reply inbox: {e}")));
-            }
-            if subscribed {
-                // Replies can arrive: let outgoing messages go.
-                hub.st.borrow_mut().ready = true;
-                let t = ctx.spawn_future("_drained", drain(hub.clone(), client.clone()));
-                ctx.heap().drainer = Some(t);
-                start_pubs(ctx);
-            }
-            for m in msgs {
-                let token = m
-                    .subject
-                    .as_str()
-                    .rsplit('.')
-                    .next()
-                    .and_then(|t| t.parse::<u64>().ok());
-                let slot = token.and_then(|t| hub.st.borrow_mut().calls.remove(&t));
-                if let Some(slot) = slot {
-                    slot.fill(Ok(m));
+    }
+    let mut delivered = 0;
+    let mut decode_errors = 0;
+    for a in items {
+        match a {
+            Arrival::Subscribed(route) => subscribed(ctx, &hub, &route),
+            Arrival::Failed(route, e) => match &*route {
+                Route::Replies => tell_monitors(ctx, &BusEvent::Error(format!("reply inbox: {e}"))),
+                Route::Pub(p, idx, _) => {
+                    let _ = ctx.post(
+                        p.session,
+                        hub.cfg.error_event.as_str(),
+                        Failed {
+                            to: format!("{}/{}", p.alias, p.events[*idx].0),
+                            error: Error::Nats(e),
+                        },
+                    );
                 }
-            }
-            if sub.is_some() {
-                let inbox = hub.st.borrow().inbox.clone();
-                let t = ctx.spawn_future(
-                    "_in",
-                    pump(client, Who::Replies, format!("{inbox}.*"), sub, batch),
-                );
-                ctx.heap().replies = Some(t);
-            }
-        }
-        Who::Pub(p, idx, any) => {
-            if p.dead.get() {
-                {
-                    let mut st = hub.st.borrow_mut();
-                    if st.pubs.get(&p.alias).is_some_and(|q| Rc::ptr_eq(q, &p)) {
-                        st.pubs.remove(&p.alias);
+            },
+            Arrival::Message(route, m) => match &*route {
+                Route::Replies => {
+                    let token = m
+                        .subject
+                        .as_str()
+                        .rsplit('.')
+                        .next()
+                        .and_then(|t| t.parse::<u64>().ok());
+                    let slot = token.and_then(|t| hub.st.borrow_mut().calls.remove(&t));
+                    if let Some(slot) = slot {
+                        slot.fill(Ok(m));
                     }
                 }
-                refuse_calls(&hub, &p, idx, msgs);
-                return;
-            }
-            if let Some(e) = error {
-                let _ = ctx.post(
-                    p.session,
-                    hub.cfg.error_event.as_str(),
-                    Failed {
-                        to: format!("{}/{}", p.alias, p.events[idx].0),
-                        error: Error::Nats(e),
-                    },
-                );
-            }
-            if subscribed {
-                let n = p.subscribed.get() + 1;
-                p.subscribed.set(n);
-                if n == p.events.len() * 2 {
-                    if let Some(r) = &p.ready {
-                        let _ = ctx.post(p.session, r.as_str(), p.alias.clone());
+                Route::Pub(p, idx, any) => {
+                    if p.dead.get() {
+                        refuse_call(&hub, p, *idx, &m);
+                        continue;
                     }
-                }
-            }
-            let mut delivered = 0;
-            let mut decode_errors = 0;
-            let mut msgs = msgs.into_iter();
-            for m in msgs.by_ref() {
-                let reply = m.reply.as_ref().map(|r| ReplyTo {
-                    subject: r.to_string(),
-                    hub: Rc::downgrade(&hub),
-                    done: false,
-                });
-                let meta = Meta {
-                    target: p.session,
-                    from: header_str(&m, KERNEL_HEADER),
-                    alias: p.alias.clone(),
-                    event: p.events[idx].0.clone(),
-                    via_any: any,
-                    reply,
-                };
-                match (p.events[idx].1)(ctx, meta, &m.payload) {
-                    Ok(()) => delivered += 1,
-                    Err(DeliverError::Decode(why, reply)) => {
-                        decode_errors += 1;
-                        if let Some(mut r) = reply {
-                            r.done = true;
-                            let _ = hub.answer_error(&r.subject, &format!("cannot deserialise the arguments: {why}"));
+                    match deliver(ctx, &hub, p, *idx, *any, m) {
+                        Ok(()) => delivered += 1,
+                        Err(DeliverError::Decode(why, reply)) => {
+                            decode_errors += 1;
+                            if let Some(mut r) = reply {
+                                r.done = true;
+                                let _ = hub.answer_error(
+                                    &r.subject,
+                                    &format!("cannot deserialise the arguments: {why}"),
+                                );
+                            }
+                            let _ = ctx.post(
+                                p.session,
+                                hub.cfg.error_event.as_str(),
+                                Failed {
+                                    to: format!("{}/{}", p.alias, p.events[*idx].0),
+                                    error: Error::Decode(why),
+                                },
+                            );
                         }
-                        let _ = ctx.post(
-                            p.session,
-                            hub.cfg.error_event.as_str(),
-                            Failed {
-                                to: format!("{}/{}", p.alias, p.events[idx].0),
-                                error: Error::Decode(why),
-                            },
-                        );
-                    }
-                    Err(DeliverError::Gone) => {
-                        // The session stopped (its lease is being
-                        // dropped): the call of this message was answered
-                        // by its ReplyTo's drop; answer the rest too.
-                        p.kill();
-                        break;
+                        Err(DeliverError::Gone) => {
+                            // The session stopped (its lease is being
+                            // dropped); a call among these was answered
+                            // by its ReplyTo's drop.
+                            p.kill();
+                        }
                     }
                 }
-            }
-            refuse_calls(&hub, &p, idx, msgs);
-            {
+            },
+        }
+    }
+    let mut st = hub.st.borrow_mut();
+    st.stats.delivered += delivered;
+    st.stats.decode_errors += decode_errors;
+    st.pubs.retain(|_, p| !p.dead.get());
+    if st.arrivals.is_empty() {
+        st.rung = false;
+    } else {
+        drop(st);
+        // More than one round's worth: go on next round, after the
+        // kernel's other events.
+        ctx.yield_event("_in", ());
+    }
+}
+
+/// A subscription is in place.
+fn subscribed(ctx: &mut Ctx<'_, HubHeap>, hub: &Rc<Hub>, route: &Route) {
+    match route {
+        Route::Replies => {
+            // Replies can arrive: let outgoing messages go.
+            let client = {
                 let mut st = hub.st.borrow_mut();
-                st.stats.delivered += delivered;
-                st.stats.decode_errors += decode_errors;
+                st.ready = true;
+                st.client.clone()
+            };
+            if let Some(client) = client {
+                let t = ctx.spawn_future("_drained", drain(hub.clone(), client));
+                ctx.heap().drainer = Some(t);
             }
-            if sub.is_some() && !p.dead.get() {
-                let prefix = &hub.cfg.prefix;
-                let kernel = if any { address::ANY_TOKEN } else { hub.cfg.kernel.as_str() };
-                let subject = format!("{prefix}.{kernel}.{}.{}", p.alias, p.events[idx].0);
-                ctx.spawn_future("_in", pump(client, Who::Pub(p, idx, any), subject, sub, batch));
+            start_pubs(ctx);
+        }
+        Route::Pub(p, _, _) => {
+            let n = p.subscribed.get() + 1;
+            p.subscribed.set(n);
+            if n == p.events.len() * 2 {
+                if let Some(r) = &p.ready {
+                    let _ = ctx.post(p.session, r.as_str(), p.alias.to_string());
+                }
             }
         }
     }
 }
 
-/// Answer the calls among `msgs` with an error: their publication has
-/// ended, but they reached the kernel before its unsubscription did.
-fn refuse_calls(hub: &Hub, p: &Pub, idx: usize, msgs: impl IntoIterator<Item = Message>) {
-    for m in msgs {
-        if let Some(r) = &m.reply {
-            let _ = hub.answer_error(
-                r.as_str(),
-                &format!("{}/{} is no longer published", p.alias, p.events[idx].0),
-            );
+/// Decode a message for event `idx` of `p` and post it to the session.
+fn deliver(
+    ctx: &mut Ctx<'_, HubHeap>,
+    hub: &Rc<Hub>,
+    p: &Pub,
+    idx: usize,
+    any: bool,
+    m: Message,
+) -> Result<(), DeliverError> {
+    let reply = m.reply.as_ref().map(|r| ReplyTo {
+        subject: r.to_string(),
+        hub: Rc::downgrade(hub),
+        done: false,
+    });
+    let sender = m.subject.as_str().rsplit('.').next().unwrap_or("");
+    let from = {
+        let mut st = hub.st.borrow_mut();
+        match &st.last_from {
+            Some(f) if &**f == sender => f.clone(),
+            _ => {
+                let f: Rc<str> = Rc::from(sender);
+                st.last_from = Some(f.clone());
+                f
+            }
         }
+    };
+    let meta = Meta {
+        target: p.session,
+        from,
+        alias: p.alias.clone(),
+        event: p.events[idx].0.clone(),
+        via_any: any,
+        reply,
+    };
+    (p.events[idx].1)(ctx, meta, &m.payload)
+}
+
+/// Answer a call that reached a publication after it ended (before the
+/// server saw its unsubscription) with an error.
+fn refuse_call(hub: &Hub, p: &Pub, idx: usize, m: &Message) {
+    if let Some(r) = &m.reply {
+        let _ = hub.answer_error(
+            r.as_str(),
+            &format!("{}/{} is no longer published", p.alias, p.events[idx].0),
+        );
     }
 }
 
@@ -1783,7 +1850,10 @@ fn hub_drained(ctx: &mut Ctx<'_, HubHeap>) {
                 let _ = ctx.post(
                     o.session,
                     hub.cfg.error_event.as_str(),
-                    Failed { to: o.to, error },
+                    Failed {
+                        to: o.to.to_string(),
+                        error,
+                    },
                 );
             }
             let client = hub.st.borrow().client.clone();

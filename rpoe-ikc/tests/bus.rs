@@ -320,9 +320,9 @@ fn oversize_messages_and_bad_arguments_are_error_events() {
     assert!(matches!(&r[0], Ok((_, s)) if s.len() == 3002), "{r:?}");
     // A raw publish of something that is not a u64 to b's hit: b's
     // session gets an error event, no panic, and goes on.
-    d.publish_raw("rpoe.b.svc.hit", b"\"not a number\"");
+    d.publish_raw("rpoe.b.svc.hit.raw", b"\"not a number\"");
     b.wait_line(|l| l.starts_with("ERROR svc/hit: cannot deserialise"), T);
-    d.publish_raw("rpoe.b.svc.hit", b"{broken json");
+    d.publish_raw("rpoe.b.svc.hit.raw", b"{broken json");
     let c: Count = until(T, || {
         let c: Count = d.call("b", "svc", "count", &(), T).unwrap();
         (c.4 == 2).then_some(c)

@@ -322,7 +322,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     return;
                 };
                 b.results
-                    .push(reply.result.map(|s| (reply.from, s)).map_err(|e| format!("{e:?}")));
+                    .push(
+                        reply
+                            .result
+                            .map(|s| (reply.from.map(|f| f.to_string()), s))
+                            .map_err(|e| format!("{e:?}")),
+                    );
                 b.left -= 1;
                 if b.left == 0 {
                     let b = ctx.heap().batch.take().unwrap();
@@ -385,9 +390,7 @@ fn count(s: &mut Svc, m: &Incoming<u64>) {
     s.hits += 1;
     s.last_seq = m.args;
     s.max_seq = s.max_seq.max(m.args);
-    if let Some(from) = &m.from {
-        if !s.senders.contains(from) {
-            s.senders.insert(from.clone());
-        }
+    if !s.senders.contains(&*m.from) {
+        s.senders.insert(m.from.to_string());
     }
 }

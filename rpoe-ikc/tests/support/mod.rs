@@ -274,7 +274,8 @@ impl Driver {
         args: &A,
         within: Duration,
     ) -> Result<R, String> {
-        let subject = format!("rpoe.{kernel}.{alias}.{event}");
+        // The last token names the sender.
+        let subject = format!("rpoe.{kernel}.{alias}.{event}.driver");
         let payload = serde_json::to_vec(args).unwrap();
         let msg = self.rt.block_on(async {
             tokio::time::timeout(within, self.client.request(subject, payload.into())).await
