@@ -1005,6 +1005,11 @@ async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
                 }
             }
             match sub.poll_next_unpin(cx) {
+                Poll::Ready(Some(m)) if matches!(*route, Route::Replies) => {
+                    // An answer wakes its call's task directly: no event
+                    // of the IKC session in between.
+                    answer_call(&hub, m);
+                }
                 Poll::Ready(Some(m)) => {
                     hub.arrive(Arrival::Message(route.clone(), m));
                     n += 1;
@@ -1701,18 +1706,7 @@ fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
                 }
             },
             Arrival::Message(route, m) => match &*route {
-                Route::Replies => {
-                    let token = m
-                        .subject
-                        .as_str()
-                        .rsplit('.')
-                        .next()
-                        .and_then(|t| t.parse::<u64>().ok());
-                    let slot = token.and_then(|t| hub.st.borrow_mut().calls.remove(&t));
-                    if let Some(slot) = slot {
-                        slot.fill(Ok(m));
-                    }
-                }
+                Route::Replies => answer_call(&hub, m),
                 Route::Pub(p, idx, any) => {
                     if p.dead.get() {
                         refuse_call(&hub, p, *idx, &m);
@@ -1760,6 +1754,22 @@ fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
         // More than one round's worth: go on next round, after the
         // kernel's other events.
         ctx.yield_event("_in", ());
+    }
+}
+
+/// Hand an answer to the call waiting for it (its token is the last
+/// token of the reply subject); an answer after the call ended is
+/// dropped.
+fn answer_call(hub: &Hub, m: Message) {
+    let token = m
+        .subject
+        .as_str()
+        .rsplit('.')
+        .next()
+        .and_then(|t| t.parse::<u64>().ok());
+    let slot = token.and_then(|t| hub.st.borrow_mut().calls.remove(&t));
+    if let Some(slot) = slot {
+        slot.fill(Ok(m));
     }
 }
 
