@@ -182,7 +182,8 @@ fn kernel_a(url: String, n: u64, ready: mpsc::Sender<KernelHandle>, out: mpsc::S
                 d.calls_left = m;
                 d.rtts = Vec::with_capacity(m as usize);
                 d.sent_at = Instant::now();
-                ikc.call::<_, u64, _>(ctx, "b/sink/echo", &m, "rsvp").unwrap();
+                ikc.call::<_, u64, _>(ctx, "b/sink/echo", &m, "rsvp")
+                    .unwrap();
             }
         })
         .on("rsvp", {

@@ -29,8 +29,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use rpoe::mio::net::TcpStream;
 use rpoe::filter::Line;
+use rpoe::mio::net::TcpStream;
 use rpoe::wheel::{Endpoint, ReadWrite, SocketFactory, TcpConnected, WheelError, WheelId};
 use rpoe::{Ctx, Kernel, Session, SessionId};
 use rpoe_ikc::{BusEvent, Config, Failed, Ikc, Incoming, Publish};
@@ -206,7 +206,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Lines from the other shards; listen once they can arrive.
             ikc.publish(
                 ctx,
-                Publish::new("room").event::<String>("line").on_ready("published"),
+                Publish::new("room")
+                    .event::<String>("line")
+                    .on_ready("published"),
             )
             .expect("publish the room");
         })

@@ -71,19 +71,23 @@
 //!
 //! # Subjects
 //!
-//! `kernel/alias/event` is the subject `PREFIX.kernel.alias.event`
-//! (`PREFIX` is [`Config::prefix`], `rpoe` by default), and
-//! `*/alias/event` is `PREFIX._any.alias.event`, to which every kernel
-//! that publishes the alias subscribes in one queue group (`ikc`), so
-//! NATS hands each message to one of them. Names are 1 to 64 ASCII
-//! letters, digits, `_` and `-`, starting with a letter or digit
-//! ([`check_name`]); anything else is refused with
-//! [`Error::InvalidName`] before it reaches the bus, so a name can
-//! neither add a subject token nor be a wildcard, and no remote can
-//! reach `_start`, `_stop` or other underscore events. The sending
-//! kernel's name travels in the `Rpoe-Kernel` header; a call's error
-//! answer carries an `Rpoe-Error` header. A non-rpoe NATS client can
-//! post (publish JSON to the subject) and call (request) as well.
+//! A post or call from kernel `SENDER` to `kernel/alias/event` is
+//! published on the subject `PREFIX.kernel.alias.event.SENDER`
+//! (`PREFIX` is [`Config::prefix`], `rpoe` by default); one to
+//! `*/alias/event` on `PREFIX._any.alias.event.SENDER`. A kernel that
+//! publishes `alias` with `event` subscribes to
+//! `PREFIX.ITSELF.alias.event.*`, and to `PREFIX._any.alias.event.*` in
+//! the queue group `ikc`, so NATS hands each `*` message to one of the
+//! kernels that serve it. Names are 1 to 64 ASCII letters, digits, `_`
+//! and `-`, starting with a letter or digit ([`check_name`]); anything
+//! else is refused with [`Error::InvalidName`] before it reaches the
+//! bus, so a name can neither add a subject token nor be a wildcard,
+//! no kernel can be called `_any`, and no remote can reach `_start`,
+//! `_stop` or other underscore events. Arguments are the JSON payload.
+//! An answer carries the responder's name in an `Rpoe-Kernel` header,
+//! and an error answer an `Rpoe-Error` header. A non-rpoe NATS client
+//! can post (publish JSON to `rpoe.kernel.alias.event.SOMEONE`) and call
+//! (request the same) as well.
 //!
 //! # Delivery semantics
 //!
@@ -98,7 +102,9 @@
 //!   is dropped and its sender gets the [`Config::error_event`] with
 //!   [`Error::BufferFull`]; a call gets its RSVP event with that error.
 //!   Memory never grows past those bounds. After reconnecting, the
-//!   buffer is sent in order.
+//!   buffer is sent in order. (While the bus is down the kernel does not
+//!   know whether a subscriber exists: buffered messages to nobody are
+//!   dropped by the server after reconnecting, as any NATS message.)
 //! - **A server restart loses what was in flight:** messages written to
 //!   the old connection that the server had not routed yet, and messages
 //!   the server held for subscribers. That loss is bounded by what was
@@ -128,8 +134,12 @@
 //!   [`Config::subscription_capacity`] messages in the client; beyond
 //!   that the client drops messages and the monitors get
 //!   [`BusEvent::SlowConsumer`]. The kernel takes at most [`Config::batch`]
-//!   messages per subscription per round, so a flood cannot starve the
-//!   kernel's other events, timers and I/O, and memory stays bounded.
+//!   messages per subscription per round into an inbox of at most
+//!   4 × [`Config::batch`] messages, and delivers at most that many per
+//!   round; the subscription tasks wait while it is full. So a flood
+//!   cannot starve the kernel's other events, timers and I/O, and memory
+//!   stays bounded (by the subscriptions' capacity, the inbox and one
+//!   round's events).
 //!
 //! # Security
 //!
@@ -144,11 +154,12 @@
 //! - Nothing is accepted from the bus unless a session published itself,
 //!   and then only the events it published: the kernel subscribes to
 //!   exactly those subjects and no wildcard.
-//! - Each [`Incoming`] names the sending kernel ([`Incoming::from`]), as
-//!   the sender states it: authorisation of who may publish to which
-//!   subject is the NATS server's (accounts, users and subject
-//!   permissions), and a kernel that must not be impersonated needs
-//!   credentials that only it holds.
+//! - Each [`Incoming`] names the sending kernel ([`Incoming::from`]): the
+//!   last token of the subject. Since the sender is part of the subject,
+//!   the NATS server can vouch for it: give each kernel its own user
+//!   whose publish permission is `rpoe.*.*.*.KERNEL` (plus `_INBOX.>`
+//!   for answers), and no kernel can speak as another. Without such
+//!   permissions the name is what the sender claims.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -177,7 +188,7 @@ pub use address::{check_name, Address, Target, MAX_NAME};
 pub use async_nats;
 pub use error::Error;
 
-/// The header naming the sending kernel.
+/// The header naming the kernel that answered a call.
 pub const KERNEL_HEADER: &str = "Rpoe-Kernel";
 /// The header that marks a call's answer as an error (its payload is
 /// the message).
@@ -320,7 +331,10 @@ impl Config {
         }
     }
 
-    fn client_options(&self, events: tokio::sync::mpsc::Sender<async_nats::Event>) -> ConnectOptions {
+    fn client_options(
+        &self,
+        events: tokio::sync::mpsc::Sender<async_nats::Event>,
+    ) -> ConnectOptions {
         let mut o = ConnectOptions::new()
             .name(format!("rpoe-ikc {}", self.kernel))
             .client_capacity(self.client_capacity.max(1))
@@ -645,7 +659,12 @@ impl Pub {
         if self.dead.replace(true) {
             return;
         }
-        let wakers: Vec<Waker> = self.wakers.borrow_mut().iter_mut().filter_map(Option::take).collect();
+        let wakers: Vec<Waker> = self
+            .wakers
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
         for w in wakers {
             w.wake();
         }
@@ -969,7 +988,11 @@ enum DrainOut {
 /// keep the kernel from its other work.
 async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
     let r = match &*route {
-        Route::Pub(_, _, true) => client.queue_subscribe(subject, QUEUE_GROUP.to_string()).await,
+        Route::Pub(_, _, true) => {
+            client
+                .queue_subscribe(subject, QUEUE_GROUP.to_string())
+                .await
+        }
         _ => client.subscribe(subject).await,
     };
     let mut sub: Subscriber = match r {
@@ -1218,7 +1241,10 @@ impl Ikc {
             session: ctx.id(),
             to: to.clone(),
         };
-        if let Err(error) = self.hub.enqueue(subject, None, None, payload.into(), Some(origin)) {
+        if let Err(error) = self
+            .hub
+            .enqueue(subject, None, None, payload.into(), Some(origin))
+        {
             ctx.yield_event(
                 self.hub.cfg.error_event.as_str(),
                 Failed {
@@ -1336,9 +1362,12 @@ impl Ikc {
                     let result = if m.status == Some(StatusCode::NO_RESPONDERS) {
                         Err(Error::NoResponders(to.to_string()))
                     } else if header_str(&m, ERROR_HEADER).is_some() {
-                        Err(Error::Remote(String::from_utf8_lossy(&m.payload).into_owned()))
+                        Err(Error::Remote(
+                            String::from_utf8_lossy(&m.payload).into_owned(),
+                        ))
                     } else {
-                        serde_json::from_slice::<R>(&m.payload).map_err(|e| Error::Decode(e.to_string()))
+                        serde_json::from_slice::<R>(&m.payload)
+                            .map_err(|e| Error::Decode(e.to_string()))
                     };
                     (from, result)
                 }
@@ -1381,7 +1410,11 @@ impl Ikc {
         let publication = Rc::new(Pub {
             alias: Rc::from(p.alias.as_str()),
             session: ctx.id(),
-            events: p.events.into_iter().map(|(n, d)| (Rc::from(n), d)).collect(),
+            events: p
+                .events
+                .into_iter()
+                .map(|(n, d)| (Rc::from(n), d))
+                .collect(),
             ready: p.ready,
             dead: Cell::new(false),
             started: Cell::new(false),
@@ -1503,7 +1536,9 @@ fn hub_start(ctx: &mut Ctx<'_, HubHeap>) {
     {
         let mut st = hub.st.borrow_mut();
         if st.session.is_some() {
-            tracing_free_warn("rpoe-ikc: Ikc::session() spawned twice; the second one does nothing");
+            tracing_free_warn(
+                "rpoe-ikc: Ikc::session() spawned twice; the second one does nothing",
+            );
             return;
         }
         st.session = Some(ctx.id());
@@ -1524,7 +1559,10 @@ fn hub_start(ctx: &mut Ctx<'_, HubHeap>) {
 
 async fn bus_events(
     mut rx: tokio::sync::mpsc::Receiver<async_nats::Event>,
-) -> (tokio::sync::mpsc::Receiver<async_nats::Event>, Option<async_nats::Event>) {
+) -> (
+    tokio::sync::mpsc::Receiver<async_nats::Event>,
+    Option<async_nats::Event>,
+) {
     let ev = rx.recv().await;
     (rx, ev)
 }
@@ -1562,7 +1600,12 @@ fn hub_connected(ctx: &mut Ctx<'_, HubHeap>) {
             }
             let t = ctx.spawn_future(
                 "_pump_end",
-                pump(hub.clone(), client, Rc::new(Route::Replies), format!("{inbox}.*")),
+                pump(
+                    hub.clone(),
+                    client,
+                    Rc::new(Route::Replies),
+                    format!("{inbox}.*"),
+                ),
             );
             ctx.heap().replies = Some(t);
         }
@@ -1648,11 +1691,18 @@ fn start_pubs(ctx: &mut Ctx<'_, HubHeap>) {
     for p in todo {
         for (i, (event, _)) in p.events.iter().enumerate() {
             for any in [false, true] {
-                let kernel = if any { address::ANY_TOKEN } else { hub.cfg.kernel.as_str() };
+                let kernel = if any {
+                    address::ANY_TOKEN
+                } else {
+                    hub.cfg.kernel.as_str()
+                };
                 // The last token names the sender.
                 let subject = format!("{prefix}.{kernel}.{}.{event}.*", p.alias);
                 let route = Rc::new(Route::Pub(p.clone(), i, any));
-                ctx.spawn_future("_pump_end", pump(hub.clone(), client.clone(), route, subject));
+                ctx.spawn_future(
+                    "_pump_end",
+                    pump(hub.clone(), client.clone(), route, subject),
+                );
             }
         }
         if p.events.is_empty() {

@@ -23,24 +23,36 @@ fn two_kernels_post_and_call_round_trips() {
         return;
     }
     let server = NatsServer::start();
-    let _a = Node::spawn(&server.url(), "a", &[]);
+    let mut a = Node::spawn(&server.url(), "a", &[]);
     let _b = Node::spawn(&server.url(), "b", &[]);
     let d = Driver::connect(&server.url());
 
     // a posts 500 hits to b.
-    let queued: u64 = d.call("a", "ctl", "post", &("b/svc/hit", 500u64, 1u64), T).unwrap();
+    let queued: u64 = d
+        .call("a", "ctl", "post", &("b/svc/hit", 500u64, 1u64), T)
+        .unwrap();
     assert_eq!(queued, 500);
     let c: Count = until(T, || {
         let c: Count = d.call("b", "svc", "count", &(), T).unwrap();
         (c.0 == 500).then_some(c)
     });
     assert_eq!(c.1, vec!["a".to_string()], "b saw who sent");
-    assert_eq!((c.2, c.3), (500, 500), "in order: the last one is the highest");
+    assert_eq!(
+        (c.2, c.3),
+        (500, 500),
+        "in order: the last one is the highest"
+    );
 
     // a calls b: the answer comes back through a's RSVP event, with b's
     // name as the responder.
     let r: CallResults = d
-        .call("a", "ctl", "call", &("b/svc/echo", "ping", 20u64, 5000u64), T)
+        .call(
+            "a",
+            "ctl",
+            "call",
+            &("b/svc/echo", "ping", 20u64, 5000u64),
+            T,
+        )
         .unwrap();
     assert_eq!(r.len(), 20);
     for x in &r {
@@ -48,9 +60,24 @@ fn two_kernels_post_and_call_round_trips() {
     }
     // And b calls a.
     let r: CallResults = d
-        .call("b", "ctl", "call", &("a/svc/echo", "pong", 1u64, 5000u64), T)
+        .call(
+            "b",
+            "ctl",
+            "call",
+            &("a/svc/echo", "pong", 1u64, 5000u64),
+            T,
+        )
         .unwrap();
     assert_eq!(r, vec![Ok((Some("a".into()), "a:pong".into()))]);
+
+    // a leaves the bus: its publications end, its IKC session closes,
+    // and its kernel (nothing else left to do) returns from run.
+    let bye: String = d.call("a", "ctl", "quit", &(), T).unwrap();
+    assert_eq!(bye, "quitting");
+    a.wait_line(|l| l == "EXIT", T);
+    assert!(a.wait_exit(T).success());
+    let r: Result<String, String> = d.call("a", "svc", "echo", &"x", T);
+    assert!(r.unwrap_err().contains("no responders"));
 }
 
 #[test]
@@ -66,7 +93,13 @@ fn three_kernels_queue_group_spreads_work() {
 
     // Calls to */svc/echo from a: each answered once, by b or c.
     let r: CallResults = d
-        .call("a", "ctl", "call", &("*/svc/echo", "x", 200u64, 10_000u64), T)
+        .call(
+            "a",
+            "ctl",
+            "call",
+            &("*/svc/echo", "x", 200u64, 10_000u64),
+            T,
+        )
         .unwrap();
     assert_eq!(r.len(), 200);
     let mut by = std::collections::BTreeMap::<String, usize>::new();
@@ -81,7 +114,9 @@ fn three_kernels_queue_group_spreads_work() {
     assert_eq!(by.values().sum::<usize>(), 200);
 
     // Posts to */svc/hit: every one delivered to exactly one kernel.
-    let _: u64 = d.call("b", "ctl", "post", &("*/svc/hit", 300u64, 1u64), T).unwrap();
+    let _: u64 = d
+        .call("b", "ctl", "post", &("*/svc/hit", 300u64, 1u64), T)
+        .unwrap();
     let counts: Vec<Count> = until(T, || {
         let cs: Vec<Count> = ["a", "b", "c"]
             .iter()
@@ -99,7 +134,9 @@ fn three_kernels_queue_group_spreads_work() {
 
     // b posts to c by name: only c gets them, and sees b as the sender.
     let before: Count = d.call("c", "svc", "count", &(), T).unwrap();
-    let _: u64 = d.call("b", "ctl", "post", &("c/svc/hit", 50u64, 1000u64), T).unwrap();
+    let _: u64 = d
+        .call("b", "ctl", "post", &("c/svc/hit", 50u64, 1000u64), T)
+        .unwrap();
     let after: Count = until(T, || {
         let c: Count = d.call("c", "svc", "count", &(), T).unwrap();
         (c.0 == before.0 + 50).then_some(c)
@@ -271,11 +308,18 @@ fn slow_consumer_stays_bounded_and_keeps_answering() {
     let rss_before = rpoe_testkit_rss(b.pid());
     // 5000 posts to a consumer that takes 5 ms each (25 s of work): it
     // cannot keep up, its client drops beyond 64 queued.
-    let _: u64 = d.call("a", "ctl", "post", &("b/svc/slow", 5000u64, 1u64), T).unwrap();
+    let _: u64 = d
+        .call("a", "ctl", "post", &("b/svc/slow", 5000u64, 1u64), T)
+        .unwrap();
     b.wait_line(|l| l.starts_with("BUS SlowConsumer"), T);
     // It still answers (the kernel takes a bounded batch per round).
-    let c: Count = d.call("b", "svc", "count", &(), Duration::from_secs(30)).unwrap();
-    assert!(c.0 < 5000, "messages were dropped, not queued without bound: {c:?}");
+    let c: Count = d
+        .call("b", "svc", "count", &(), Duration::from_secs(30))
+        .unwrap();
+    assert!(
+        c.0 < 5000,
+        "messages were dropped, not queued without bound: {c:?}"
+    );
     let rss_after = rpoe_testkit_rss(b.pid());
     eprintln!(
         "slow consumer: {} of 5000 handled; rss {} -> {} KiB",
@@ -310,12 +354,27 @@ fn oversize_messages_and_bad_arguments_are_error_events() {
     // A call whose argument exceeds the server's max_payload: refused
     // before sending, as the RSVP's error.
     let r: CallResults = d
-        .call("a", "ctl", "call", &("b/svc/echo", "@big:5000", 1u64, 5000u64), T)
+        .call(
+            "a",
+            "ctl",
+            "call",
+            &("b/svc/echo", "@big:5000", 1u64, 5000u64),
+            T,
+        )
         .unwrap();
-    assert!(matches!(&r[0], Err(e) if e.starts_with("TooLarge")), "{r:?}");
+    assert!(
+        matches!(&r[0], Err(e) if e.starts_with("TooLarge")),
+        "{r:?}"
+    );
     // Just under the limit goes through.
     let r: CallResults = d
-        .call("a", "ctl", "call", &("b/svc/echo", "@big:3000", 1u64, 5000u64), T)
+        .call(
+            "a",
+            "ctl",
+            "call",
+            &("b/svc/echo", "@big:3000", 1u64, 5000u64),
+            T,
+        )
         .unwrap();
     assert!(matches!(&r[0], Ok((_, s)) if s.len() == 3002), "{r:?}");
     // A raw publish of something that is not a u64 to b's hit: b's
@@ -335,8 +394,14 @@ fn oversize_messages_and_bad_arguments_are_error_events() {
     let r: CallResults = d
         .call("a", "ctl", "call", &("b/svc/a.b", "x", 1u64, 5000u64), T)
         .unwrap();
-    assert!(matches!(&r[0], Err(e) if e.starts_with("InvalidName")), "{r:?}");
-    a.wait_line(|l| l.starts_with("CALL REFUSED invalid event name \"a.b\""), T);
+    assert!(
+        matches!(&r[0], Err(e) if e.starts_with("InvalidName")),
+        "{r:?}"
+    );
+    a.wait_line(
+        |l| l.starts_with("CALL REFUSED invalid event name \"a.b\""),
+        T,
+    );
 }
 
 #[test]
@@ -346,8 +411,16 @@ fn credentials_are_passed_to_the_server() {
     }
     let server = NatsServer::start_with(&["--user", "kern", "--pass", "s3cret"], None);
     // Right credentials (Config::auth): connects, and works.
-    let _a = Node::spawn(&server.url(), "a", &["--user", "kern", "--password", "s3cret"]);
-    let _b = Node::spawn(&server.url(), "b", &["--user", "kern", "--password", "s3cret"]);
+    let _a = Node::spawn(
+        &server.url(),
+        "a",
+        &["--user", "kern", "--password", "s3cret"],
+    );
+    let _b = Node::spawn(
+        &server.url(),
+        "b",
+        &["--user", "kern", "--password", "s3cret"],
+    );
     let d = Driver::connect_with(
         &server.url(),
         async_nats::ConnectOptions::with_user_and_password("kern".into(), "s3cret".into()),

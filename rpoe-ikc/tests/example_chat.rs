@@ -46,7 +46,9 @@ fn shard(nats: &str, name: &str, peer: &str) -> rpoe_testkit::server::Server {
         path.display()
     );
     ServerSpec::new(path)
-        .args(["--nats", nats, "--name", name, "--peer", peer, "--port", "0"])
+        .args([
+            "--nats", nats, "--name", name, "--peer", peer, "--port", "0",
+        ])
         .spawn()
 }
 

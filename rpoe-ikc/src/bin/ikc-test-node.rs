@@ -279,7 +279,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .on("call", {
                 let ikc = ikc.clone();
                 move |ctx| {
-                    let m = ctx.take_arg::<Incoming<(String, String, u64, u64)>>().unwrap();
+                    let m = ctx
+                        .take_arg::<Incoming<(String, String, u64, u64)>>()
+                        .unwrap();
                     let (to, arg, n, timeout) = m.args;
                     ctx.heap().batch = Some(Batch {
                         left: n,
@@ -321,13 +323,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let Some(b) = ctx.heap().batch.as_mut() else {
                     return;
                 };
-                b.results
-                    .push(
-                        reply
-                            .result
-                            .map(|s| (reply.from.map(|f| f.to_string()), s))
-                            .map_err(|e| format!("{e:?}")),
-                    );
+                b.results.push(
+                    reply
+                        .result
+                        .map(|s| (reply.from.map(|f| f.to_string()), s))
+                        .map_err(|e| format!("{e:?}")),
+                );
                 b.left -= 1;
                 if b.left == 0 {
                     let b = ctx.heap().batch.take().unwrap();

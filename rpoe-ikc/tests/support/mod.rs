@@ -193,7 +193,10 @@ impl Node {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!("{}: no matching line in {within:?}; saw {:?}", self.name, self.seen)
+                    panic!(
+                        "{}: no matching line in {within:?}; saw {:?}",
+                        self.name, self.seen
+                    )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     panic!("{}: exited; saw {:?}", self.name, self.seen)
