@@ -1048,17 +1048,21 @@ async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
         }
     })
     .await;
-    if ended {
+    if ended && hub.st.borrow().phase != Phase::Shut {
         // Unsubscribe and take what the server sent before it saw the
         // UNSUB (the client closes the stream once the server answered
         // the PING after it), so that calls among them are answered with
         // an error rather than left to time out. At most the
-        // subscription's capacity.
-        if sub.drain().await.is_ok() {
-            while let Some(m) = sub.next().await {
-                hub.arrive(Arrival::Message(route.clone(), m));
+        // subscription's capacity, and for at most 2 s (the bus may be
+        // down), so that the task cannot hold the IKC session forever.
+        let collect = async {
+            if sub.drain().await.is_ok() {
+                while let Some(m) = sub.next().await {
+                    hub.arrive(Arrival::Message(route.clone(), m));
+                }
             }
-        }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), collect).await;
     }
 }
 
