@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -33,7 +33,9 @@ pub fn nats_or_skip(test: &str) -> bool {
     if required {
         panic!("{msg}RPOE_REQUIRE_NATS=1: nats-server is required");
     }
-    eprintln!("{msg}");
+    // Straight to the process's stderr: the test harness captures
+    // `eprintln!` of passing tests, and this must be seen.
+    let _ = writeln!(std::io::stderr(), "{msg}");
     false
 }
 
