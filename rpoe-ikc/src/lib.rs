@@ -193,6 +193,10 @@ pub const KERNEL_HEADER: &str = "Rpoe-Kernel";
 /// The header that marks a call's answer as an error (its payload is
 /// the message).
 pub const ERROR_HEADER: &str = "Rpoe-Error";
+/// How long [`Ikc::shutdown`] waits to hand what is queued to the bus and
+/// flush it (the bus may be down).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// The queue group of `*/alias/event` subscriptions.
 pub const QUEUE_GROUP: &str = "ikc";
 
@@ -1068,6 +1072,10 @@ async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
 
 /// Hand queued messages to the client, in order, until shut down.
 async fn drain(hub: Rc<Hub>, client: Client) -> DrainOut {
+    // Once shutting down, what is left must be handed over and flushed
+    // by this deadline: the bus may be down, and the IKC session must
+    // end all the same.
+    let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         let next = poll_fn(|cx| {
             let mut st = hub.st.borrow_mut();
@@ -1085,19 +1093,34 @@ async fn drain(hub: Rc<Hub>, client: Client) -> DrainOut {
             Poll::Pending
         })
         .await;
+        if deadline.is_none() && hub.st.borrow().phase == Phase::Shut {
+            deadline = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+        }
         let Some(o) = next else {
-            let _ = client.flush().await;
+            if let Some(d) = deadline {
+                let _ = tokio::time::timeout_at(d, client.flush()).await;
+            }
             return DrainOut::Done;
         };
-        let r = match (o.reply, o.headers) {
-            (Some(reply), Some(h)) => {
-                client
-                    .publish_with_reply_and_headers(o.subject, reply, h, o.payload)
-                    .await
+        let publish = async {
+            match (o.reply, o.headers) {
+                (Some(reply), Some(h)) => {
+                    client
+                        .publish_with_reply_and_headers(o.subject, reply, h, o.payload)
+                        .await
+                }
+                (Some(reply), None) => client.publish_with_reply(o.subject, reply, o.payload).await,
+                (None, Some(h)) => client.publish_with_headers(o.subject, h, o.payload).await,
+                (None, None) => client.publish(o.subject, o.payload).await,
             }
-            (Some(reply), None) => client.publish_with_reply(o.subject, reply, o.payload).await,
-            (None, Some(h)) => client.publish_with_headers(o.subject, h, o.payload).await,
-            (None, None) => client.publish(o.subject, o.payload).await,
+        };
+        let r = match deadline {
+            None => publish.await,
+            Some(d) => match tokio::time::timeout_at(d, publish).await {
+                Ok(r) => r,
+                // Out of time: what is still queued is dropped.
+                Err(_) => return DrainOut::Done,
+            },
         };
         match r {
             Ok(()) => hub.st.borrow_mut().stats.sent += 1,
@@ -1481,9 +1504,11 @@ impl Ikc {
         self.hub.st.borrow_mut().monitors.retain(|(s, _)| *s != me);
     }
 
-    /// Leave the bus: what is queued is handed to the client and flushed,
-    /// publications end, calls still waiting get [`Error::Shutdown`],
-    /// monitors get [`BusEvent::Closed`], and the IKC session ends.
+    /// Leave the bus: what is queued is handed to the client and flushed
+    /// (for at most [`SHUTDOWN_GRACE`]: while the bus is down, what is
+    /// left then is dropped), publications end, calls still waiting get
+    /// [`Error::Shutdown`], monitors get [`BusEvent::Closed`], and the IKC
+    /// session ends.
     pub fn shutdown<H: 'static>(&self, ctx: &mut Ctx<'_, H>) {
         if let Some(hub) = self.hub.hub_session() {
             let _ = ctx.post(hub, "_shutdown", ());

@@ -444,3 +444,19 @@ fn credentials_are_passed_to_the_server() {
     assert!(text.contains("EXIT"), "{text}");
     assert!(st.success());
 }
+
+#[test]
+fn shutdown_while_the_bus_is_down_still_ends_the_kernel() {
+    if !nats_or_skip("shutdown_while_the_bus_is_down_still_ends_the_kernel") {
+        return;
+    }
+    let mut server = NatsServer::start();
+    let mut a = Node::spawn(&server.url(), "a", &["--quit-after-ms", "1500"]);
+    server.kill();
+    a.wait_line(|l| l == "BUS Disconnected", T);
+    // The node leaves the bus on its timer while the server is down:
+    // nothing can be flushed, and the kernel must end all the same.
+    a.wait_line(|l| l == "QUITTING", T);
+    a.wait_line(|l| l == "EXIT", T);
+    assert!(a.wait_exit(T).success());
+}

@@ -3,7 +3,7 @@
 //!
 //! `ikc-test-node NATS_URL KERNEL_NAME [--sub-cap N] [--slow-ms N]
 //! [--max-pending N] [--client-cap N] [--call-timeout-ms N]
-//! [--user U --password P | --token T]`
+//! [--user U --password P | --token T] [--quit-after-ms N]`
 //!
 //! - `svc` serves: `hit` (u64 sequence number; counted, with the sending
 //!   kernel), `echo` (a string; answers `KERNEL:string`), `count`
@@ -81,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cfg.reconnect_delay_max = Duration::from_millis(100);
     let mut slow_ms = 0u64;
     let mut user = None;
+    let mut quit_after = None;
     let mut i = 3;
     while i + 1 < args.len() {
         let text = args[i + 1].clone();
@@ -112,6 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--max-pending" => cfg.max_pending = v as usize,
             "--client-cap" => cfg.client_capacity = v as usize,
             "--call-timeout-ms" => cfg.call_timeout = Duration::from_millis(v),
+            "--quit-after-ms" => quit_after = Some(Duration::from_millis(v)),
             other => return Err(format!("unknown option {other}").into()),
         }
         i += 2;
@@ -207,6 +209,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Session::new(Ctl::default())
             .on("_start", move |ctx| {
                 i2.monitor(ctx, "bus");
+                if let Some(after) = quit_after {
+                    ctx.delay("quit_timer", after, ());
+                }
                 i2.publish(
                     ctx,
                     Publish::new("ctl")
@@ -367,6 +372,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     if let Some(r) = m.reply {
                         let _ = r.send("quitting");
                     }
+                    ikc.shutdown(ctx);
+                }
+            })
+            .on("quit_timer", {
+                let ikc = ikc.clone();
+                move |ctx| {
+                    println!("QUITTING");
                     ikc.shutdown(ctx);
                 }
             })
