@@ -567,6 +567,9 @@ type Deliver = Box<dyn Fn(&mut Ctx<'_, HubHeap>, Meta, &[u8]) -> Result<(), Deli
 /// What a delivery knows besides the payload.
 struct Meta {
     target: SessionId,
+    /// The event's interned id in this kernel (posting by id skips
+    /// hashing its name).
+    id: rpoe::EventId,
     from: Rc<str>,
     alias: Rc<str>,
     event: Rc<str>,
@@ -619,7 +622,7 @@ impl Publish {
                 Ok(a) => a,
                 Err(e) => return Err(DeliverError::Decode(e.to_string(), meta.reply)),
             };
-            let event = meta.event.clone();
+            let id = meta.id;
             let incoming = Incoming {
                 from: meta.from,
                 alias: meta.alias,
@@ -628,7 +631,7 @@ impl Publish {
                 args,
                 reply: meta.reply,
             };
-            ctx.post(meta.target, &*event, incoming)
+            ctx.post(meta.target, id, incoming)
                 .map_err(|_| DeliverError::Gone)
         });
         self.events.push((event.into(), deliver));
@@ -649,6 +652,8 @@ struct Pub {
     alias: Rc<str>,
     session: SessionId,
     events: Vec<(Rc<str>, Deliver)>,
+    /// The events' interned ids, filled when the subscriptions start.
+    ids: RefCell<Vec<rpoe::EventId>>,
     ready: Option<String>,
     dead: Cell<bool>,
     started: Cell<bool>,
@@ -813,6 +818,8 @@ struct State {
     room: Vec<Waker>,
     /// Subjects of recent addresses (cleared when it grows past 1,024).
     subjects: HashMap<Box<str>, (Subject, Rc<str>)>,
+    /// The address posted to last, checked before the map.
+    last_subject: Option<(Box<str>, (Subject, Rc<str>))>,
     /// The last sender seen, shared by the events from it.
     last_from: Option<Rc<str>>,
 }
@@ -912,8 +919,18 @@ impl Hub {
     /// address as text; cached, so a kernel that posts to the same
     /// addresses does not parse and format them each time.
     fn subject_of(&self, to: &str) -> Result<(Subject, Rc<str>), Error> {
-        if let Some(hit) = self.st.borrow().subjects.get(to) {
-            return Ok(hit.clone());
+        {
+            let st = self.st.borrow();
+            if let Some((last, hit)) = &st.last_subject {
+                if **last == *to {
+                    return Ok(hit.clone());
+                }
+            }
+        }
+        let found = self.st.borrow().subjects.get(to).cloned();
+        if let Some(hit) = found {
+            self.st.borrow_mut().last_subject = Some((to.into(), hit.clone()));
+            return Ok(hit);
         }
         let addr: Address = to.parse()?;
         let subject = Subject::from(format!(
@@ -927,6 +944,7 @@ impl Hub {
             st.subjects.clear();
         }
         st.subjects.insert(to.into(), entry.clone());
+        st.last_subject = Some((to.into(), entry.clone()));
         Ok(entry)
     }
 
@@ -1188,6 +1206,7 @@ impl Ikc {
                     bell: None,
                     room: Vec::new(),
                     subjects: HashMap::new(),
+                    last_subject: None,
                     last_from: None,
                 }),
             }),
@@ -1442,6 +1461,7 @@ impl Ikc {
                 .into_iter()
                 .map(|(n, d)| (Rc::from(n), d))
                 .collect(),
+            ids: RefCell::new(Vec::new()),
             ready: p.ready,
             dead: Cell::new(false),
             started: Cell::new(false),
@@ -1718,6 +1738,8 @@ fn start_pubs(ctx: &mut Ctx<'_, HubHeap>) {
     };
     let prefix = hub.cfg.prefix.clone();
     for p in todo {
+        let ids: Vec<rpoe::EventId> = p.events.iter().map(|(e, _)| ctx.event_id(e)).collect();
+        *p.ids.borrow_mut() = ids;
         for (i, (event, _)) in p.events.iter().enumerate() {
             for any in [false, true] {
                 let kernel = if any {
@@ -1906,8 +1928,12 @@ fn deliver(
             }
         }
     };
+    let Some(id) = p.ids.borrow().get(idx).copied() else {
+        return Err(DeliverError::Gone);
+    };
     let meta = Meta {
         target: p.session,
+        id,
         from,
         alias: p.alias.clone(),
         event: p.events[idx].0.clone(),
