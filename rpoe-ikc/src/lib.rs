@@ -791,6 +791,9 @@ enum Phase {
     Shut,
 }
 
+/// An address's subject (with this kernel as sender) and its text.
+type SubjectOf = (Subject, Rc<str>);
+
 struct State {
     session: Option<SessionId>,
     client: Option<Client>,
@@ -817,9 +820,9 @@ struct State {
     /// Subscription tasks waiting for room in `arrivals`.
     room: Vec<Waker>,
     /// Subjects of recent addresses (cleared when it grows past 1,024).
-    subjects: HashMap<Box<str>, (Subject, Rc<str>)>,
+    subjects: HashMap<Box<str>, SubjectOf>,
     /// The address posted to last, checked before the map.
-    last_subject: Option<(Box<str>, (Subject, Rc<str>))>,
+    last_subject: Option<(Box<str>, SubjectOf)>,
     /// The last sender seen, shared by the events from it.
     last_from: Option<Rc<str>>,
 }
