@@ -366,6 +366,15 @@ fn oversize_messages_and_bad_arguments_are_error_events() {
         matches!(&r[0], Err(e) if e.starts_with("TooLarge")),
         "{r:?}"
     );
+    // A post that is too large: an error event for the poster.
+    let queued: bool = d
+        .call("a", "ctl", "postbig", &("b/svc/echo", 5000u64), T)
+        .unwrap();
+    assert!(queued, "accepted for sending; the failure is an event");
+    a.wait_line(
+        |l| l.starts_with("ERROR b/svc/echo: message of") && l.contains("max_payload of 4096"),
+        T,
+    );
     // Just under the limit goes through.
     let r: CallResults = d
         .call(
@@ -459,4 +468,54 @@ fn shutdown_while_the_bus_is_down_still_ends_the_kernel() {
     a.wait_line(|l| l == "QUITTING", T);
     a.wait_line(|l| l == "EXIT", T);
     assert!(a.wait_exit(T).success());
+}
+
+#[test]
+fn tls_is_passed_to_the_client() {
+    if !nats_or_skip("tls_is_passed_to_the_client") {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls");
+    let file = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let server = NatsServer::start_with(
+        &[
+            "--tls",
+            "--tlscert",
+            &file("server.pem"),
+            "--tlskey",
+            &file("server-key.pem"),
+        ],
+        None,
+    );
+    // With the test CA (Config::tls): connects over TLS, and works.
+    let ca = file("ca.pem");
+    let _a = Node::spawn(&server.url(), "a", &["--tls-ca", &ca]);
+    let _b = Node::spawn(&server.url(), "b", &["--tls-ca", &ca]);
+    let d = Driver::connect_with(
+        &server.url(),
+        async_nats::ConnectOptions::new()
+            .require_tls(true)
+            .add_root_certificates(dir.join("ca.pem")),
+    );
+    let r: CallResults = d
+        .call(
+            "a",
+            "ctl",
+            "call",
+            &("b/svc/echo", "sealed", 1u64, 5000u64),
+            T,
+        )
+        .unwrap();
+    assert_eq!(r, vec![Ok((Some("b".into()), "b:sealed".into()))]);
+    // Without it, the server's certificate is not trusted: the first
+    // connection fails and the node ends.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ikc-test-node"))
+        .arg(server.url())
+        .arg("z")
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("BUS ConnectFailed"), "{text}");
+    assert!(out.status.success());
 }

@@ -3,7 +3,7 @@
 //!
 //! `ikc-test-node NATS_URL KERNEL_NAME [--sub-cap N] [--slow-ms N]
 //! [--max-pending N] [--client-cap N] [--call-timeout-ms N]
-//! [--user U --password P | --token T] [--quit-after-ms N]`
+//! [--user U --password P | --token T] [--tls-ca CA.pem] [--quit-after-ms N]`
 //!
 //! - `svc` serves: `hit` (u64 sequence number; counted, with the sending
 //!   kernel), `echo` (a string; answers `KERNEL:string`), `count`
@@ -12,7 +12,8 @@
 //!   session dying), `stall` (a string, ignored; keeps the call unanswered), `slow` (u64;
 //!   counted like `hit`, each taking `--slow-ms` of the kernel's time).
 //! - `ctl` drives this kernel from outside: `post` (`[address, n,
-//!   first_seq]`: post `n` hits, answers the number queued), `stream`
+//!   first_seq]`: post `n` hits, answers the number queued), `postbig`
+//!   (`[address, size]`: post a string of `size` bytes), `stream`
 //!   (`[address, n, first_seq, every_ms]`: post `n` hits, one per
 //!   interval; answers at once), `call` (`[address, arg, n, timeout_ms]`:
 //!   `n` calls of `echo` at once; answers with the results once all came
@@ -96,6 +97,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     user: user.clone().unwrap_or_default(),
                     password: text,
                 };
+                i += 2;
+                continue;
+            }
+            "--tls-ca" => {
+                cfg.tls.root_certificates.push(text.into());
+                cfg.tls.required = true;
                 i += 2;
                 continue;
             }
@@ -216,6 +223,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     ctx,
                     Publish::new("ctl")
                         .event::<(String, u64, u64)>("post")
+                        .event::<(String, u64)>("postbig")
                         .event::<(String, u64, u64, u64)>("stream")
                         .event::<(String, String, u64, u64)>("call")
                         .event::<()>("stats")
@@ -247,6 +255,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                     if let Some(r) = m.reply {
                         let _ = r.send(&queued);
+                    }
+                }
+            })
+            .on("postbig", {
+                let ikc = ikc.clone();
+                move |ctx| {
+                    let m = ctx.take_arg::<Incoming<(String, u64)>>().unwrap();
+                    let (to, size) = m.args;
+                    let r = ikc.post(ctx, &to, &"x".repeat(size as usize));
+                    if let Some(reply) = m.reply {
+                        let _ = reply.send(&r.is_ok());
                     }
                 }
             })
