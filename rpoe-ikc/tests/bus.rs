@@ -452,6 +452,19 @@ fn credentials_are_passed_to_the_server() {
     assert!(text.contains("BUS ConnectFailed"), "{text}");
     assert!(text.contains("EXIT"), "{text}");
     assert!(st.success());
+
+    // A token (Auth::Token), right and wrong.
+    let server = NatsServer::start_with(&["--auth", "t0ken"], None);
+    let _a = Node::spawn(&server.url(), "a", &["--token", "t0ken"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ikc-test-node"))
+        .arg(server.url())
+        .arg("z")
+        .args(["--token", "nope"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("BUS ConnectFailed"), "{text}");
 }
 
 #[test]
