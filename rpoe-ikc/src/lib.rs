@@ -232,6 +232,7 @@ impl fmt::Debug for Auth {
 /// TLS settings for the connection to the NATS server. A `tls://` URL
 /// also turns TLS on.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Tls {
     /// Refuse a connection without TLS.
     pub required: bool,
@@ -251,6 +252,7 @@ pub type OptionsHook = Rc<dyn Fn(ConnectOptions) -> ConnectOptions>;
 
 /// How a kernel joins the bus.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// This kernel's name on the bus ([`check_name`]).
     pub kernel: String,
@@ -384,6 +386,7 @@ impl Config {
 
 /// The argument of the [`Config::error_event`]: what failed, and why.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Failed {
     /// The address (`kernel/alias/event`) of a post that failed, or the
     /// published `alias/event` whose incoming message was refused.
@@ -419,6 +422,7 @@ pub enum BusEvent {
 
 /// Counters, from [`Ikc::stats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Messages handed to the NATS client.
     pub sent: u64,
