@@ -165,6 +165,23 @@ struct Shard {
     shard: String,
 }
 
+/// What `--help` prints.
+const USAGE: &str = "\
+ikc_chat_server: a line chat sharded over processes joined by a NATS bus
+
+Usage: ikc_chat_server [--name NAME] [--port N] [--peer NAME]... [--nats URL] [--bind ADDR]
+
+Options:
+  --name NAME   this shard's kernel name on the bus (default: a)
+  --port N      TCP port for chat clients, 0 for any free port (default: 12346)
+  --peer NAME   another shard's kernel name; repeat for more shards
+  --nats URL    the NATS server (default: nats://127.0.0.1:4222)
+  --bind ADDR   address to listen on (default: 127.0.0.1)
+  -h, --help    print this help
+
+Prints `listening on ADDR` once it is on the bus and its room is subscribed.
+";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut name = String::from("a");
     let mut nats = String::from("nats://127.0.0.1:4222");
@@ -173,14 +190,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut peers = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        if flag == "--help" || flag == "-h" {
+            print!("{USAGE}");
+            return Ok(());
+        }
+        let value = args
+            .next()
+            .ok_or(format!("{flag} needs a value (see --help)"))?;
         match flag.as_str() {
             "--name" => name = value,
             "--nats" => nats = value,
             "--bind" => bind = value,
             "--port" => port = value.parse()?,
             "--peer" => peers.push(value),
-            other => return Err(format!("unknown option {other}").into()),
+            other => return Err(format!("unknown option {other} (see --help)").into()),
         }
     }
     let addr: SocketAddr = format!("{bind}:{port}").parse()?;
