@@ -38,7 +38,8 @@ use futures_util::StreamExt;
 use rpoe::{Kernel, KernelHandle, Session};
 use rpoe_ikc::{CallReply, Config, Ikc, Incoming, Publish};
 
-const PENDING_CAP: usize = 4096;
+/// Posts per `more` event at most.
+const PER_EVENT: u64 = 4096;
 
 struct Args {
     n: u64,
@@ -77,7 +78,7 @@ fn config(name: &str, url: &str, n: u64) -> Config {
     // no slow-consumer drops during a burst.
     c.client_capacity = 2048;
     c.subscription_capacity = n as usize + 1024;
-    c.max_pending = PENDING_CAP * 2;
+    c.max_pending = PER_EVENT as usize * 2;
     c.max_pending_bytes = 64 << 20;
     c
 }
@@ -191,12 +192,20 @@ fn kernel_a(
         .on("more", {
             let ikc = ikc.clone();
             move |ctx| {
-                let room = PENDING_CAP.saturating_sub(ikc.stats().pending) as u64;
-                let k = room.min(ctx.heap().left).min(512);
-                for _ in 0..k {
+                // As the plain publisher awaits each publish: go on while
+                // the client's channel takes each post at once, and give
+                // the kernel (and the client's writer) a turn when it is
+                // full (a post then waits in IKC's buffer). At most
+                // PER_EVENT per event, so the kernel's other events run.
+                let mut k = 0;
+                while k < ctx.heap().left.min(PER_EVENT) {
                     let s = ctx.heap().seq;
                     ctx.heap().seq += 1;
                     ikc.post(ctx, "b/sink/hit", &s).unwrap();
+                    k += 1;
+                    if ikc.stats().pending > 0 {
+                        break;
+                    }
                 }
                 ctx.heap().left -= k;
                 if ctx.heap().left > 0 {

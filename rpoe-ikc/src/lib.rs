@@ -636,8 +636,14 @@ impl Publish {
                 args,
                 reply: meta.reply,
             };
-            ctx.post(meta.target, id, incoming)
-                .map_err(|_| DeliverError::Gone)
+            // Run the handler now rather than queue the event: the
+            // message is already one of this round's bounded share, and
+            // a queued event would cost a second trip through the
+            // kernel's queue per message.
+            match ctx.call(meta.target, id, incoming) {
+                Err(rpoe::Error::NoSuchSession(_)) => Err(DeliverError::Gone),
+                _ => Ok(()),
+            }
         });
         self.events.push((event.into(), deliver));
         self
