@@ -94,6 +94,18 @@
 //! - **At most once.** NATS core has no acknowledgements or replays: a
 //!   message is delivered once or not at all, never twice. Messages from
 //!   one kernel to one subscription arrive in the order sent.
+//! - **How an incoming message reaches its session:** as its own event,
+//!   with an [`Incoming<T>`] argument, in the order received. The IKC
+//!   session runs the handler at once, from its `_in` event (as POE's
+//!   `call`, so `ctx.sender()` is the IKC session), rather than queueing
+//!   one event per message: that saves a trip through the kernel's queue
+//!   per message. A handler that fails is the kernel's to report, as
+//!   for any [`rpoe::Ctx::call`]; the next messages are still delivered.
+//! - **Sending:** while the bus is up and nothing waits before it, a
+//!   post, call or answer goes to the client's command channel from the
+//!   handler that made it. When that channel is full, it and what
+//!   follows wait, in order, for a task of the IKC session to hand them
+//!   over (the outgoing buffer below).
 //! - **While the bus is down** (before the first connection, or while
 //!   the client reconnects), posts, calls and answers wait in a bounded
 //!   outgoing buffer ([`Config::max_pending`] messages and
@@ -566,7 +578,8 @@ impl Drop for ReplyTo {
     }
 }
 
-/// Decodes an incoming payload and posts it to the published session.
+/// Decodes an incoming payload and runs the published session's handler
+/// with it.
 type Deliver = Box<dyn Fn(&mut Ctx<'_, HubHeap>, Meta, &[u8]) -> Result<(), DeliverError>>;
 
 /// What a delivery knows besides the payload.
