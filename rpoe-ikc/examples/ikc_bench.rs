@@ -4,19 +4,30 @@
 //! - Post throughput: N small messages (a JSON u64) from one thread to
 //!   another through the server. Plain: an async-nats client publishes
 //!   (awaiting each publish, as its channel's back-pressure asks) and
-//!   another client on another thread counts. IKC: kernel `a` posts to
-//!   `b/sink/hit` (keeping at most 4,096 in its outgoing buffer) and
-//!   kernel `b`, on another thread, counts its `hit` events. Time: first
-//!   send to last receipt.
+//!   another client on another thread decodes each and hands it to
+//!   `handle_hit`. IKC: kernel `a` posts to `b/sink/hit` (keeping at
+//!   most 4,096 in its outgoing buffer) and kernel `b`, on another
+//!   thread, hands each `hit` event's argument to the same `handle_hit`.
+//!   Time: first send to last receipt.
 //! - Call round trip: M sequential request/answer pairs. Plain:
-//!   `Client::request` against a subscriber that answers. IKC: `a` calls
-//!   `b/sink/echo` and makes the next call from the RSVP event.
+//!   `Client::request` against a subscriber that decodes, encodes and
+//!   answers with IKC's `Rpoe-Kernel` header; the caller decodes the
+//!   answer and reads the header. IKC: `a` calls `b/sink/echo` and makes
+//!   the next call from the RSVP event.
 //!
-//! Rounds alternate plain and IKC; the report gives each round's ratio
-//! and the median, min and max.
+//! Fairness: the plain subjects have the same length and last token as
+//! IKC's, so the bytes on the wire are the same; each side runs on
+//! current-thread tokio runtimes, one per thread, as each kernel does.
+//!
+//! Besides wall time, it reads the CPU time the sending and the
+//! receiving thread used (the scheduler's per-thread
+//! `/proc/self/task/TID/schedstat`), which the other loads on the machine
+//! disturb far less. Each round is cut into chunks that alternate which
+//! side goes first, so both see the same background load; the report
+//! gives each round's ratios and their median, min and max.
 //!
 //! `cargo run --release -p rpoe-ikc --example ikc_bench -- [--n 200000]
-//! [--calls 5000] [--rounds 5] [--nats URL]` (without `--nats` it starts
+//! [--calls 5000] [--rounds 5] [--chunks 10] [--nats URL]` (without `--nats` it starts
 //! a nats-server on a free loopback port).
 
 use std::sync::mpsc;
@@ -27,12 +38,14 @@ use futures_util::StreamExt;
 use rpoe::{Kernel, KernelHandle, Session};
 use rpoe_ikc::{CallReply, Config, Ikc, Incoming, Publish};
 
-const PENDING_CAP: usize = 4096;
+/// Posts per `more` event at most.
+const PER_EVENT: u64 = 4096;
 
 struct Args {
     n: u64,
     calls: u64,
     rounds: usize,
+    chunks: u64,
     nats: Option<String>,
 }
 
@@ -41,6 +54,7 @@ fn parse() -> Args {
         n: 200_000,
         calls: 5000,
         rounds: 5,
+        chunks: 10,
         nats: None,
     };
     let mut it = std::env::args().skip(1);
@@ -50,6 +64,7 @@ fn parse() -> Args {
             "--n" => a.n = v.parse().unwrap(),
             "--calls" => a.calls = v.parse().unwrap(),
             "--rounds" => a.rounds = v.parse().unwrap(),
+            "--chunks" => a.chunks = v.parse().unwrap(),
             "--nats" => a.nats = Some(v),
             _ => panic!("unknown option {f}"),
         }
@@ -63,21 +78,26 @@ fn config(name: &str, url: &str, n: u64) -> Config {
     // no slow-consumer drops during a burst.
     c.client_capacity = 2048;
     c.subscription_capacity = n as usize + 1024;
-    c.max_pending = PENDING_CAP * 2;
+    c.max_pending = PER_EVENT as usize * 2;
     c.max_pending_bytes = 64 << 20;
     c
 }
 
 /// Kernel `b`: counts `hit`s (reporting when the target is reached) and
 /// answers `echo`.
-fn kernel_b(url: String, n: u64, ready: mpsc::Sender<KernelHandle>, done: mpsc::Sender<Instant>) {
+fn kernel_b(
+    url: String,
+    n: u64,
+    ready: mpsc::Sender<(KernelHandle, u64)>,
+    done: mpsc::Sender<(Instant, u64)>,
+) {
     let ikc = Ikc::new(config("b", &url, n)).unwrap();
     let mut kernel = Kernel::new().unwrap();
     let handle = kernel.handle();
     kernel.spawn(ikc.session(), ());
     let i = ikc.clone();
     kernel.spawn(
-        Session::new((0u64, 0u64))
+        Session::new((0u64, 0u64, 0u64))
             .on("_start", move |ctx| {
                 ctx.alias_set("sink").unwrap();
                 i.publish(
@@ -89,16 +109,19 @@ fn kernel_b(url: String, n: u64, ready: mpsc::Sender<KernelHandle>, done: mpsc::
                 )
                 .unwrap();
             })
-            .on("ready", move |_| ready.send(handle.clone()).unwrap())
+            .on("ready", move |_| {
+                ready.send((handle.clone(), tid())).unwrap()
+            })
             .on("target", |ctx| {
                 let t = ctx.take_arg::<u64>().unwrap();
-                *ctx.heap() = (0, t);
+                *ctx.heap() = (0, t, 0);
             })
             .on("hit", move |ctx| {
+                // The same user code as the plain subscriber's.
+                let m = ctx.take_arg::<Incoming<u64>>().unwrap();
                 let h = ctx.heap();
-                h.0 += 1;
-                if h.0 == h.1 {
-                    done.send(Instant::now()).unwrap();
+                if handle_hit(&mut h.0, &mut h.2, &m.from, m.args) == h.1 {
+                    done.send((Instant::now(), h.2)).unwrap();
                 }
             })
             .on("echo", |ctx| {
@@ -130,7 +153,12 @@ struct Driver {
 }
 
 /// Kernel `a`: posts and calls on command from the main thread.
-fn kernel_a(url: String, n: u64, ready: mpsc::Sender<KernelHandle>, out: mpsc::Sender<AOut>) {
+fn kernel_a(
+    url: String,
+    n: u64,
+    ready: mpsc::Sender<(KernelHandle, u64)>,
+    out: mpsc::Sender<AOut>,
+) {
     let ikc = Ikc::new(config("a", &url, n)).unwrap();
     let mut kernel = Kernel::new().unwrap();
     let handle = kernel.handle();
@@ -151,22 +179,33 @@ fn kernel_a(url: String, n: u64, ready: mpsc::Sender<KernelHandle>, out: mpsc::S
             i.publish(ctx, Publish::new("driver").on_ready("ready"))
                 .unwrap();
         })
-        .on("ready", move |_| ready.send(handle.clone()).unwrap())
+        .on("ready", move |_| {
+            ready.send((handle.clone(), tid())).unwrap()
+        })
         .on("posts", move |ctx| {
             let n = ctx.take_arg::<u64>().unwrap();
             ctx.heap().left = n;
+            ctx.heap().seq = 0;
             out.send(AOut::Started(Instant::now())).unwrap();
             ctx.yield_event("more", ());
         })
         .on("more", {
             let ikc = ikc.clone();
             move |ctx| {
-                let room = PENDING_CAP.saturating_sub(ikc.stats().pending) as u64;
-                let k = room.min(ctx.heap().left).min(512);
-                for _ in 0..k {
+                // As the plain publisher awaits each publish: go on while
+                // the client's channel takes each post at once, and give
+                // the kernel (and the client's writer) a turn when it is
+                // full (a post then waits in IKC's buffer). At most
+                // PER_EVENT per event, so the kernel's other events run.
+                let mut k = 0;
+                while k < ctx.heap().left.min(PER_EVENT) {
                     let s = ctx.heap().seq;
                     ctx.heap().seq += 1;
                     ikc.post(ctx, "b/sink/hit", &s).unwrap();
+                    k += 1;
+                    if ikc.stats().pending > 0 {
+                        break;
+                    }
                 }
                 ctx.heap().left -= k;
                 if ctx.heap().left > 0 {
@@ -217,8 +256,46 @@ fn kernel_a(url: String, n: u64, ready: mpsc::Sender<KernelHandle>, out: mpsc::S
     rpoe::tokio::run(&mut kernel).unwrap();
 }
 
-/// Plain async-nats: a counter thread and an answering thread.
-fn plain_peers(url: &str, n: u64) -> (mpsc::Sender<u64>, mpsc::Receiver<Instant>) {
+/// The user code both subscribers run for each post: count it, sum its
+/// argument and look at its sender (as a handler of `Incoming` would).
+/// Returns the count.
+#[inline(never)]
+fn handle_hit(count: &mut u64, sum: &mut u64, from: &str, v: u64) -> u64 {
+    *count += 1;
+    *sum = sum.wrapping_add(v).wrapping_add(from.len() as u64);
+    *count
+}
+
+/// This thread's id (to read its CPU time from another thread).
+fn tid() -> u64 {
+    let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
+    link.file_name().unwrap().to_str().unwrap().parse().unwrap()
+}
+
+/// CPU time a thread of this process has used so far (ns on a CPU,
+/// from the scheduler's /proc/self/task/TID/schedstat).
+fn cpu_ns(tid: u64) -> u64 {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Same length as `rpoe.b.sink.hit.a`, IKC's subject, and the same
+/// sender token at its end.
+const PLAIN_HIT: &str = "rpoe.p.sink.hit.a";
+const PLAIN_ECHO: &str = "rpoe.p.sink.echo.a";
+
+struct Plain {
+    target: mpsc::Sender<u64>,
+    done: mpsc::Receiver<(Instant, u64)>,
+    counter_tid: u64,
+    echo_tid: u64,
+}
+
+/// Plain async-nats: a counter thread and an answering thread, each on
+/// its own current-thread runtime as each IKC kernel is.
+fn plain_peers(url: &str, n: u64) -> Plain {
     let (target_tx, target_rx) = mpsc::channel::<u64>();
     let (done_tx, done_rx) = mpsc::channel();
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -232,18 +309,21 @@ fn plain_peers(url: &str, n: u64) -> (mpsc::Sender<u64>, mpsc::Receiver<Instant>
                 .connect(u)
                 .await
                 .unwrap();
-            let mut sub = c.subscribe("bench.plain.hit").await.unwrap();
+            let mut sub = c.subscribe(PLAIN_HIT).await.unwrap();
             c.flush().await.unwrap();
-            r1.send(()).unwrap();
+            r1.send((0, tid())).unwrap();
             while let Ok(target) = target_rx.recv() {
-                let mut got = 0;
-                while got < target {
-                    // Decoded, as IKC decodes each post for its session.
+                let (mut count, mut sum) = (0, 0);
+                loop {
+                    // Decoded and handed to the same user code as IKC's.
                     let m = sub.next().await.unwrap();
-                    let _: u64 = serde_json::from_slice(&m.payload).unwrap();
-                    got += 1;
+                    let v: u64 = serde_json::from_slice(&m.payload).unwrap();
+                    let from = m.subject.as_str().rsplit('.').next().unwrap_or("");
+                    if handle_hit(&mut count, &mut sum, from, v) == target {
+                        break;
+                    }
                 }
-                done_tx.send(Instant::now()).unwrap();
+                done_tx.send((Instant::now(), sum)).unwrap();
             }
         });
     });
@@ -252,19 +332,37 @@ fn plain_peers(url: &str, n: u64) -> (mpsc::Sender<u64>, mpsc::Receiver<Instant>
         let rt = rt();
         rt.block_on(async {
             let c = async_nats::connect(u).await.unwrap();
-            let mut sub = c.subscribe("bench.plain.echo").await.unwrap();
+            let mut sub = c.subscribe(PLAIN_ECHO).await.unwrap();
             c.flush().await.unwrap();
-            ready_tx.send(()).unwrap();
+            ready_tx.send((1, tid())).unwrap();
+            // The same header IKC's answers carry (the answering kernel).
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(rpoe_ikc::KERNEL_HEADER, "p");
             while let Some(m) = sub.next().await {
+                // Decoded and encoded again, as IKC's `echo` does.
+                let v: u64 = serde_json::from_slice(&m.payload).unwrap();
+                let out = serde_json::to_vec(&v).unwrap();
                 if let Some(r) = m.reply {
-                    c.publish(r, m.payload).await.unwrap();
+                    c.publish_with_headers(r, headers.clone(), out.into())
+                        .await
+                        .unwrap();
                 }
             }
         });
     });
-    ready_rx.recv().unwrap();
-    ready_rx.recv().unwrap();
-    (target_tx, done_rx)
+    let (mut counter_tid, mut echo_tid) = (0, 0);
+    for _ in 0..2 {
+        match ready_rx.recv().unwrap() {
+            (0, t) => counter_tid = t,
+            (_, t) => echo_tid = t,
+        }
+    }
+    Plain {
+        target: target_tx,
+        done: done_rx,
+        counter_tid,
+        echo_tid,
+    }
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -279,9 +377,33 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// Median, min and max.
+fn spread(v: &[f64]) -> (f64, f64, f64) {
+    let mut v = v.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    let mid = if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    (mid, v[0], v[v.len() - 1])
+}
+
+/// One side's measurement of one phase: wall time, and CPU ns of the
+/// sending and the receiving thread.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    wall: f64,
+    send_cpu: f64,
+    recv_cpu: f64,
+}
+
+impl Run {
+    fn add(&mut self, o: &Run) {
+        self.wall += o.wall;
+        self.send_cpu += o.send_cpu;
+        self.recv_cpu += o.recv_cpu;
+    }
 }
 
 fn main() {
@@ -316,105 +438,203 @@ fn main() {
     let (done_tx, done_rx) = mpsc::channel();
     let (u, n) = (url.clone(), args.n);
     let tb = thread::spawn(move || kernel_b(u, n, rb_tx, done_tx));
-    let b = rb_rx.recv().unwrap();
+    let (b, b_tid) = rb_rx.recv().unwrap();
     let (ra_tx, ra_rx) = mpsc::channel();
     let (out_tx, out_rx) = mpsc::channel();
     let u = url.clone();
     let ta = thread::spawn(move || kernel_a(u, n, ra_tx, out_tx));
-    let a = ra_rx.recv().unwrap();
-    let (plain_target, plain_done) = plain_peers(&url, args.n);
+    let (a, a_tid) = ra_rx.recv().unwrap();
+    let plain = plain_peers(&url, args.n);
+    let main_tid = tid();
     let rt = rt();
     let client = rt
         .block_on(async_nats::ConnectOptions::new().connect(url.clone()))
         .unwrap();
     let wait = Duration::from_secs(120);
+    let expect_sum = |k: u64| (0..k).sum::<u64>().wrapping_add(k);
 
-    println!(
-        "IKC vs plain async-nats, {} posts and {} sequential calls per round, {} rounds",
-        args.n, args.calls, args.rounds
-    );
-    println!("| round | plain posts/s | IKC posts/s | IKC/plain | plain RTT mean µs (p50/p99) | IKC RTT mean µs (p50/p99) | IKC/plain |");
-    println!("|---|---|---|---|---|---|---|");
-    let mut tput_ratios = Vec::new();
-    let mut rtt_ratios = Vec::new();
-    for round in 1..=args.rounds {
-        // Plain throughput.
-        plain_target.send(args.n).unwrap();
+    let plain_posts = |k: u64| {
+        plain.target.send(k).unwrap();
+        let (s0, r0) = (cpu_ns(main_tid), cpu_ns(plain.counter_tid));
         let start = Instant::now();
         rt.block_on(async {
-            for i in 0..args.n {
+            for i in 0..k {
                 let payload = serde_json::to_vec(&i).unwrap();
-                client
-                    .publish("bench.plain.hit", payload.into())
-                    .await
-                    .unwrap();
+                client.publish(PLAIN_HIT, payload.into()).await.unwrap();
             }
             client.flush().await.unwrap();
         });
-        let end = plain_done.recv_timeout(wait).expect("plain: all received");
-        let plain_rate = args.n as f64 / (end - start).as_secs_f64();
-
-        // IKC throughput.
-        b.post("sink", "target", args.n).unwrap();
-        a.post("driver", "posts", args.n).unwrap();
+        let s1 = cpu_ns(main_tid);
+        let (end, sum) = plain.done.recv_timeout(wait).expect("plain: all received");
+        assert_eq!(sum, expect_sum(k), "plain: every post handled");
+        Run {
+            wall: (end - start).as_secs_f64(),
+            send_cpu: (s1 - s0) as f64,
+            recv_cpu: (cpu_ns(plain.counter_tid) - r0) as f64,
+        }
+    };
+    let ikc_posts = |k: u64| {
+        b.post("sink", "target", k).unwrap();
+        let (s0, r0) = (cpu_ns(a_tid), cpu_ns(b_tid));
+        a.post("driver", "posts", k).unwrap();
         let AOut::Started(start) = out_rx.recv_timeout(wait).unwrap() else {
             panic!("expected the start")
         };
-        let end = done_rx.recv_timeout(wait).expect("IKC: all received");
-        let ikc_rate = args.n as f64 / (end - start).as_secs_f64();
-
-        // Plain round trips.
-        let mut plain_rtts = Vec::with_capacity(args.calls as usize);
+        let (end, sum) = done_rx.recv_timeout(wait).expect("IKC: all received");
+        assert_eq!(sum, expect_sum(k), "IKC: every post handled");
+        // Kernel a's CPU includes sending its outgoing buffer's tail
+        // after the last post, all of which b has received by now.
+        Run {
+            wall: (end - start).as_secs_f64(),
+            send_cpu: (cpu_ns(a_tid) - s0) as f64,
+            recv_cpu: (cpu_ns(b_tid) - r0) as f64,
+        }
+    };
+    let plain_calls = |k: u64| {
+        let mut rtts = Vec::with_capacity(k as usize);
+        let (s0, r0) = (cpu_ns(main_tid), cpu_ns(plain.echo_tid));
         rt.block_on(async {
-            for i in 0..args.calls {
+            for i in 0..k {
                 let payload = serde_json::to_vec(&i).unwrap();
                 let t = Instant::now();
-                client
-                    .request("bench.plain.echo", payload.into())
-                    .await
-                    .unwrap();
-                plain_rtts.push(t.elapsed());
+                let m = client.request(PLAIN_ECHO, payload.into()).await.unwrap();
+                // Decoded, and its responder read, as IKC's CallReply.
+                let _from = m
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(rpoe_ikc::KERNEL_HEADER))
+                    .map(|v| std::rc::Rc::<str>::from(v.as_str()));
+                let v: u64 = serde_json::from_slice(&m.payload).unwrap();
+                assert_eq!(v, i);
+                rtts.push(t.elapsed());
             }
         });
-        // IKC round trips.
-        a.post("driver", "calls", args.calls).unwrap();
-        let AOut::Rtts(mut ikc_rtts) = out_rx.recv_timeout(wait).unwrap() else {
+        let run = Run {
+            wall: rtts.iter().sum::<Duration>().as_secs_f64(),
+            send_cpu: (cpu_ns(main_tid) - s0) as f64,
+            recv_cpu: (cpu_ns(plain.echo_tid) - r0) as f64,
+        };
+        (run, rtts)
+    };
+    let ikc_calls = |k: u64| {
+        let (s0, r0) = (cpu_ns(a_tid), cpu_ns(b_tid));
+        a.post("driver", "calls", k).unwrap();
+        let AOut::Rtts(rtts) = out_rx.recv_timeout(wait).unwrap() else {
             panic!("expected round trips")
         };
-        plain_rtts.sort();
-        ikc_rtts.sort();
-        let mean = |v: &[Duration]| v.iter().sum::<Duration>().as_secs_f64() * 1e6 / v.len() as f64;
-        let (pm, im) = (mean(&plain_rtts), mean(&ikc_rtts));
-        let tr = plain_rate / ikc_rate;
-        let rr = im / pm;
-        tput_ratios.push(tr);
-        rtt_ratios.push(rr);
+        let run = Run {
+            wall: rtts.iter().sum::<Duration>().as_secs_f64(),
+            send_cpu: (cpu_ns(a_tid) - s0) as f64,
+            recv_cpu: (cpu_ns(b_tid) - r0) as f64,
+        };
+        (run, rtts)
+    };
+
+    println!(
+        "IKC vs plain async-nats, {} posts and {} sequential calls per round, {} rounds, \
+         each in {} chunks alternating which side goes first",
+        args.n, args.calls, args.rounds, args.chunks
+    );
+    println!(
+        "CPU: ns per message on the sending / receiving thread (for calls: caller / responder)"
+    );
+    println!("| round | plain posts/s | IKC posts/s | time IKC/plain | plain CPU ns/post | IKC CPU ns/post | CPU IKC/plain | plain RTT µs (p50/p99) | IKC RTT µs (p50/p99) | RTT IKC/plain | plain CPU ns/call | IKC CPU ns/call | CPU IKC/plain |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut ratios: [Vec<f64>; 8] = Default::default();
+    for round in 1..=args.rounds {
+        // Each round is cut into chunks that alternate which side goes
+        // first, so that both sides see the same background load.
+        let (mut pp, mut ip, mut pc, mut ic) = (
+            Run::default(),
+            Run::default(),
+            Run::default(),
+            Run::default(),
+        );
+        let (mut prtt, mut irtt) = (Vec::new(), Vec::new());
+        let chunks = args.chunks.max(1);
+        for c in 0..chunks {
+            let k = args.n / chunks + u64::from(c < args.n % chunks);
+            let (p, i) = if (round + c as usize) % 2 == 1 {
+                let p = plain_posts(k);
+                (p, ikc_posts(k))
+            } else {
+                let i = ikc_posts(k);
+                (plain_posts(k), i)
+            };
+            pp.add(&p);
+            ip.add(&i);
+            let k = args.calls / chunks + u64::from(c < args.calls % chunks);
+            let ((p, pr), (i, ir)) = if (round + c as usize) % 2 == 1 {
+                let p = plain_calls(k);
+                (p, ikc_calls(k))
+            } else {
+                let i = ikc_calls(k);
+                (plain_calls(k), i)
+            };
+            pc.add(&p);
+            ic.add(&i);
+            prtt.extend(pr);
+            irtt.extend(ir);
+        }
+        prtt.sort();
+        irtt.sort();
+        let n = args.n as f64;
+        let m = args.calls as f64;
+        let cpu = |r: &Run, k: f64| (r.send_cpu + r.recv_cpu) / k;
+        let row = [
+            ip.wall / pp.wall,
+            cpu(&ip, n) / cpu(&pp, n),
+            ic.wall / pc.wall,
+            cpu(&ic, m) / cpu(&pc, m),
+            ip.send_cpu / pp.send_cpu,
+            ip.recv_cpu / pp.recv_cpu,
+            ic.send_cpu / pc.send_cpu,
+            ic.recv_cpu / pc.recv_cpu,
+        ];
+        for (v, r) in ratios.iter_mut().zip(row) {
+            v.push(r);
+        }
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
         println!(
-            "| {round} | {plain_rate:.0} | {ikc_rate:.0} | {:.2} | {pm:.1} ({:.0}/{:.0}) | {im:.1} ({:.0}/{:.0}) | {rr:.2} |",
-            ikc_rate / plain_rate,
-            percentile(&plain_rtts, 0.5).as_secs_f64() * 1e6,
-            percentile(&plain_rtts, 0.99).as_secs_f64() * 1e6,
-            percentile(&ikc_rtts, 0.5).as_secs_f64() * 1e6,
-            percentile(&ikc_rtts, 0.99).as_secs_f64() * 1e6,
+            "| {round} | {:.0} | {:.0} | {:.2} | {:.0}/{:.0} | {:.0}/{:.0} | {:.2} | {:.1} ({:.0}/{:.0}) | {:.1} ({:.0}/{:.0}) | {:.2} | {:.0}/{:.0} | {:.0}/{:.0} | {:.2} |",
+            n / pp.wall,
+            n / ip.wall,
+            row[0],
+            pp.send_cpu / n,
+            pp.recv_cpu / n,
+            ip.send_cpu / n,
+            ip.recv_cpu / n,
+            row[1],
+            pc.wall * 1e6 / m,
+            us(percentile(&prtt, 0.5)),
+            us(percentile(&prtt, 0.99)),
+            ic.wall * 1e6 / m,
+            us(percentile(&irtt, 0.5)),
+            us(percentile(&irtt, 0.99)),
+            row[2],
+            pc.send_cpu / m,
+            pc.recv_cpu / m,
+            ic.send_cpu / m,
+            ic.recv_cpu / m,
+            row[3],
         );
     }
-    let (tmin, tmax) = (
-        tput_ratios.iter().cloned().fold(f64::MAX, f64::min),
-        tput_ratios.iter().cloned().fold(0.0, f64::max),
-    );
-    let (rmin, rmax) = (
-        rtt_ratios.iter().cloned().fold(f64::MAX, f64::min),
-        rtt_ratios.iter().cloned().fold(0.0, f64::max),
-    );
     println!();
-    println!(
-        "post time IKC/plain (>1: IKC slower): median {:.3}, min {tmin:.3}, max {tmax:.3}",
-        median(&mut tput_ratios)
-    );
-    println!(
-        "call RTT IKC/plain (>1: IKC slower): median {:.3}, min {rmin:.3}, max {rmax:.3}",
-        median(&mut rtt_ratios)
-    );
+    println!("IKC/plain (>1: IKC costs more), median [min, max] over the rounds:");
+    let names = [
+        "post time",
+        "post CPU (both sides)",
+        "call RTT",
+        "call CPU (both sides)",
+        "post CPU, sender",
+        "post CPU, receiver",
+        "call CPU, caller",
+        "call CPU, responder",
+    ];
+    for (name, v) in names.iter().zip(&ratios) {
+        let (mid, lo, hi) = spread(v);
+        println!("  {name:<22} {mid:.3} [{lo:.3}, {hi:.3}]");
+    }
     a.post("driver", "quit", ()).unwrap();
     b.post("sink", "quit", ()).unwrap();
     let _ = ta.join();

@@ -94,6 +94,18 @@
 //! - **At most once.** NATS core has no acknowledgements or replays: a
 //!   message is delivered once or not at all, never twice. Messages from
 //!   one kernel to one subscription arrive in the order sent.
+//! - **How an incoming message reaches its session:** as its own event,
+//!   with an [`Incoming<T>`] argument, in the order received. The IKC
+//!   session runs the handler at once, from its `_in` event (as POE's
+//!   `call`, so `ctx.sender()` is the IKC session), rather than queueing
+//!   one event per message: that saves a trip through the kernel's queue
+//!   per message. A handler that fails is the kernel's to report, as
+//!   for any [`rpoe::Ctx::call`]; the next messages are still delivered.
+//! - **Sending:** while the bus is up and nothing waits before it, a
+//!   post, call or answer goes to the client's command channel from the
+//!   handler that made it. When that channel is full, it and what
+//!   follows wait, in order, for a task of the IKC session to hand them
+//!   over (the outgoing buffer below).
 //! - **While the bus is down** (before the first connection, or while
 //!   the client reconnects), posts, calls and answers wait in a bounded
 //!   outgoing buffer ([`Config::max_pending`] messages and
@@ -488,7 +500,8 @@ pub struct CallReply<R> {
 /// How to answer a call: from [`Incoming::reply`]. Answer once, from any
 /// handler (it may be kept in the heap and answered later).
 pub struct ReplyTo {
-    subject: String,
+    /// The caller's reply subject, as it came (shared, not copied).
+    subject: Subject,
     hub: Weak<Hub>,
     done: bool,
 }
@@ -524,7 +537,7 @@ impl ReplyTo {
             }
         };
         let r = hub.enqueue(
-            Subject::from(self.subject.as_str()),
+            self.subject.clone(),
             None,
             Some((hub.headers.clone(), hub.header_bytes)),
             payload.into(),
@@ -565,7 +578,8 @@ impl Drop for ReplyTo {
     }
 }
 
-/// Decodes an incoming payload and posts it to the published session.
+/// Decodes an incoming payload and runs the published session's handler
+/// with it.
 type Deliver = Box<dyn Fn(&mut Ctx<'_, HubHeap>, Meta, &[u8]) -> Result<(), DeliverError>>;
 
 /// What a delivery knows besides the payload.
@@ -635,8 +649,14 @@ impl Publish {
                 args,
                 reply: meta.reply,
             };
-            ctx.post(meta.target, id, incoming)
-                .map_err(|_| DeliverError::Gone)
+            // Run the handler now rather than queue the event: the
+            // message is already one of this round's bounded share, and
+            // a queued event would cost a second trip through the
+            // kernel's queue per message.
+            match ctx.call(meta.target, id, incoming) {
+                Err(rpoe::Error::NoSuchSession(_)) => Err(DeliverError::Gone),
+                _ => Ok(()),
+            }
         });
         self.events.push((event.into(), deliver));
         self
@@ -762,6 +782,56 @@ struct Outbound {
     origin: Option<Origin>,
 }
 
+/// Handing one message to the client: the future of its publish.
+type PublishFut = Pin<Box<dyn Future<Output = Result<(), async_nats::PublishError>>>>;
+
+/// A message the client's command channel has not taken yet.
+struct InFlight {
+    fut: PublishFut,
+    size: usize,
+    origin: Option<Origin>,
+}
+
+/// The publish of one message, owning what it needs. Outside tokio's
+/// cooperative budget: it is polled from kernel handlers, where an
+/// exhausted budget would turn every send after the 128th of a turn
+/// into a detour through the drainer.
+fn publish(
+    client: Rc<Client>,
+    subject: Subject,
+    reply: Option<String>,
+    headers: Option<HeaderMap>,
+    payload: Bytes,
+) -> PublishFut {
+    Box::pin(tokio::task::unconstrained(async move {
+        match (reply, headers) {
+            (Some(reply), Some(h)) => {
+                client
+                    .publish_with_reply_and_headers(subject, Subject::from(reply), h, payload)
+                    .await
+            }
+            (Some(reply), None) => {
+                client
+                    .publish_with_reply(subject, Subject::from(reply), payload)
+                    .await
+            }
+            (None, Some(h)) => client.publish_with_headers(subject, h, payload).await,
+            (None, None) => client.publish(subject, payload).await,
+        }
+    }))
+}
+
+/// The crate's error for a failed publish of `size` bytes on the wire.
+fn publish_error(e: &async_nats::PublishError, size: usize, max: Option<usize>) -> Error {
+    match e.kind() {
+        async_nats::client::PublishErrorKind::MaxPayloadExceeded => Error::TooLarge {
+            size,
+            max: max.unwrap_or(0),
+        },
+        _ => Error::Nats(e.to_string()),
+    }
+}
+
 /// Whom to tell when a queued post fails later.
 struct Origin {
     session: SessionId,
@@ -808,6 +878,13 @@ struct State {
     max_payload: Option<usize>,
     outbound: VecDeque<Outbound>,
     outbound_bytes: usize,
+    /// A message the client's channel did not take at once; the drainer
+    /// sends it before `outbound`.
+    in_flight: Option<InFlight>,
+    /// The drainer is sending a message it took from `outbound`.
+    busy: bool,
+    /// The client, for the fast path of [`Hub::enqueue`].
+    sender: Option<Rc<Client>>,
     drainer_waker: Option<Waker>,
     pubs: BTreeMap<String, Rc<Pub>>,
     monitors: Vec<(SessionId, String)>,
@@ -880,6 +957,43 @@ impl Hub {
             }
         }
         let wire = size + subject.len() + reply.as_ref().map_or(0, String::len);
+        // The fast path: nothing is queued before this message, so it may
+        // go to the client's command channel at once, from the handler,
+        // without a hop through the buffer and the drainer task.
+        if st.outbound.is_empty()
+            && st.in_flight.is_none()
+            && !st.busy
+            && st.ready
+            && st.phase == Phase::Up
+        {
+            if let Some(client) = st.sender.clone() {
+                drop(st);
+                let mut fut = publish(client, subject, reply, headers, payload);
+                // One poll: the client's channel takes it now, or the
+                // future (which keeps its place in the channel's queue)
+                // goes to the drainer, ahead of anything queued after it.
+                let polled = fut
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(Waker::noop()));
+                let mut st = self.st.borrow_mut();
+                match polled {
+                    Poll::Ready(Ok(())) => st.stats.sent += 1,
+                    Poll::Ready(Err(e)) => return Err(publish_error(&e, wire, st.max_payload)),
+                    Poll::Pending => {
+                        st.in_flight = Some(InFlight {
+                            fut,
+                            size: wire,
+                            origin,
+                        });
+                        if let Some(w) = st.drainer_waker.take() {
+                            drop(st);
+                            w.wake();
+                        }
+                    }
+                }
+                return Ok(());
+            }
+        }
         if st.outbound.len() >= self.cfg.max_pending
             || st.outbound_bytes + wire > self.cfg.max_pending_bytes
         {
@@ -905,12 +1019,12 @@ impl Hub {
         Ok(())
     }
 
-    fn answer_error(&self, subject: &str, message: &str) -> Result<(), Error> {
+    fn answer_error(&self, subject: &Subject, message: &str) -> Result<(), Error> {
         let mut headers = self.headers.clone();
         headers.insert(ERROR_HEADER, "1");
         let header_bytes = header_size(&headers);
         self.enqueue(
-            Subject::from(subject),
+            subject.clone(),
             None,
             Some((headers, header_bytes)),
             Bytes::copy_from_slice(message.as_bytes()),
@@ -1101,12 +1215,23 @@ async fn drain(hub: Rc<Hub>, client: Client) -> DrainOut {
     // by this deadline: the bus may be down, and the IKC session must
     // end all the same.
     let mut deadline: Option<tokio::time::Instant> = None;
+    let sender = Rc::new(client.clone());
     loop {
         let next = poll_fn(|cx| {
             let mut st = hub.st.borrow_mut();
+            st.busy = false;
+            if let Some(f) = st.in_flight.take() {
+                st.busy = true;
+                return Poll::Ready(Some(f));
+            }
             if let Some(o) = st.outbound.pop_front() {
                 st.outbound_bytes -= o.size;
-                return Poll::Ready(Some(o));
+                st.busy = true;
+                return Poll::Ready(Some(InFlight {
+                    fut: publish(sender.clone(), o.subject, o.reply, o.headers, o.payload),
+                    size: o.size,
+                    origin: o.origin,
+                }));
             }
             if st.phase == Phase::Shut {
                 return Poll::Ready(None);
@@ -1121,27 +1246,15 @@ async fn drain(hub: Rc<Hub>, client: Client) -> DrainOut {
         if deadline.is_none() && hub.st.borrow().phase == Phase::Shut {
             deadline = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
         }
-        let Some(o) = next else {
+        let Some(f) = next else {
             if let Some(d) = deadline {
                 let _ = tokio::time::timeout_at(d, client.flush()).await;
             }
             return DrainOut::Done;
         };
-        let publish = async {
-            match (o.reply, o.headers) {
-                (Some(reply), Some(h)) => {
-                    client
-                        .publish_with_reply_and_headers(o.subject, reply, h, o.payload)
-                        .await
-                }
-                (Some(reply), None) => client.publish_with_reply(o.subject, reply, o.payload).await,
-                (None, Some(h)) => client.publish_with_headers(o.subject, h, o.payload).await,
-                (None, None) => client.publish(o.subject, o.payload).await,
-            }
-        };
         let r = match deadline {
-            None => publish.await,
-            Some(d) => match tokio::time::timeout_at(d, publish).await {
+            None => f.fut.await,
+            Some(d) => match tokio::time::timeout_at(d, f.fut).await {
                 Ok(r) => r,
                 // Out of time: what is still queued is dropped.
                 Err(_) => return DrainOut::Done,
@@ -1150,16 +1263,29 @@ async fn drain(hub: Rc<Hub>, client: Client) -> DrainOut {
         match r {
             Ok(()) => hub.st.borrow_mut().stats.sent += 1,
             Err(e) => {
-                let err = match e.kind() {
-                    async_nats::client::PublishErrorKind::MaxPayloadExceeded => Error::TooLarge {
-                        size: o.size,
-                        max: client.max_payload(),
-                    },
-                    _ => Error::Nats(e.to_string()),
-                };
-                return DrainOut::Failed(o.origin, err);
+                hub.st.borrow_mut().busy = false;
+                let err = publish_error(&e, f.size, Some(client.max_payload()));
+                return DrainOut::Failed(f.origin, err);
             }
         }
+    }
+}
+
+/// Append `n` in decimal (without the formatting machinery, on the call
+/// path).
+fn push_u64(s: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        s.push(char::from(d));
     }
 }
 
@@ -1201,6 +1327,9 @@ impl Ikc {
                     max_payload: None,
                     outbound: VecDeque::new(),
                     outbound_bytes: 0,
+                    in_flight: None,
+                    busy: false,
+                    sender: None,
                     drainer_waker: None,
                     pubs: BTreeMap::new(),
                     monitors: Vec::new(),
@@ -1239,7 +1368,7 @@ impl Ikc {
     pub fn stats(&self) -> Stats {
         let st = self.hub.st.borrow();
         Stats {
-            pending: st.outbound.len(),
+            pending: st.outbound.len() + usize::from(st.in_flight.is_some()),
             ..st.stats
         }
     }
@@ -1359,19 +1488,23 @@ impl Ikc {
     ) -> Result<(), Error> {
         let (subject, to) = self.hub.subject_of(to)?;
         let payload = serde_json::to_vec(args).map_err(|e| Error::Encode(e.to_string()))?;
-        let (token, inbox) = {
+        let (token, reply) = {
             let mut st = self.hub.st.borrow_mut();
             let t = st.next_token;
             st.next_token += 1;
-            (t, st.inbox.clone())
-        };
-        // Until connected the inbox is not known: the reply subject is
-        // `?TOKEN`, completed when the connection is made (before
-        // anything is sent).
-        let reply = if inbox.is_empty() {
-            format!("?{token}")
-        } else {
-            format!("{inbox}.{token}")
+            // Until connected the inbox is not known: the reply subject
+            // is `?TOKEN`, completed when the connection is made (before
+            // anything is sent). Built in place, without copying the
+            // inbox first.
+            let mut reply = String::with_capacity(st.inbox.len() + 21);
+            if st.inbox.is_empty() {
+                reply.push('?');
+            } else {
+                reply.push_str(&st.inbox);
+                reply.push('.');
+            }
+            push_u64(&mut reply, t);
+            (t, reply)
         };
         if let Err(error) = self
             .hub
@@ -1550,6 +1683,8 @@ fn close(hub: &Hub, error: Error) {
         let mut st = hub.st.borrow_mut();
         st.phase = Phase::Shut;
         st.client = None;
+        st.sender = None;
+        st.in_flight = None;
         let calls: Vec<Rc<CallSlot>> = st.calls.drain().map(|(_, s)| s).collect();
         let pubs: Vec<Rc<Pub>> = std::mem::take(&mut st.pubs).into_values().collect();
         let outbound: Vec<Outbound> = st.outbound.drain(..).collect();
@@ -1643,6 +1778,7 @@ fn hub_connected(ctx: &mut Ctx<'_, HubHeap>) {
                 st.inbox = inbox.clone();
                 st.max_payload = Some(client.server_info().max_payload).filter(|m| *m > 0);
                 st.client = Some(client.clone());
+                st.sender = Some(Rc::new(client.clone()));
                 st.phase = Phase::Up;
                 // Calls queued before the inbox existed get their reply
                 // subjects now.
@@ -1781,10 +1917,11 @@ fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
     let cap = hub.inbox_cap();
     let (items, room, shut) = {
         let mut st = hub.st.borrow_mut();
+        // This round's share, taken one by one below (no copy into a
+        // vector of its own).
         let n = st.arrivals.len().min(cap);
-        let items: Vec<Arrival> = st.arrivals.drain(..n).collect();
         let room = std::mem::take(&mut st.room);
-        (items, room, st.phase == Phase::Shut)
+        (n, room, st.phase == Phase::Shut)
     };
     for w in room {
         w.wake();
@@ -1797,7 +1934,10 @@ fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
     }
     let mut delivered = 0;
     let mut decode_errors = 0;
-    for a in items {
+    for _ in 0..items {
+        let Some(a) = hub.st.borrow_mut().arrivals.pop_front() else {
+            break;
+        };
         match a {
             Arrival::Subscribed(route) => subscribed(ctx, &hub, &route),
             Arrival::Failed(route, e) => match &*route {
@@ -1919,7 +2059,7 @@ fn deliver(
     m: Message,
 ) -> Result<(), DeliverError> {
     let reply = m.reply.as_ref().map(|r| ReplyTo {
-        subject: r.to_string(),
+        subject: r.clone(),
         hub: Rc::downgrade(hub),
         done: false,
     });
@@ -1955,7 +2095,7 @@ fn deliver(
 fn refuse_call(hub: &Hub, p: &Pub, idx: usize, m: &Message) {
     if let Some(r) = &m.reply {
         let _ = hub.answer_error(
-            r.as_str(),
+            r,
             &format!("{}/{} is no longer published", p.alias, p.events[idx].0),
         );
     }

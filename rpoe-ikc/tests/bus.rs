@@ -80,6 +80,40 @@ fn two_kernels_post_and_call_round_trips() {
     assert!(r.unwrap_err().contains("no responders"));
 }
 
+/// Posts faster than the client's command channel takes them: the ones
+/// it refuses wait (the first in the drainer, the rest in the buffer)
+/// and none overtakes another. A regression test for sending from the
+/// handler: with a channel of one message, most posts go the slow way.
+#[test]
+fn posts_under_back_pressure_arrive_all_and_in_order() {
+    if !nats_or_skip("posts_under_back_pressure_arrive_all_and_in_order") {
+        return;
+    }
+    let server = NatsServer::start();
+    let _a = Node::spawn(
+        &server.url(),
+        "a",
+        &["--client-cap", "1", "--max-pending", "100000"],
+    );
+    let _b = Node::spawn(&server.url(), "b", &["--sub-cap", "100000"]);
+    let d = Driver::connect(&server.url());
+    let n = 20_000u64;
+    for first in [1, n + 1] {
+        let queued: u64 = d
+            .call("a", "ctl", "post", &("b/svc/hit", n, first), T)
+            .unwrap();
+        assert_eq!(queued, n);
+    }
+    let c: Count = until(T, || {
+        let c: Count = d.call("b", "svc", "count", &(), T).unwrap();
+        (c.0 == 2 * n).then_some(c)
+    });
+    assert_eq!((c.2, c.3), (2 * n, 2 * n), "the last one is the highest");
+    assert_eq!(c.5, 0, "each followed the one before");
+    let st: Stat = d.call("a", "ctl", "stats", &(), T).unwrap();
+    assert_eq!(st.2, 0, "none dropped for lack of room");
+}
+
 #[test]
 fn three_kernels_queue_group_spreads_work() {
     if !nats_or_skip("three_kernels_queue_group_spreads_work") {

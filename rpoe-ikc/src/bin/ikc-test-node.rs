@@ -7,7 +7,8 @@
 //!
 //! - `svc` serves: `hit` (u64 sequence number; counted, with the sending
 //!   kernel), `echo` (a string; answers `KERNEL:string`), `count`
-//!   (answers `[hits, [senders], last_seq, max_seq, decode_errors]`), `die` (answers
+//!   (answers `[hits, [senders], last_seq, max_seq, decode_errors,
+//!   breaks]`, breaks: hits that did not follow the one before), `die` (answers
 //!   `"bye"`, then the session is stopped by a KILL signal: a remote
 //!   session dying), `stall` (a string, ignored; keeps the call unanswered), `slow` (u64;
 //!   counted like `hit`, each taking `--slow-ms` of the kernel's time).
@@ -38,6 +39,9 @@ struct Svc {
     last_seq: u64,
     max_seq: u64,
     decode_errors: u64,
+    /// Hits whose number did not follow the one before (out of order,
+    /// or one lost in between).
+    breaks: u64,
     stalled: Vec<ReplyTo>,
     slow: Duration,
 }
@@ -180,6 +184,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 s.last_seq,
                 s.max_seq,
                 s.decode_errors,
+                s.breaks,
             );
             if let Some(r) = m.reply {
                 let _ = r.send(&answer);
@@ -419,6 +424,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn count(s: &mut Svc, m: &Incoming<u64>) {
+    if s.hits > 0 && m.args != s.last_seq + 1 {
+        s.breaks += 1;
+    }
     s.hits += 1;
     s.last_seq = m.args;
     s.max_seq = s.max_seq.max(m.args);

@@ -314,7 +314,7 @@ impl Driver {
 }
 
 /// `svc/count`'s answer.
-pub type Count = (u64, Vec<String>, u64, u64, u64);
+pub type Count = (u64, Vec<String>, u64, u64, u64, u64);
 /// `ctl/stats`'s answer: sent, delivered, dropped_full, slow_consumer,
 /// reconnects, pending, errors_full, errors_other, stream_left.
 pub type Stat = (u64, u64, u64, u64, u64, usize, u64, u64, u64);
