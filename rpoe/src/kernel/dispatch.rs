@@ -255,6 +255,10 @@ pub(crate) struct Frame<'a, H: 'static> {
     pub key: SessionKey,
     pub id: SessionId,
     pub session: Option<Box<SessionImpl<H>>>,
+    /// How many handlers are on the stack with this one (1: the kernel
+    /// dispatched it; each nested call adds one). It travels with the
+    /// frame so the handler reads it from its own dispatch.
+    pub depth: u32,
 }
 
 impl<H: 'static> Stack for Frame<'_, H> {
@@ -348,6 +352,7 @@ impl<H: 'static> SessionImpl<H> {
                 }
             },
         };
+        let depth = core.handlers_on_stack();
         let mut ctx = Ctx {
             core,
             frame: Frame {
@@ -358,6 +363,7 @@ impl<H: 'static> SessionImpl<H> {
                 key,
                 id,
                 session: Some(self),
+                depth,
             },
             sender: d.sender,
             event,
