@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::caller::Caller;
 use super::clock::Time;
-use super::dispatch::{AnySession, Delivery, Frame, Session};
+use super::dispatch::{store_return, AnySession, Delivery, Frame, Session};
 use super::engine::Delivered;
 use super::error::Error;
 use super::handles::{IoSource, Target};
@@ -1058,7 +1058,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
                 ));
             }
             s.handlers
-                .insert(ev, Rc::new(move |ctx| Value::new(handler(ctx))));
+                .insert(ev, Rc::new(move |ctx, out| store_return(out, handler(ctx))));
         }
     }
 

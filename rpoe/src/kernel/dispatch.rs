@@ -28,7 +28,22 @@ use super::Core;
 
 /// A handler as stored: reference-counted so it can be cloned out of the
 /// table before it runs, leaving the session free to replace it.
-pub(crate) type Handler<H> = Rc<dyn Fn(&mut Ctx<'_, H>) -> Value>;
+/// A handler as the kernel stores it: it writes what the user's handler
+/// returned into the slot it is given, which the kernel created long
+/// before the call. Returning the value instead moved it through the
+/// stack right after it was written, and reading back a value freshly
+/// stored in pieces stalls the CPU; a handler returning `()` (most do)
+/// writes nothing at all.
+pub(crate) type Handler<H> = Rc<dyn Fn(&mut Ctx<'_, H>, &mut Value)>;
+
+/// Put a handler's return value into the kernel's slot (see [`Handler`]):
+/// nothing for `()`, whose slot already holds the unit value.
+#[inline(always)]
+pub(crate) fn store_return<R: Any>(out: &mut Value, r: R) {
+    if std::any::TypeId::of::<R>() != std::any::TypeId::of::<()>() {
+        *out = Value::new(r);
+    }
+}
 
 /// A session before it is spawned: its heap and its `(event, handler)`
 /// pairs (POE's inline states).
@@ -95,7 +110,7 @@ impl<H: 'static> Session<H> {
     ) -> Self {
         self.states.push((
             event.to_string(),
-            Rc::new(move |ctx| Value::new(handler(ctx))),
+            Rc::new(move |ctx, out| store_return(out, handler(ctx))),
         ));
         self
     }
@@ -110,12 +125,9 @@ impl<H: 'static> Session<H> {
     ) -> Self {
         self.states.push((
             event.to_string(),
-            Rc::new(move |ctx| match handler(ctx) {
-                Ok(v) => Value::new(v),
-                Err(e) => {
-                    ctx.failed = Some(e.to_string());
-                    Value::unit()
-                }
+            Rc::new(move |ctx, out| match handler(ctx) {
+                Ok(v) => store_return(out, v),
+                Err(e) => ctx.failed = Some(e.to_string()),
             }),
         ));
         self
@@ -373,12 +385,11 @@ impl<H: 'static> SessionImpl<H> {
             caller: d.caller,
             failed: None,
         };
-        // The handler's value is written into `ret` inside the closure,
-        // so `catch_unwind` returns only a pointer-sized result: returning
-        // the value through it moved it through the stack once more, and
-        // each such move of a freshly written value stalls the CPU.
+        // The handler writes its value into `ret` (see [`Handler`]), so
+        // `catch_unwind` returns only a pointer-sized result and nothing
+        // freshly written is moved on the way back.
         let mut ret = Value::unit();
-        let unwound = catch_unwind(AssertUnwindSafe(|| ret = handler(&mut ctx)));
+        let unwound = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, &mut ret)));
         let failed = ctx.failed.take();
         let Some(me) = ctx.frame.session.take() else {
             unreachable!("nested dispatch always restores the session")
