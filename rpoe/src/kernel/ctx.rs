@@ -439,11 +439,15 @@ impl<'a, H: 'static> Ctx<'a, H> {
                     self_call: true,
                     origin: caller,
                 };
+                // The handler's value goes into `ret`, made before the call:
+                // nothing written during it is copied on the way back.
+                let mut ret = Value::unit();
                 let outer = core.enter(me);
-                let (session, result) = session.run(core, Some(&mut self.frame), key, me, d);
+                let (session, result) =
+                    session.run(core, Some(&mut self.frame), key, me, d, &mut ret);
                 core.leave(outer);
                 self.frame.session = Some(session);
-                return core.delivered(done, result);
+                return core.delivered(done, result, ret);
             }
         }
         let core: &mut Core = self.core;

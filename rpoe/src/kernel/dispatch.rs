@@ -219,7 +219,8 @@ impl Fail {
 
 /// A session with its heap type erased, as the kernel's table holds it.
 pub(crate) trait AnySession {
-    /// Run the handler for `d` (or `_default`), giving the session back.
+    /// Run the handler for `d` (or `_default`), giving the session back;
+    /// the handler's value goes into `ret` (see [`Handler`]).
     fn dispatch(
         self: Box<Self>,
         core: &mut Core,
@@ -227,7 +228,8 @@ pub(crate) trait AnySession {
         key: SessionKey,
         id: SessionId,
         d: Delivery,
-    ) -> (Box<dyn AnySession>, Result<Value, Fail>);
+        ret: &mut Value,
+    ) -> (Box<dyn AnySession>, Result<(), Fail>);
 
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
@@ -302,8 +304,9 @@ impl<H: 'static> AnySession for SessionImpl<H> {
         key: SessionKey,
         id: SessionId,
         d: Delivery,
-    ) -> (Box<dyn AnySession>, Result<Value, Fail>) {
-        let (me, result) = self.run(core, stack, key, id, d);
+        ret: &mut Value,
+    ) -> (Box<dyn AnySession>, Result<(), Fail>) {
+        let (me, result) = self.run(core, stack, key, id, d, ret);
         (me, result)
     }
 
@@ -324,7 +327,8 @@ impl<H: 'static> SessionImpl<H> {
         key: SessionKey,
         id: SessionId,
         d: Delivery,
-    ) -> (Box<Self>, Result<Value, Fail>) {
+        ret: &mut Value,
+    ) -> (Box<Self>, Result<(), Fail>) {
         if self.options.trace {
             options::report(&format!(
                 "{} -> {} (from {})",
@@ -388,8 +392,7 @@ impl<H: 'static> SessionImpl<H> {
         // The handler writes its value into `ret` (see [`Handler`]), so
         // `catch_unwind` returns only a pointer-sized result and nothing
         // freshly written is moved on the way back.
-        let mut ret = Value::unit();
-        let unwound = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, &mut ret)));
+        let unwound = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, ret)));
         let failed = ctx.failed.take();
         let Some(me) = ctx.frame.session.take() else {
             unreachable!("nested dispatch always restores the session")
@@ -397,7 +400,7 @@ impl<H: 'static> SessionImpl<H> {
         match (unwound, failed) {
             (Err(payload), _) => (me, Err(Fail::Panicked(payload))),
             (Ok(()), Some(msg)) => (me, Err(Fail::Failed(msg))),
-            (Ok(()), None) => (me, Ok(ret)),
+            (Ok(()), None) => (me, Ok(())),
         }
     }
 }

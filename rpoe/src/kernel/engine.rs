@@ -340,8 +340,9 @@ impl Core {
             self_call: d.active.is_some(),
             origin: d.caller,
         };
+        let mut ret = Value::unit();
         let outer = self.enter(id);
-        let (session, result) = session.dispatch(self, reborrow(&mut stack), key, id, d);
+        let (session, result) = session.dispatch(self, reborrow(&mut stack), key, id, d, &mut ret);
         self.leave(outer);
         if from_stack {
             if let Some(s) = stack {
@@ -350,7 +351,7 @@ impl Core {
         } else {
             self.sessions.put_session(key, id, session);
         }
-        self.delivered(done, result)
+        self.delivered(done, result, ret)
     }
 
     /// Refuse a delivery past the call-depth limit (see
@@ -391,18 +392,20 @@ impl Core {
 
     /// After a handler ran and its session is back in place: run the work
     /// it left for the kernel, and turn a failure into DIE (or re-raise a
-    /// panic through a call into the running session, as POE does).
+    /// panic through a call into the running session, as POE does). The
+    /// handler wrote its value into `ret`, made before it ran.
     #[inline(always)]
     pub(crate) fn delivered(
         &mut self,
         done: Delivered,
-        result: Result<Value, Fail>,
+        result: Result<(), Fail>,
+        ret: Value,
     ) -> Result<Value, Error> {
         if !self.local.is_empty() {
             self.drain_local();
         }
         match result {
-            Ok(v) => Ok(v),
+            Ok(()) => Ok(ret),
             Err(f) => self.delivery_failed(done, f),
         }
     }

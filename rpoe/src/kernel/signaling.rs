@@ -19,7 +19,6 @@ use super::signals::{
     class, kills_by_default, os_name, os_number, ChildExit, Class, SigWatch, Signal,
 };
 
-
 impl Core {
     /// Deliver a dequeued signal: collect the target and its descendants
     /// breadth first (DIE: also its ancestors, in front), hand it to the
