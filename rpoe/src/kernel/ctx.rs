@@ -350,7 +350,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         event: impl IntoEvent,
         args: impl Any,
     ) -> Result<(), Error> {
-        let key = self.core.resolve_or_err(&dest.into())?;
+        let key = self.core.resolve_from(self.frame.key, &dest.into())?;
         let ev = self.core.names.resolve_transient(&event);
         let caller = self.here(Location::caller());
         self.core
@@ -394,7 +394,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         event: impl IntoEvent,
         args: impl Any,
     ) -> Result<Value, Error> {
-        let key = self.core.resolve_or_err(&dest.into())?;
+        let key = self.core.resolve_from(self.frame.key, &dest.into())?;
         let ev = self.core.names.resolve_transient(&event);
         let payload = Payload::new(args);
         let caller = self.here(Location::caller());

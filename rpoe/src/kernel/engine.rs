@@ -207,6 +207,23 @@ impl Core {
         }
     }
 
+    /// [`Core::resolve`] for a send from session `from` (see
+    /// [`Sessions::by_alias_from`]).
+    #[inline]
+    pub(crate) fn resolve_from(
+        &mut self,
+        from: SessionKey,
+        dest: &Dest<'_>,
+    ) -> Result<SessionKey, Error> {
+        match dest {
+            Dest::Alias(a) => match self.sessions.by_alias_from(from, a) {
+                Some(k) => Ok(k),
+                None => self.resolve_or_err(dest),
+            },
+            _ => self.resolve_or_err(dest),
+        }
+    }
+
     pub(crate) fn resolve_or_err(&self, dest: &Dest<'_>) -> Result<SessionKey, Error> {
         self.resolve(dest)
             .ok_or_else(|| Error::NoSuchSession(dest.to_string()))

@@ -29,6 +29,10 @@ pub(crate) struct Entry {
     handles: Vec<u32>,
     /// Set once `_stop` is under way: posts from it are discarded.
     stopping: bool,
+    /// The alias this session last sent to, the session it named and the
+    /// alias epoch then: a session that posts to the same alias event
+    /// after event skips hashing the name (see [`Sessions::by_alias_from`]).
+    last_alias: Option<(Rc<str>, SessionKey, u64)>,
 }
 
 pub(crate) struct Sessions {
@@ -40,6 +44,10 @@ pub(crate) struct Sessions {
     gc: Vec<SessionKey>,
     /// Public refcount tags that are non-zero, across all sessions.
     extrefs_live: usize,
+    /// Bumped whenever an alias stops naming its session (removed, or its
+    /// session gone): a remembered alias look-up from an older epoch is
+    /// not trusted.
+    alias_epoch: u64,
 }
 
 impl Sessions {
@@ -51,6 +59,7 @@ impl Sessions {
             next_num: 1,
             gc: Vec::new(),
             extrefs_live: 0,
+            alias_epoch: 0,
         }
     }
 
@@ -74,6 +83,7 @@ impl Sessions {
             extrefs: HashMap::new(),
             handles: Vec::new(),
             stopping: false,
+            last_alias: None,
         });
         self.by_number.insert(num, key);
         if let Some(p) = parent {
@@ -101,6 +111,9 @@ impl Sessions {
         self.by_number.remove(&e.id.num);
         for a in &e.aliases {
             self.aliases.remove(a);
+        }
+        if !e.aliases.is_empty() {
+            self.alias_epoch += 1;
         }
         self.extrefs_live -= e.extrefs.values().filter(|v| **v != 0).count();
         if let Some(p) = parent {
@@ -313,6 +326,27 @@ impl Sessions {
         self.aliases.get(alias).copied()
     }
 
+    /// [`Sessions::by_alias`] for a send from session `from`, which
+    /// remembers its last answer: the alias → session map only loses
+    /// entries by removal (an alias cannot be taken over while set), and
+    /// every removal moves the epoch, so a remembered answer of the
+    /// current epoch is still right.
+    #[inline]
+    pub(crate) fn by_alias_from(&mut self, from: SessionKey, alias: &str) -> Option<SessionKey> {
+        let epoch = self.alias_epoch;
+        if let Some((a, k, ep)) = self.get(from).and_then(|e| e.last_alias.as_ref()) {
+            if *ep == epoch && **a == *alias {
+                return Some(*k);
+            }
+        }
+        let (name, key) = self.aliases.get_key_value(alias)?;
+        let (name, key) = (name.clone(), *key);
+        if let Some(e) = self.get_mut(from) {
+            e.last_alias = Some((name, key, epoch));
+        }
+        Some(key)
+    }
+
     /// The id of the session in `key` if it may still send events: POE
     /// discards what a session posts once its `_stop` is under way.
     #[inline]
@@ -416,6 +450,7 @@ impl Sessions {
         match self.aliases.get(alias) {
             Some(k) if *k == key => {
                 self.aliases.remove(alias);
+                self.alias_epoch += 1;
                 if let Some(e) = self.slab.get_mut(key as usize) {
                     e.aliases.retain(|a| &**a != alias);
                     if e.refs == 0 && e.aliases.is_empty() {
