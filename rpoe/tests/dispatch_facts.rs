@@ -83,3 +83,51 @@ fn run(close_peer: bool) -> Seen {
     drop(far);
     std::rc::Rc::try_unwrap(out).ok().unwrap().into_inner()
 }
+
+/// A handler's call depth comes from its own frame: 1 for what the kernel
+/// dispatched, one more per nested call — into itself or into another
+/// session — and back to 1 for the next queued event, whatever ran before.
+#[test]
+fn call_depth_travels_with_the_frame() {
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::<(&str, u32)>::new()));
+    let mut kernel = Kernel::new().unwrap();
+    let s2 = seen.clone();
+    let other = kernel.spawn(
+        Session::new(()).on("inner", move |ctx| {
+            s2.borrow_mut().push(("other.inner", ctx.call_depth()));
+        }),
+        (),
+    );
+    let s1 = seen.clone();
+    let s3 = seen.clone();
+    let s4 = seen.clone();
+    kernel.spawn(
+        Session::new(())
+            .on("_start", move |ctx| {
+                s1.borrow_mut().push(("_start", ctx.call_depth()));
+                ctx.yield_event("outer", ());
+            })
+            .on("outer", move |ctx| {
+                s3.borrow_mut().push(("outer", ctx.call_depth()));
+                let me = ctx.id();
+                ctx.call(me, "middle", ()).unwrap();
+                s3.borrow_mut().push(("outer after", ctx.call_depth()));
+            })
+            .on("middle", move |ctx| {
+                s4.borrow_mut().push(("middle", ctx.call_depth()));
+                ctx.call(other, "inner", ()).unwrap();
+            }),
+        (),
+    );
+    kernel.run().unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        vec![
+            ("_start", 1),
+            ("outer", 1),
+            ("middle", 2),
+            ("other.inner", 3),
+            ("outer after", 1),
+        ]
+    );
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::caller::Caller;
 use super::clock::Time;
-use super::dispatch::{AnySession, Delivery, Frame, Session};
+use super::dispatch::{store_return, AnySession, Delivery, Frame, Session};
 use super::engine::Delivered;
 use super::error::Error;
 use super::handles::{IoSource, Target};
@@ -128,6 +128,13 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// call into this same session still the outer event.
     pub fn active_event_name(&self) -> &str {
         self.core.names.name(self.active)
+    }
+
+    /// How deeply this handler is nested: 1 for an event the kernel
+    /// dispatched, one more for each [`Ctx::call`] between it and the
+    /// kernel. [`crate::KernelBuilder::call_depth_limit`] bounds it.
+    pub fn call_depth(&self) -> u32 {
+        self.frame.depth
     }
 
     /// In `_default`: the name the event was sent as (POE's `ARG0` there).
@@ -343,7 +350,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         event: impl IntoEvent,
         args: impl Any,
     ) -> Result<(), Error> {
-        let key = self.core.resolve_or_err(&dest.into())?;
+        let key = self.core.resolve_from(self.frame.key, &dest.into())?;
         let ev = self.core.names.resolve_transient(&event);
         let caller = self.here(Location::caller());
         self.core
@@ -387,7 +394,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         event: impl IntoEvent,
         args: impl Any,
     ) -> Result<Value, Error> {
-        let key = self.core.resolve_or_err(&dest.into())?;
+        let key = self.core.resolve_from(self.frame.key, &dest.into())?;
         let ev = self.core.names.resolve_transient(&event);
         let payload = Payload::new(args);
         let caller = self.here(Location::caller());
@@ -432,11 +439,15 @@ impl<'a, H: 'static> Ctx<'a, H> {
                     self_call: true,
                     origin: caller,
                 };
+                // The handler's value goes into `ret`, made before the call:
+                // nothing written during it is copied on the way back.
+                let mut ret = Value::unit();
                 let outer = core.enter(me);
-                let (session, result) = session.run(core, Some(&mut self.frame), key, me, d);
+                let (session, result) =
+                    session.run(core, Some(&mut self.frame), key, me, d, &mut ret);
                 core.leave(outer);
                 self.frame.session = Some(session);
-                return core.delivered(done, result);
+                return core.delivered(done, result, ret);
             }
         }
         let core: &mut Core = self.core;
@@ -496,7 +507,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// all queued work is discarded, and `run` returns once this handler
     /// does.
     pub fn stop_kernel(&mut self) {
-        self.core.stop_requested = true;
+        self.core.request_stop();
         let core: &mut Core = self.core;
         core.stop_all(Some(&mut self.frame));
     }
@@ -632,9 +643,8 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// [`Error::NoSuchHandle`] if `h` is not open in this kernel;
     /// [`Error::HandleType`] if it holds another type than `T`.
     pub fn handle<T: Any>(&mut self, h: HandleId) -> Result<&mut T, Error> {
-        let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
-        (*entry.io)
-            .as_any_mut()
+        let io = self.core.handles.io_mut(h).ok_or(Error::NoSuchHandle(h))?;
+        io.as_any_mut()
             .downcast_mut::<T>()
             .ok_or(Error::HandleType {
                 handle: h,
@@ -698,8 +708,8 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// [`Error::NoSuchHandle`] if `h` is not open in this kernel;
     /// [`Error::HandleType`] if it holds another type than `T`.
     pub fn heap_and_handle<T: Any>(&mut self, h: HandleId) -> Result<(&mut H, &mut T), Error> {
-        let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
-        let io = (*entry.io)
+        let io = self.core.handles.io_mut(h).ok_or(Error::NoSuchHandle(h))?;
+        let io = io
             .as_any_mut()
             .downcast_mut::<T>()
             .ok_or(Error::HandleType {
@@ -941,8 +951,8 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// [`Error::NotPermitted`] if it belongs to another session.
     pub fn take_handle<T: Any>(&mut self, h: HandleId) -> Result<T, Error> {
         {
-            let entry = self.core.handles.get_mut(h).ok_or(Error::NoSuchHandle(h))?;
-            if !(*entry.io).as_any_mut().is::<T>() {
+            let io = self.core.handles.io_mut(h).ok_or(Error::NoSuchHandle(h))?;
+            if !io.as_any_mut().is::<T>() {
                 return Err(Error::HandleType {
                     handle: h,
                     expected: type_of::<T>(),
@@ -1004,11 +1014,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// This session's aliases, in the order they were set.
     pub fn alias_list(&self) -> Vec<String> {
-        self.core
-            .sessions
-            .get(self.frame.key)
-            .map(|e| e.aliases.iter().map(|a| a.to_string()).collect())
-            .unwrap_or_default()
+        self.core.sessions.aliases_of(self.frame.key)
     }
 }
 
@@ -1056,7 +1062,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
                 ));
             }
             s.handlers
-                .insert(ev, Rc::new(move |ctx| Value::new(handler(ctx))));
+                .insert(ev, Rc::new(move |ctx, out| store_return(out, handler(ctx))));
         }
     }
 
@@ -1082,7 +1088,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// [`Error::NotPermitted`] if the session is already a child of the kernel.
     pub fn detach_myself(&mut self) -> Result<(), Error> {
         let key = self.frame.key;
-        if self.core.sessions.get(key).and_then(|e| e.parent).is_none() {
+        if self.core.sessions.parent_of(key).is_none() {
             return Err(Error::NotPermitted("already a child of the kernel".into()));
         }
         let quiet = self.active == EventId::START;
@@ -1100,7 +1106,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     /// [`Error::NotPermitted`] if it is not a child of this session.
     pub fn detach_child(&mut self, child: SessionId) -> Result<(), Error> {
         let ck = self.core.resolve_or_err(&Dest::Id(child))?;
-        if self.core.sessions.get(ck).and_then(|e| e.parent) != Some(self.frame.key) {
+        if self.core.sessions.parent_of(ck) != Some(self.frame.key) {
             return Err(Error::NotPermitted(format!(
                 "session {child} is not a child of session {}",
                 self.frame.id
@@ -1115,14 +1121,10 @@ impl<'a, H: 'static> Ctx<'a, H> {
     pub fn children(&self) -> Vec<SessionId> {
         self.core
             .sessions
-            .get(self.frame.key)
-            .map(|e| {
-                e.children
-                    .iter()
-                    .filter_map(|k| self.core.sessions.id_of(*k))
-                    .collect()
-            })
-            .unwrap_or_default()
+            .children_of(self.frame.key)
+            .iter()
+            .filter_map(|k| self.core.sessions.id_of(*k))
+            .collect()
     }
 }
 
@@ -1138,7 +1140,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
 
     /// This kernel's id (POE's `$kernel->ID`).
     pub fn kernel_id(&self) -> &str {
-        &self.core.kernel_id
+        self.core.kernel_id()
     }
 
     /// The live session with this public number (POE's `ID_id_to_session`).
@@ -1154,8 +1156,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         self.core
             .sessions
             .key_of(session)
-            .and_then(|k| self.core.sessions.get(k))
-            .map(|e| e.aliases.iter().map(|a| a.to_string()).collect())
+            .map(|k| self.core.sessions.aliases_of(k))
             .unwrap_or_default()
     }
 
@@ -1173,8 +1174,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     pub fn parent(&self) -> Sender {
         self.core
             .sessions
-            .get(self.frame.key)
-            .and_then(|e| e.parent)
+            .parent_of(self.frame.key)
             .and_then(|p| self.core.sessions.id_of(p))
             .map_or(Sender::Kernel, Sender::Session)
     }

@@ -108,7 +108,7 @@ impl<H: 'static> Ctx<'_, H> {
     /// Mark the signal being delivered as handled: a terminal signal then
     /// stops none of the sessions it reached.
     pub fn sig_handled(&mut self) {
-        self.core.signals.handled = true;
+        self.core.signals.mark_handled();
     }
 
     /// Send signal `name` to `dest` and its descendants (POE's `signal`).

@@ -28,7 +28,22 @@ use super::Core;
 
 /// A handler as stored: reference-counted so it can be cloned out of the
 /// table before it runs, leaving the session free to replace it.
-pub(crate) type Handler<H> = Rc<dyn Fn(&mut Ctx<'_, H>) -> Value>;
+/// A handler as the kernel stores it: it writes what the user's handler
+/// returned into the slot it is given, which the kernel created long
+/// before the call. Returning the value instead moved it through the
+/// stack right after it was written, and reading back a value freshly
+/// stored in pieces stalls the CPU; a handler returning `()` (most do)
+/// writes nothing at all.
+pub(crate) type Handler<H> = Rc<dyn Fn(&mut Ctx<'_, H>, &mut Value)>;
+
+/// Put a handler's return value into the kernel's slot (see [`Handler`]):
+/// nothing for `()`, whose slot already holds the unit value.
+#[inline(always)]
+pub(crate) fn store_return<R: Any>(out: &mut Value, r: R) {
+    if std::any::TypeId::of::<R>() != std::any::TypeId::of::<()>() {
+        *out = Value::new(r);
+    }
+}
 
 /// A session before it is spawned: its heap and its `(event, handler)`
 /// pairs (POE's inline states).
@@ -95,7 +110,7 @@ impl<H: 'static> Session<H> {
     ) -> Self {
         self.states.push((
             event.to_string(),
-            Rc::new(move |ctx| Value::new(handler(ctx))),
+            Rc::new(move |ctx, out| store_return(out, handler(ctx))),
         ));
         self
     }
@@ -110,12 +125,9 @@ impl<H: 'static> Session<H> {
     ) -> Self {
         self.states.push((
             event.to_string(),
-            Rc::new(move |ctx| match handler(ctx) {
-                Ok(v) => Value::new(v),
-                Err(e) => {
-                    ctx.failed = Some(e.to_string());
-                    Value::unit()
-                }
+            Rc::new(move |ctx, out| match handler(ctx) {
+                Ok(v) => store_return(out, v),
+                Err(e) => ctx.failed = Some(e.to_string()),
             }),
         ));
         self
@@ -207,7 +219,8 @@ impl Fail {
 
 /// A session with its heap type erased, as the kernel's table holds it.
 pub(crate) trait AnySession {
-    /// Run the handler for `d` (or `_default`), giving the session back.
+    /// Run the handler for `d` (or `_default`), giving the session back;
+    /// the handler's value goes into `ret` (see [`Handler`]).
     fn dispatch(
         self: Box<Self>,
         core: &mut Core,
@@ -215,7 +228,8 @@ pub(crate) trait AnySession {
         key: SessionKey,
         id: SessionId,
         d: Delivery,
-    ) -> (Box<dyn AnySession>, Result<Value, Fail>);
+        ret: &mut Value,
+    ) -> (Box<dyn AnySession>, Result<(), Fail>);
 
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
@@ -255,6 +269,10 @@ pub(crate) struct Frame<'a, H: 'static> {
     pub key: SessionKey,
     pub id: SessionId,
     pub session: Option<Box<SessionImpl<H>>>,
+    /// How many handlers are on the stack with this one (1: the kernel
+    /// dispatched it; each nested call adds one). It travels with the
+    /// frame so the handler reads it from its own dispatch.
+    pub depth: u32,
 }
 
 impl<H: 'static> Stack for Frame<'_, H> {
@@ -286,8 +304,9 @@ impl<H: 'static> AnySession for SessionImpl<H> {
         key: SessionKey,
         id: SessionId,
         d: Delivery,
-    ) -> (Box<dyn AnySession>, Result<Value, Fail>) {
-        let (me, result) = self.run(core, stack, key, id, d);
+        ret: &mut Value,
+    ) -> (Box<dyn AnySession>, Result<(), Fail>) {
+        let (me, result) = self.run(core, stack, key, id, d, ret);
         (me, result)
     }
 
@@ -308,7 +327,8 @@ impl<H: 'static> SessionImpl<H> {
         key: SessionKey,
         id: SessionId,
         d: Delivery,
-    ) -> (Box<Self>, Result<Value, Fail>) {
+        ret: &mut Value,
+    ) -> (Box<Self>, Result<(), Fail>) {
         if self.options.trace {
             options::report(&format!(
                 "{} -> {} (from {})",
@@ -348,6 +368,7 @@ impl<H: 'static> SessionImpl<H> {
                 }
             },
         };
+        let depth = core.handlers_on_stack();
         let mut ctx = Ctx {
             core,
             frame: Frame {
@@ -358,6 +379,7 @@ impl<H: 'static> SessionImpl<H> {
                 key,
                 id,
                 session: Some(self),
+                depth,
             },
             sender: d.sender,
             event,
@@ -367,12 +389,10 @@ impl<H: 'static> SessionImpl<H> {
             caller: d.caller,
             failed: None,
         };
-        // The handler's value is written into `ret` inside the closure,
-        // so `catch_unwind` returns only a pointer-sized result: returning
-        // the value through it moved it through the stack once more, and
-        // each such move of a freshly written value stalls the CPU.
-        let mut ret = Value::unit();
-        let unwound = catch_unwind(AssertUnwindSafe(|| ret = handler(&mut ctx)));
+        // The handler writes its value into `ret` (see [`Handler`]), so
+        // `catch_unwind` returns only a pointer-sized result and nothing
+        // freshly written is moved on the way back.
+        let unwound = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, ret)));
         let failed = ctx.failed.take();
         let Some(me) = ctx.frame.session.take() else {
             unreachable!("nested dispatch always restores the session")
@@ -380,7 +400,7 @@ impl<H: 'static> SessionImpl<H> {
         match (unwound, failed) {
             (Err(payload), _) => (me, Err(Fail::Panicked(payload))),
             (Ok(()), Some(msg)) => (me, Err(Fail::Failed(msg))),
-            (Ok(()), None) => (me, Ok(ret)),
+            (Ok(()), None) => (me, Ok(())),
         }
     }
 }

@@ -28,7 +28,7 @@ impl Kernel {
     ///
     /// As [`Kernel::run`].
     pub fn turn(&mut self) -> Result<bool, Error> {
-        self.core.stop_requested = false;
+        self.core.clear_stop_request();
         if self.core.sessions.len() == 0 {
             self.core.drain_local();
             self.alive = false;

@@ -30,44 +30,44 @@ pub(crate) struct Core {
     /// While several sessions are stopped together (a terminal signal,
     /// `stop()`), the freed sessions, whose heaps are dropped only after
     /// every `_stop` has run — POE's order: all `_stop`s, then DESTROYs.
-    pub deferred_frees: Option<Vec<super::sessions::Entry>>,
-    pub names: Names,
-    pub sessions: Sessions,
-    pub queue: Queue,
-    pub handles: Handles,
-    pub poll: Poll,
-    pub clock: Clock,
+    deferred_frees: Option<Vec<super::sessions::Entry>>,
+    pub(super) names: Names,
+    pub(super) sessions: Sessions,
+    pub(super) queue: Queue,
+    pub(super) handles: Handles,
+    pub(super) poll: Poll,
+    pub(super) clock: Clock,
     /// Set by `stop()`: the run loop returns after the current handler.
-    pub stop_requested: bool,
-    pub signals: Signals,
+    stop_requested: bool,
+    pub(super) signals: Signals,
     /// A failure nobody handled: `run` stops everything and returns it.
-    pub exception: Option<Error>,
+    exception: Option<Error>,
     /// Work from postbacks, drained between dispatches.
-    pub local: Rc<Local>,
+    pub(super) local: Rc<Local>,
     /// Posts from other threads.
-    pub remote: Arc<RemoteQueue>,
+    pub(super) remote: Arc<RemoteQueue>,
     /// Cross-thread posts the kernel may still take this round.
-    pub remote_budget: usize,
+    remote_budget: usize,
     /// Posts taken from the inbox, kept to reuse its allocation.
-    pub remote_batch: Vec<RemotePost>,
-    pub waker: Arc<Waker>,
-    /// Public refcount tags that are non-zero, across all sessions.
-    pub extrefs_live: usize,
-    /// IDLE was sent and nothing happened since: next comes ZOMBIE.
-    pub idle_sent: bool,
+    remote_batch: Vec<RemotePost>,
+    waker: Arc<Waker>,
     /// The owning kernel's id.
-    pub kernel_id: String,
+    kernel_id: String,
     /// Handlers on the stack right now (0: the kernel itself is running).
-    pub depth: u32,
+    /// The kernel's own counter, to bound its stack
+    /// ([`crate::KernelBuilder::call_depth_limit`]) and to know whether a
+    /// handler is running; a handler reads its own depth from its frame
+    /// ([`crate::Ctx::call_depth`]), not from here.
+    depth: u32,
     /// The bounds set by the kernel's builder.
-    pub limits: Limits,
+    limits: Limits,
     /// The clock as last read: posts are stamped with it instead of reading
     /// the clock each time. It is refreshed at every round's start, when
     /// due events are sampled, and whenever a timer is set, so a post can
     /// only be stamped earlier than its true time by less than one round.
-    pub post_time: Time,
+    post_time: Time,
     /// Futures running in sessions (see `task.rs`).
-    pub tasks: Tasks,
+    pub(super) tasks: Tasks,
 }
 
 /// Levels past the call-depth limit the kernel's lifecycle events may
@@ -80,6 +80,85 @@ pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 
 impl Core {
+    /// Ask the run loop to return after the current handler (`stop()`).
+    pub(crate) fn request_stop(&mut self) {
+        self.stop_requested = true;
+    }
+
+    /// A new run starts: forget an earlier `stop()`.
+    pub(crate) fn clear_stop_request(&mut self) {
+        self.stop_requested = false;
+    }
+
+    /// True once `stop()` was asked for.
+    #[inline]
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop_requested
+    }
+
+    /// Keep a failure nobody handled for `run` to return (the first one
+    /// counts).
+    pub(crate) fn keep_failure(&mut self, e: Error) {
+        self.exception.get_or_insert(e);
+    }
+
+    /// Take the failure kept for `run`, if any.
+    #[inline]
+    pub(crate) fn take_failure(&mut self) -> Option<Error> {
+        self.exception.take()
+    }
+
+    /// This kernel's id.
+    pub(crate) fn kernel_id(&self) -> &str {
+        &self.kernel_id
+    }
+
+    /// Name the kernel (once, when it is built).
+    pub(crate) fn set_kernel_id(&mut self, id: String) {
+        self.kernel_id = id;
+    }
+
+    /// The waker other threads use to wake the poll.
+    pub(crate) fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
+    /// The bounds set by the kernel's builder.
+    #[inline]
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// A round starts: the kernel may take up to `budget` cross-thread
+    /// posts in it.
+    pub(crate) fn open_remote_budget(&mut self, budget: usize) {
+        self.remote_budget = budget;
+    }
+
+    /// Take up to this round's remaining share of cross-thread posts, into
+    /// a reused buffer; `None` if the share is spent or none are pending.
+    /// Hand the buffer back with [`Core::return_remote_batch`].
+    pub(crate) fn take_remote_batch(&mut self) -> Option<Vec<RemotePost>> {
+        use std::sync::atomic::Ordering;
+        // A plain load first: most rounds find no cross-thread post, and it
+        // spares them the locked read-modify-write of the swap.
+        if self.remote_budget == 0
+            || !self.remote.pending.load(Ordering::Acquire)
+            || !self.remote.pending.swap(false, Ordering::AcqRel)
+        {
+            return None;
+        }
+        let mut posts = std::mem::take(&mut self.remote_batch);
+        self.remote.take(self.remote_budget, &mut posts);
+        self.remote_budget -= posts.len();
+        Some(posts)
+    }
+
+    /// Give back the (drained) buffer of [`Core::take_remote_batch`].
+    pub(crate) fn return_remote_batch(&mut self, posts: Vec<RemotePost>) {
+        self.remote_batch = posts;
+    }
+
     /// Read the clock and remember the reading for posts.
     pub(crate) fn refresh_now(&mut self) -> Time {
         let t = self.clock.now();
@@ -108,8 +187,6 @@ impl Core {
             remote_budget: 0,
             remote_batch: Vec::new(),
             waker,
-            extrefs_live: 0,
-            idle_sent: false,
             kernel_id: String::new(),
             depth: 0,
             limits,
@@ -127,6 +204,23 @@ impl Core {
                     .and_then(|n| self.sessions.by_number(n))
             }),
             Dest::Number(n) => self.sessions.by_number(*n),
+        }
+    }
+
+    /// [`Core::resolve`] for a send from session `from` (see
+    /// [`Sessions::by_alias_from`]).
+    #[inline]
+    pub(crate) fn resolve_from(
+        &mut self,
+        from: SessionKey,
+        dest: &Dest<'_>,
+    ) -> Result<SessionKey, Error> {
+        match dest {
+            Dest::Alias(a) => match self.sessions.by_alias_from(from, a) {
+                Some(k) => Ok(k),
+                None => self.resolve_or_err(dest),
+            },
+            _ => self.resolve_or_err(dest),
         }
     }
 
@@ -263,8 +357,9 @@ impl Core {
             self_call: d.active.is_some(),
             origin: d.caller,
         };
+        let mut ret = Value::unit();
         let outer = self.enter(id);
-        let (session, result) = session.dispatch(self, reborrow(&mut stack), key, id, d);
+        let (session, result) = session.dispatch(self, reborrow(&mut stack), key, id, d, &mut ret);
         self.leave(outer);
         if from_stack {
             if let Some(s) = stack {
@@ -273,7 +368,7 @@ impl Core {
         } else {
             self.sessions.put_session(key, id, session);
         }
-        self.delivered(done, result)
+        self.delivered(done, result, ret)
     }
 
     /// Refuse a delivery past the call-depth limit (see
@@ -291,35 +386,43 @@ impl Core {
         tracing::trace!(target: "rpoe::dispatch", session = id.num, event = self.names.name(d.event), sender = %d.sender, "dispatch");
     }
 
+    /// How many handlers are on the stack (0: the kernel itself runs).
+    #[inline]
+    pub(crate) fn handlers_on_stack(&self) -> u32 {
+        self.depth
+    }
+
     /// A handler of session `id` starts: it is the active session (a
     /// postback made or called now sends from it) one level deeper.
     #[inline]
     pub(crate) fn enter(&mut self, id: SessionId) -> Option<SessionId> {
         self.depth += 1;
-        self.local.active.replace(Some(id))
+        self.local.enter(id)
     }
 
     /// The handler [`Core::enter`] started has returned.
     #[inline]
     pub(crate) fn leave(&mut self, outer: Option<SessionId>) {
         self.depth -= 1;
-        self.local.active.set(outer);
+        self.local.leave(outer);
     }
 
     /// After a handler ran and its session is back in place: run the work
     /// it left for the kernel, and turn a failure into DIE (or re-raise a
-    /// panic through a call into the running session, as POE does).
+    /// panic through a call into the running session, as POE does). The
+    /// handler wrote its value into `ret`, made before it ran.
     #[inline(always)]
     pub(crate) fn delivered(
         &mut self,
         done: Delivered,
-        result: Result<Value, Fail>,
+        result: Result<(), Fail>,
+        ret: Value,
     ) -> Result<Value, Error> {
         if !self.local.is_empty() {
             self.drain_local();
         }
         match result {
-            Ok(v) => Ok(v),
+            Ok(()) => Ok(ret),
             Err(f) => self.delivery_failed(done, f),
         }
     }
@@ -395,18 +498,16 @@ impl Core {
             event: name.clone(),
             message: message.clone(),
         };
-        if self.signals.die_depth == Some(self.depth) {
+        if self.signals.in_die_watcher(self.depth) {
             // A DIE watcher failed. Queuing another DIE would hand the same
             // handler its own failure, forever if it always fails: POE
             // makes this fatal, and so do we (see `dispatch_signal`).
-            self.signals
-                .die_failure
-                .get_or_insert((id.num, name, message));
+            self.signals.note_die_failure((id.num, name, message));
             return err;
         }
-        let stopping = self.sessions.get(key).is_none_or(|e| e.stopping);
+        let stopping = self.sessions.stopping_or_gone(key);
         if event == EventId::STOP || stopping || self.stop_requested {
-            self.exception.get_or_insert(err);
+            self.keep_failure(err);
             return Error::HandlerFailed {
                 session: id.num,
                 event: name,
@@ -437,8 +538,8 @@ impl Core {
         name: &str,
         args: Rc<dyn Any>,
     ) {
-        let sender = match sender_key.and_then(|k| self.sessions.get(k)) {
-            Some(e) => Sender::Session(e.id),
+        let sender = match sender_key.and_then(|k| self.sessions.id_of(k)) {
+            Some(id) => Sender::Session(id),
             None => Sender::Kernel,
         };
         let payload = Payload::new(QueuedSignal {
@@ -492,10 +593,8 @@ impl Core {
             )
             .unwrap_or_else(|_| Value::unit());
         if let Some(p) = parent {
-            let still_child = self
-                .sessions
-                .get(id.key)
-                .is_some_and(|e| e.id == id && e.parent == Some(p));
+            let still_child =
+                self.sessions.key_of(id).is_some() && self.sessions.parent_of(id.key) == Some(p);
             if still_child {
                 let _ = self.deliver(
                     reborrow(&mut stack),
@@ -519,16 +618,9 @@ impl Core {
     /// Stop one session: hand its children to its parent, run its `_stop`,
     /// tell its parent, then free everything it held.
     pub(crate) fn stop_session(&mut self, mut stack: Option<&mut dyn Stack>, key: SessionKey) {
-        let Some(e) = self.sessions.get_mut(key) else {
+        let Some((id, parent, children)) = self.sessions.begin_stop(key) else {
             return;
         };
-        if e.stopping {
-            return;
-        }
-        e.stopping = true;
-        let id = e.id;
-        let parent = e.parent;
-        let children = std::mem::take(&mut e.children);
         tracing::debug!(target: "rpoe::session", session = id.num, "stop");
         for child in children {
             self.reparent(reborrow(&mut stack), child, key, parent);
@@ -575,19 +667,7 @@ impl Core {
             return;
         };
         let old_id = self.sessions.id_of(old);
-        if let Some(o) = self.sessions.get_mut(old) {
-            o.children.retain(|c| *c != child);
-        }
-        if let Some(c) = self.sessions.get_mut(child) {
-            c.parent = new;
-        }
-        if let Some(n) = new {
-            if let Some(ne) = self.sessions.get_mut(n) {
-                ne.children.push(child);
-            }
-            self.sessions.inc(n);
-        }
-        self.sessions.dec(old);
+        self.sessions.move_child(child, old, new);
         if let Some(n) = new {
             let _ = self.deliver(
                 reborrow(&mut stack),
@@ -631,19 +711,13 @@ impl Core {
         child: SessionKey,
         quiet: bool,
     ) {
-        let Some(old) = self.sessions.get(child).and_then(|e| e.parent) else {
+        let Some(old) = self.sessions.parent_of(child) else {
             return;
         };
         let (Some(cid), Some(oid)) = (self.sessions.id_of(child), self.sessions.id_of(old)) else {
             return;
         };
-        if let Some(o) = self.sessions.get_mut(old) {
-            o.children.retain(|c| *c != child);
-        }
-        if let Some(c) = self.sessions.get_mut(child) {
-            c.parent = None;
-        }
-        self.sessions.dec(old);
+        self.sessions.move_child(child, old, None);
         if !quiet {
             let _ = self.deliver(
                 reborrow(&mut stack),
@@ -700,32 +774,14 @@ impl Core {
             }
         }
         self.signals.forget_session(key);
-        let live = self
-            .sessions
-            .get(key)
-            .map_or(0, |e| e.extrefs.values().filter(|v| **v != 0).count());
-        self.extrefs_live -= live;
-        let handles = self
-            .sessions
-            .get_mut(key)
-            .map(|e| std::mem::take(&mut e.handles))
-            .unwrap_or_default();
+        let handles = self.sessions.take_handles(key);
         for hk in handles {
             if let Some(hid) = self.handles.id_at(hk) {
                 self.handles.remove(self.poll.registry(), hid);
             }
         }
-        let parent = self.sessions.get(key).and_then(|e| e.parent);
-        if let Some(p) = parent {
-            if let Some(pe) = self.sessions.get_mut(p) {
-                pe.children.retain(|c| *c != key);
-            }
-        }
         let tasks = self.tasks.take_session(key);
         let entry = self.sessions.remove(key);
-        if let Some(p) = parent {
-            self.sessions.dec(p);
-        }
         // Dropping the heap runs user code (Drop impls); do it last, with
         // the table consistent — or after the other sessions stopping with
         // this one have run their `_stop`.
@@ -756,13 +812,12 @@ impl Core {
     /// sessions that were already collectable (POE's order).
     pub(crate) fn gc_sweep(&mut self) {
         loop {
-            let batch = std::mem::take(&mut self.sessions.gc);
+            let batch = self.sessions.take_gc();
             if batch.is_empty() {
                 return;
             }
             for key in batch.into_iter().rev() {
-                let idle = self.sessions.collectable(key)
-                    && self.sessions.get(key).is_some_and(|e| e.session.is_some());
+                let idle = self.sessions.collectable(key) && self.sessions.is_resting(key);
                 if idle {
                     self.stop_session(None, key);
                 }
@@ -784,7 +839,7 @@ impl Core {
                 core.stop_session(reborrow(&mut stack), key);
             }
         });
-        self.sessions.gc.clear();
+        self.sessions.clear_gc();
     }
 
     /// Take the next due entry and dispatch it.
@@ -871,8 +926,8 @@ impl Core {
             && self.queue.event_count() == 0
             && self.queue.timer_count() == 0
             && self.handles.watched_count() == 0
-            && self.extrefs_live == 0
-            && self.signals.children.is_empty()
+            && self.sessions.extrefs_live() == 0
+            && self.signals.no_child_watchers()
     }
 
     /// How long the poll may block.
@@ -920,13 +975,13 @@ impl Core {
 /// handler has returned.
 #[derive(Clone, Copy)]
 pub(crate) struct Delivered {
-    pub key: SessionKey,
-    pub id: SessionId,
-    pub event: EventId,
-    pub sender: Sender,
+    pub(super) key: SessionKey,
+    pub(super) id: SessionId,
+    pub(super) event: EventId,
+    pub(super) sender: Sender,
     /// A call into the running session: a panic unwinds into the caller.
-    pub self_call: bool,
-    pub origin: Caller,
+    pub(super) self_call: bool,
+    pub(super) origin: Caller,
 }
 
 /// What DIE reports about a failed handler beyond who and which event.

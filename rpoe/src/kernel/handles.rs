@@ -72,18 +72,18 @@ pub(crate) trait WheelIo {
 
 #[derive(Clone)]
 pub(crate) struct Watcher {
-    pub session: SessionKey,
-    pub target: Target,
-    pub paused: bool,
+    session: SessionKey,
+    target: Target,
+    paused: bool,
 }
 
 pub(crate) struct Handle {
-    pub num: u64,
-    pub owner: SessionKey,
-    pub io: Box<dyn IoSource>,
-    pub read: Option<Watcher>,
-    pub write: Option<Watcher>,
-    pub expedite: Option<Watcher>,
+    num: u64,
+    owner: SessionKey,
+    io: Box<dyn IoSource>,
+    read: Option<Watcher>,
+    write: Option<Watcher>,
+    expedite: Option<Watcher>,
     registered: Option<Interest>,
     /// Dispatched this round for reading / writing and not reported
     /// drained: re-arm so the OS reports it again if still ready.
@@ -94,7 +94,7 @@ pub(crate) struct Handle {
 }
 
 impl Handle {
-    pub(crate) fn watcher(&self, mode: IoMode) -> Option<&Watcher> {
+    fn watcher(&self, mode: IoMode) -> Option<&Watcher> {
         match mode {
             IoMode::Read => self.read.as_ref(),
             IoMode::Write => self.write.as_ref(),
@@ -102,7 +102,7 @@ impl Handle {
         }
     }
 
-    pub(crate) fn watcher_mut(&mut self, mode: IoMode) -> &mut Option<Watcher> {
+    fn watcher_mut(&mut self, mode: IoMode) -> &mut Option<Watcher> {
         match mode {
             IoMode::Read => &mut self.read,
             IoMode::Write => &mut self.write,
@@ -124,7 +124,7 @@ impl Handle {
     }
 
     /// How many watchers (active or paused) the handle has.
-    pub(crate) fn watcher_count(&self) -> usize {
+    fn watcher_count(&self) -> usize {
         usize::from(self.read.is_some())
             + usize::from(self.write.is_some())
             + usize::from(self.expedite.is_some())
@@ -149,11 +149,11 @@ fn add_priority(rw: Option<Interest>, _expedite: bool) -> Option<Interest> {
 }
 
 pub(crate) struct Handles {
-    pub slab: Slab<Handle>,
+    slab: Slab<Handle>,
     next_num: u64,
     rearm: Vec<u32>,
     /// Watchers set (active or paused) across all handles.
-    pub watchers: usize,
+    watchers: usize,
 }
 
 impl Handles {
@@ -185,14 +185,92 @@ impl Handles {
         HandleId { num, key }
     }
 
-    pub(crate) fn get(&self, id: HandleId) -> Option<&Handle> {
+    fn get(&self, id: HandleId) -> Option<&Handle> {
         self.slab.get(id.key as usize).filter(|h| h.num == id.num)
     }
 
-    pub(crate) fn get_mut(&mut self, id: HandleId) -> Option<&mut Handle> {
+    fn get_mut(&mut self, id: HandleId) -> Option<&mut Handle> {
         self.slab
             .get_mut(id.key as usize)
             .filter(|h| h.num == id.num)
+    }
+
+    /// Number of handles held.
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// The session that owns the handle, if it is open.
+    pub(crate) fn owner_of(&self, id: HandleId) -> Option<SessionKey> {
+        self.get(id).map(|h| h.owner)
+    }
+
+    /// The handle's I/O object, if it is open.
+    pub(crate) fn io_mut(&mut self, id: HandleId) -> Option<&mut dyn IoSource> {
+        self.get_mut(id).map(|h| &mut *h.io)
+    }
+
+    /// Set (`Some`) or clear (`None`) the handle's watcher for `mode`,
+    /// watched by `session`; the kernel-wide watcher count follows.
+    /// Returns whether a watcher was set before and is set now, or `None`
+    /// if the handle is not open. The caller brings the OS registration
+    /// in line with [`Handles::sync`].
+    pub(crate) fn set_watcher(
+        &mut self,
+        id: HandleId,
+        mode: IoMode,
+        session: SessionKey,
+        target: Option<Target>,
+    ) -> Option<(bool, bool)> {
+        let h = self.get_mut(id)?;
+        let slot = h.watcher_mut(mode);
+        let had = slot.is_some();
+        let has = target.is_some();
+        *slot = target.map(|target| Watcher {
+            session,
+            target,
+            paused: false,
+        });
+        match (had, has) {
+            (false, true) => self.watchers += 1,
+            (true, false) => self.watchers -= 1,
+            _ => {}
+        }
+        Some((had, has))
+    }
+
+    /// Pause or resume the watcher for `mode`; `true` if that changed it.
+    pub(crate) fn pause(&mut self, id: HandleId, mode: IoMode, paused: bool) -> bool {
+        match self.get_mut(id).and_then(|h| h.watcher_mut(mode).as_mut()) {
+            Some(w) if w.paused != paused => {
+                w.paused = paused;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The session and target of the handle's active (set, not paused)
+    /// watcher for `mode`.
+    pub(crate) fn active_watcher(
+        &self,
+        id: HandleId,
+        mode: IoMode,
+    ) -> Option<(SessionKey, Target)> {
+        let w = self.get(id)?.watcher(mode)?;
+        (!w.paused).then(|| (w.session, w.target.clone()))
+    }
+
+    /// How many handles have at least one watcher set by `session`.
+    pub(crate) fn watched_by(&self, session: SessionKey) -> usize {
+        self.slab
+            .iter()
+            .filter(|(_, h)| {
+                [IoMode::Read, IoMode::Write, IoMode::Expedite]
+                    .into_iter()
+                    .any(|m| h.watcher(m).is_some_and(|w| w.session == session))
+            })
+            .count()
     }
 
     pub(crate) fn id_at(&self, key: u32) -> Option<HandleId> {
@@ -274,15 +352,21 @@ impl Handles {
         self.rearm = keys;
     }
 
-    /// Remove a handle, deregistering it. Returns the handle.
-    pub(crate) fn remove(&mut self, registry: &Registry, id: HandleId) -> Option<Handle> {
+    /// Remove a handle, deregistering it. Returns its I/O object and how
+    /// many watchers it had (each held its session).
+    pub(crate) fn remove(
+        &mut self,
+        registry: &Registry,
+        id: HandleId,
+    ) -> Option<(Box<dyn IoSource>, usize)> {
         self.get(id)?;
         let mut h = self.slab.remove(id.key as usize);
-        self.watchers -= h.watcher_count();
+        let watchers = h.watcher_count();
+        self.watchers -= watchers;
         if h.registered.is_some() {
             let _ = registry.deregister(&mut *h.io);
         }
-        Some(h)
+        Some((h.io, watchers))
     }
 
     pub(crate) fn watched_count(&self) -> usize {

@@ -2,8 +2,6 @@
 //! postbacks and wheels (queued on the thread-local inbox) and posts from
 //! other threads; and the public reference counts postbacks rely on.
 
-use std::sync::atomic::Ordering;
-
 use super::engine::Core;
 use super::error::Error;
 use super::ids::Dest;
@@ -28,7 +26,7 @@ impl Core {
                         continue;
                     };
                     let sk = sender.session().and_then(|s| self.sessions.key_of(s));
-                    if sk.is_some_and(|k| self.sessions.get(k).is_some_and(|e| e.stopping)) {
+                    if sk.is_some_and(|k| self.sessions.is_stopping(k)) {
                         continue;
                     }
                     self.enqueue(
@@ -56,17 +54,9 @@ impl Core {
     /// [`crate::KernelBuilder::events_per_round`]); the rest stay in the
     /// inbox for the next round.
     pub(crate) fn drain_remote(&mut self) {
-        // A plain load first: most rounds find no cross-thread post, and it
-        // spares them the locked read-modify-write of the swap.
-        if self.remote_budget == 0
-            || !self.remote.pending.load(Ordering::Acquire)
-            || !self.remote.pending.swap(false, Ordering::AcqRel)
-        {
+        let Some(mut posts) = self.take_remote_batch() else {
             return;
-        }
-        let mut posts = std::mem::take(&mut self.remote_batch);
-        self.remote.take(self.remote_budget, &mut posts);
-        self.remote_budget -= posts.len();
+        };
         for p in posts.drain(..) {
             let key = match &p.dest {
                 RemoteDest::Id(id) => self.sessions.key_of(*id),
@@ -80,7 +70,7 @@ impl Core {
             let args: Box<dyn super::payload::Arg> = p.args;
             self.post_key(key, None, ev, Payload::Boxed(args));
         }
-        self.remote_batch = posts;
+        self.return_remote_batch(posts);
     }
 
     /// Change a public refcount tag by `delta`; returns the new value.
@@ -90,28 +80,8 @@ impl Core {
         tag: &str,
         delta: i64,
     ) -> Result<i64, Error> {
-        let e = self
-            .sessions
-            .get_mut(key)
-            .ok_or_else(|| Error::NoSuchSession(format!("slot {key}")))?;
-        let v = e.extrefs.entry(tag.to_string()).or_insert(0);
-        let old = *v;
-        *v += delta;
-        let new = *v;
-        if new == 0 {
-            e.extrefs.remove(tag);
-        }
-        match (old == 0, new == 0) {
-            (true, false) => {
-                self.extrefs_live += 1;
-                self.sessions.inc(key);
-            }
-            (false, true) => {
-                self.extrefs_live -= 1;
-                self.sessions.dec(key);
-            }
-            _ => {}
-        }
-        Ok(new)
+        self.sessions
+            .add_extref(key, tag, delta)
+            .ok_or_else(|| Error::NoSuchSession(format!("slot {key}")))
     }
 }

@@ -40,56 +40,30 @@ pub struct SessionInfo {
 impl Core {
     pub(crate) fn session_info(&self, id: SessionId) -> Option<SessionInfo> {
         let key = self.sessions.key_of(id)?;
-        let e = self.sessions.get(key)?;
         let (events_to, events_from) = self.queue.events_involving(key);
-        let watched_handles = self
-            .handles
-            .slab
-            .iter()
-            .filter(|(_, h)| {
-                h.read.as_ref().is_some_and(|w| w.session == key)
-                    || h.write.as_ref().is_some_and(|w| w.session == key)
-                    || h.expedite.as_ref().is_some_and(|w| w.session == key)
-            })
-            .count();
-        let mut refcounts: Vec<(String, i64)> =
-            e.extrefs.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        refcounts.sort();
-        let mut signals: Vec<String> = self
-            .signals
-            .watchers
-            .iter()
-            .filter(|(_, m)| m.contains_key(&key))
-            .map(|(n, _)| n.to_string())
-            .collect();
-        signals.sort();
         Some(SessionInfo {
             id,
-            parent: e
-                .parent
+            parent: self
+                .sessions
+                .parent_of(key)
                 .and_then(|p| self.sessions.id_of(p))
                 .map_or(Sender::Kernel, Sender::Session),
-            children: e
-                .children
+            children: self
+                .sessions
+                .children_of(key)
                 .iter()
                 .filter_map(|c| self.sessions.id_of(*c))
                 .collect(),
-            aliases: e.aliases.iter().map(|a| a.to_string()).collect(),
+            aliases: self.sessions.aliases_of(key),
             events_to,
             events_from,
             timers: self.queue.timers_of(key, None).len(),
-            watched_handles,
-            handles: e.handles.len(),
-            refcounts,
-            child_pids: self
-                .signals
-                .children
-                .keys()
-                .filter(|(_, k)| *k == key)
-                .map(|(p, _)| p.unsigned_abs())
-                .collect(),
-            signals,
-            holds: e.refs,
+            watched_handles: self.handles.watched_by(key),
+            handles: self.sessions.handle_count(key),
+            refcounts: self.sessions.extrefs_of(key),
+            child_pids: self.signals.child_pids_of(key),
+            signals: self.signals.watched_by(key),
+            holds: self.sessions.holds(key),
         })
     }
 }

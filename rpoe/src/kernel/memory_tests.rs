@@ -16,13 +16,13 @@ const NAMES: usize = 1_000_000;
 /// Slots the handler table of session `id` (heap type `()`) holds.
 fn handler_slots(k: &mut Kernel, id: SessionId) -> usize {
     let key = k.core.sessions.key_of(id).expect("session alive");
-    let entry = k.core.sessions.get_mut(key).expect("session alive");
-    let boxed = entry.session.take().expect("session not running");
+    let (id, boxed) = k.core.sessions.take_session(key).expect("session alive");
+    let boxed = boxed.expect("session not running");
     let Ok(s) = boxed.into_any().downcast::<SessionImpl<()>>() else {
         panic!("heap type is ()");
     };
     let n = s.handlers.slots();
-    entry.session = Some(s);
+    k.core.sessions.put_session(key, id, s);
     n
 }
 

@@ -167,7 +167,7 @@ impl Kernel {
         let n = KERNELS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = format!("{:x}-{n:x}", std::process::id());
         let mut core = Core::new(clock, limits)?;
-        core.kernel_id = id.clone();
+        core.set_kernel_id(id.clone());
         Ok(Kernel {
             id,
             alive: false,
@@ -242,7 +242,7 @@ impl Kernel {
     pub fn handle(&self) -> KernelHandle {
         KernelHandle {
             queue: self.core.remote.clone(),
-            waker: self.core.waker.clone(),
+            waker: self.core.waker(),
         }
     }
 
@@ -272,7 +272,7 @@ impl Kernel {
 
     /// The ids of all live sessions, in creation order.
     pub fn session_ids(&self) -> Vec<SessionId> {
-        let mut v: Vec<SessionId> = self.core.sessions.slab.iter().map(|(_, e)| e.id).collect();
+        let mut v: Vec<SessionId> = self.core.sessions.ids().collect();
         v.sort_unstable_by_key(|id| id.number());
         v
     }
@@ -292,7 +292,7 @@ impl Kernel {
 
     /// Number of handles the kernel holds.
     pub fn handle_count(&self) -> usize {
-        self.core.handles.slab.len()
+        self.core.handles.len()
     }
 
     /// This kernel's id (POE's `ID`): the process id and a per-process
@@ -333,7 +333,7 @@ impl Kernel {
     /// Stop every session now, deepest first (their `_stop` handlers run
     /// before this returns) and discard all queued work.
     pub fn stop(&mut self) {
-        self.core.stop_requested = true;
+        self.core.request_stop();
         self.core.stop_all(None);
     }
 
@@ -347,7 +347,7 @@ impl Kernel {
     /// handler itself failed; [`Error::ClockStalled`] on a manual clock that
     /// must be advanced; [`Error::Io`] if polling the OS fails.
     pub fn run(&mut self) -> Result<(), Error> {
-        self.core.stop_requested = false;
+        self.core.clear_stop_request();
         while self.round(true)? {}
         // Work queued by wheels dropped in the last handlers (closing
         // handles, reaping children) is done before returning.
@@ -360,7 +360,7 @@ impl Kernel {
     /// A failure recorded after the last dispatch (e.g. a `_stop` that
     /// panicked during the final sweep) is still reported.
     fn finish(&mut self) -> Result<(), Error> {
-        match self.core.exception.take() {
+        match self.core.take_failure() {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -378,7 +378,7 @@ impl Kernel {
     ///
     /// As [`Kernel::run`].
     pub fn run_one_timeslice(&mut self) -> Result<bool, Error> {
-        self.core.stop_requested = false;
+        self.core.clear_stop_request();
         if self.core.sessions.len() == 0 {
             let was = std::mem::replace(&mut self.alive, false);
             self.finish()?;
@@ -410,14 +410,15 @@ impl Kernel {
 
     fn round_inner(&mut self, may_block: bool) -> Result<bool, Error> {
         let core = &mut self.core;
-        if core.sessions.len() == 0 || core.stop_requested {
+        if core.sessions.len() == 0 || core.stop_requested() {
             return Ok(false);
         }
         core.refresh_now();
         // This round's share of cross-thread posts: less than the events
         // a round dispatches, so under a flood of them the queue drains
         // faster than it fills.
-        core.remote_budget = (core.limits.events_per_round / 2).max(1);
+        let share = (core.limits().events_per_round / 2).max(1);
+        core.open_remote_budget(share);
         core.drain_remote();
         core.drain_local();
         core.idle_check();
@@ -432,7 +433,7 @@ impl Kernel {
         // (Cross-thread posts are seen through their flag either way.)
         let nothing_to_poll = timeout == Some(Duration::ZERO)
             && core.handles.watched_count() == 0
-            && core.signals.os.is_none();
+            && core.signals.os_pipe().is_none();
         if nothing_to_poll {
             self.events.clear();
         } else {
@@ -482,14 +483,14 @@ impl Kernel {
         if !self.reads.is_empty() || !self.writes.is_empty() || !self.expedites.is_empty() {
             for &(key, closed) in &self.reads {
                 core.dispatch_io(key, IoMode::Read, closed);
-                if core.stop_requested {
+                if core.stop_requested() {
                     core.drain_local();
                     return Ok(false);
                 }
             }
             for &key in &self.writes {
                 core.dispatch_io(key, IoMode::Write, false);
-                if core.stop_requested {
+                if core.stop_requested() {
                     core.drain_local();
                     return Ok(false);
                 }
@@ -498,7 +499,7 @@ impl Kernel {
             // MODE_RD and MODE_WR.
             for &key in &self.expedites {
                 core.dispatch_io(key, IoMode::Expedite, false);
-                if core.stop_requested {
+                if core.stop_requested() {
                     core.drain_local();
                     return Ok(false);
                 }
@@ -522,22 +523,22 @@ impl Kernel {
             .carry
             .take()
             .unwrap_or_else(|| (fresh, core.queue.seq_mark()));
-        let mut budget = core.limits.events_per_round;
+        let mut budget = core.limits().events_per_round;
         while budget > 0 && core.dispatch_next(now, mark) {
             budget -= 1;
-            if core.exception.is_some() {
-                let e = core.exception.take().expect("checked just above");
+            if let Some(e) = core.take_failure() {
                 // A failure nobody handled (checked, as POE does, after
                 // each dispatched event): stop everything, then report it.
                 core.stop_all(None);
-                core.exception = None;
+                // A failure of a `_stop` run by that is not reported.
+                let _ = core.take_failure();
                 return Err(e);
             }
-            if core.stop_requested {
+            if core.stop_requested() {
                 break;
             }
         }
-        if budget == 0 && !core.stop_requested {
+        if budget == 0 && !core.stop_requested() {
             // Cut short by the cap: finish this batch next round. The GC
             // sweep waits for the end of the batch too, as it would have
             // without the cap.
@@ -548,7 +549,7 @@ impl Kernel {
         // Heaps freed by the sweep may have dropped postbacks.
         core.drain_local();
         core.sweep_names();
-        Ok(core.sessions.len() > 0 && !core.stop_requested)
+        Ok(core.sessions.len() > 0 && !core.stop_requested())
     }
 }
 

@@ -62,11 +62,7 @@ impl Options {
 /// A session as POE names it in its reports: `session 3`, or
 /// `session 3 (alias, other)` when it has aliases.
 pub(crate) fn loggable(core: &Core, key: SessionKey, id: SessionId) -> String {
-    let aliases = core
-        .sessions
-        .get(key)
-        .map(|e| e.aliases.iter().map(|a| a.to_string()).collect::<Vec<_>>())
-        .unwrap_or_default();
+    let aliases = core.sessions.aliases_of(key);
     if aliases.is_empty() {
         format!("session {}", id.number())
     } else {

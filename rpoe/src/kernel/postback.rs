@@ -53,11 +53,32 @@ pub(crate) enum LocalOp {
 #[derive(Default)]
 pub(crate) struct Local {
     pub ops: RefCell<VecDeque<LocalOp>>,
-    /// The session whose handler is running, for a postback's sender.
-    pub active: Cell<Option<SessionId>>,
+    /// The session whose handler (or future) is running, for a
+    /// postback's sender. A postback is called from user code that holds
+    /// only the postback, with no frame to ask, so this is the one fact
+    /// kept beside the stack; handlers read theirs from their `Ctx`.
+    active: Cell<Option<SessionId>>,
 }
 
 impl Local {
+    /// Session `id` starts running; returns the one it interrupts, for
+    /// [`Local::leave`].
+    #[inline]
+    pub(crate) fn enter(&self, id: SessionId) -> Option<SessionId> {
+        self.active.replace(Some(id))
+    }
+
+    /// The session [`Local::enter`] started has stopped running.
+    #[inline]
+    pub(crate) fn leave(&self, outer: Option<SessionId>) {
+        self.active.set(outer);
+    }
+
+    /// The session a postback called now sends from.
+    fn sender(&self) -> Sender {
+        self.active.get().map_or(Sender::Kernel, Sender::Session)
+    }
+
     pub(crate) fn take(&self) -> Option<LocalOp> {
         self.ops.borrow_mut().pop_front()
     }
@@ -129,7 +150,7 @@ impl Postback {
     /// a postback to a session that has gone away is dropped.
     pub fn post(&self, args: impl Any) {
         let h = &self.0;
-        let sender = h.local.active.get().map_or(Sender::Kernel, Sender::Session);
+        let sender = h.local.sender();
         h.local.ops.borrow_mut().push_back(LocalOp::Post {
             target: h.target,
             sender,

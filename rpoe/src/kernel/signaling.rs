@@ -19,9 +19,6 @@ use super::signals::{
     class, kills_by_default, os_name, os_number, ChildExit, Class, SigWatch, Signal,
 };
 
-/// A watcher found for a signal: session, event, watcher argument.
-type Watching = (SessionKey, EventId, Option<Rc<dyn Any>>);
-
 impl Core {
     /// Deliver a dequeued signal: collect the target and its descendants
     /// breadth first (DIE: also its ancestors, in front), hand it to the
@@ -29,57 +26,33 @@ impl Core {
     /// it was non-maskable, or terminal and nobody called `sig_handled`.
     pub(crate) fn dispatch_signal(&mut self, target: SessionKey, name: Rc<str>, args: Rc<dyn Any>) {
         let mut touched: Vec<SessionKey> = if target == KERNEL_KEY {
-            let mut roots: Vec<(u64, SessionKey)> = self
-                .sessions
-                .slab
-                .iter()
-                .filter(|(_, e)| e.parent.is_none())
-                .map(|(k, e)| (e.id.num, k as SessionKey))
-                .collect();
-            roots.sort_unstable();
-            roots.into_iter().map(|(_, k)| k).collect()
-        } else if self.sessions.get(target).is_some() {
+            self.sessions.roots()
+        } else if self.sessions.contains(target) {
             vec![target]
         } else {
             return;
         };
         let mut i = 0;
         while i < touched.len() {
-            if let Some(e) = self.sessions.get(touched[i]) {
-                touched.extend(e.children.iter().copied());
-            }
+            touched.extend_from_slice(self.sessions.children_of(touched[i]));
             i += 1;
         }
         if &*name == "DIE" && target != KERNEL_KEY {
-            let mut up = self.sessions.get(target).and_then(|e| e.parent);
+            let mut up = self.sessions.parent_of(target);
             while let Some(p) = up {
                 touched.insert(0, p);
-                up = self.sessions.get(p).and_then(|e| e.parent);
+                up = self.sessions.parent_of(p);
             }
         }
         tracing::debug!(target: "rpoe::signal", signal = %name, sessions = touched.len(), "dispatch signal");
 
-        let outer_handled = std::mem::replace(&mut self.signals.handled, false);
         let is_die = &*name == "DIE";
-        let outer_die_depth = if is_die {
-            self.signals.die_depth.replace(self.depth)
-        } else {
-            self.signals.die_depth.take()
-        };
-        let watchers: Vec<Watching> = self
+        let outer = self
             .signals
-            .watchers
-            .get(&name)
-            .map(|m| {
-                touched
-                    .iter()
-                    .rev()
-                    .filter_map(|k| m.get(k).map(|w| (*k, w.event, w.extra.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .begin_dispatch(is_die, self.handlers_on_stack());
+        let watchers = self.signals.watchers_among(&name, &touched);
         for (key, event, extra) in watchers {
-            if self.sessions.get(key).is_none_or(|e| e.stopping) {
+            if self.sessions.stopping_or_gone(key) {
                 continue;
             }
             let payload = Payload::new(Signal {
@@ -99,13 +72,7 @@ impl Core {
                 },
             );
         }
-        let handled = std::mem::replace(&mut self.signals.handled, outer_handled);
-        self.signals.die_depth = outer_die_depth;
-        let die_failure = if is_die {
-            self.signals.die_failure.take()
-        } else {
-            None
-        };
+        let (handled, die_failure) = self.signals.end_dispatch(outer, is_die);
 
         let stop = match class(&name) {
             Class::Benign => false,
@@ -115,7 +82,7 @@ impl Core {
         if stop {
             self.with_deferred_frees(|core| {
                 for key in touched.iter().rev() {
-                    if core.sessions.get(*key).is_some() {
+                    if core.sessions.contains(*key) {
                         core.stop_session(None, *key);
                     }
                 }
@@ -133,7 +100,7 @@ impl Core {
             // handled (POE rethrows it from `run` either way); `run`
             // stops everything once this dispatch returns.
             tracing::warn!(target: "rpoe::signal", session, event = %event, error = %message, "DIE handler failed; stopping the kernel");
-            self.exception.get_or_insert(Error::DieHandlerFailed {
+            self.keep_failure(Error::DieHandlerFailed {
                 session,
                 event,
                 message,
@@ -141,7 +108,7 @@ impl Core {
             });
         } else if is_die && !handled {
             if let Some(e) = original {
-                self.exception.get_or_insert(e);
+                self.keep_failure(e);
             }
         }
     }
@@ -158,55 +125,47 @@ impl Core {
                 if let Some(num) = os_number(name) {
                     self.ensure_os_signal(num)?;
                 }
-                self.signals
-                    .watchers
-                    .entry(Rc::from(name))
-                    .or_default()
-                    .insert(key, SigWatch { event, extra });
+                self.signals.watch(name, key, SigWatch { event, extra });
             }
-            None => {
-                if let Some(m) = self.signals.watchers.get_mut(name) {
-                    m.remove(&key);
-                    if m.is_empty() {
-                        self.signals.watchers.remove(name);
-                    }
-                }
-            }
+            None => self.signals.unwatch(name, key),
         }
         Ok(())
     }
 
     /// Make sure the OS signal is caught and turned into an event.
     pub(crate) fn ensure_os_signal(&mut self, num: i32) -> Result<(), Error> {
-        if self.signals.os_registered.contains(&num) {
+        if self.signals.os_caught(num) {
             return Ok(());
         }
-        match &self.signals.os {
-            Some(sigs) => sigs.add(num)?,
+        let new_pipe = match self.signals.os_pipe() {
+            Some(sigs) => {
+                sigs.add(num)?;
+                None
+            }
             None => {
                 let mut sigs = crate::os::SignalPipe::new(num)?;
                 self.poll
                     .registry()
                     .register(sigs.source(), SIGNAL_TOKEN, Interest::READABLE)?;
-                self.signals.os = Some(sigs);
+                Some(sigs)
             }
-        }
-        self.signals.os_registered.push(num);
+        };
+        self.signals.note_os_caught(num, new_pipe);
         Ok(())
     }
 
     /// Turn OS signals that arrived into kernel-wide signal events.
     pub(crate) fn pump_os_signals(&mut self) {
-        let Some(sigs) = self.signals.os.as_mut() else {
+        let Some(sigs) = self.signals.os_pipe_mut() else {
             return;
         };
         let arrived = sigs.pending();
         for num in arrived {
             let name = os_name(num);
             if num == crate::os::SIGCHLD {
-                self.signals.reap_due = true;
+                self.signals.note_reap_due();
             }
-            if self.signals.watchers.contains_key(name) {
+            if self.signals.is_watched(name) {
                 if name != "CHLD" {
                     self.queue_signal(KERNEL_KEY, None, name, Rc::new(()));
                 }
@@ -242,14 +201,15 @@ impl Core {
         match watch {
             Some(ev) => {
                 self.ensure_os_signal(crate::os::SIGCHLD)?;
-                if self.signals.children.insert((pid, key), ev).is_none() {
+                // Each child watch holds its session.
+                if self.signals.watch_child(pid, key, ev) {
                     self.sessions.inc(key);
                 }
                 // It may have exited before we caught SIGCHLD.
-                self.signals.reap_due = true;
+                self.signals.note_reap_due();
             }
             None => {
-                if self.signals.children.remove(&(pid, key)).is_some() {
+                if self.signals.unwatch_child(pid, key) {
                     self.sessions.dec(key);
                 }
             }
@@ -261,12 +221,10 @@ impl Core {
     /// (a [`Signal`] named CHLD with a [`ChildExit`]), then CHLD goes to
     /// every `sig("CHLD")` watcher.
     pub(crate) fn reap_children(&mut self) {
-        if !std::mem::take(&mut self.signals.reap_due) {
+        if !self.signals.take_reap_due() {
             return;
         }
-        let mut pids: Vec<i32> = self.signals.children.keys().map(|(p, _)| *p).collect();
-        pids.dedup();
-        for pid in pids {
+        for pid in self.signals.child_pids() {
             let status = match crate::os::waitpid_nohang(pid) {
                 Ok(Some(st)) => st,
                 Ok(None) => continue,
@@ -279,20 +237,8 @@ impl Core {
                 pid: pid.unsigned_abs(),
                 status,
             };
-            let watchers: Vec<(SessionKey, SigWatch)> = self
-                .signals
-                .children
-                .range((pid, 0)..=(pid, SessionKey::MAX))
-                .map(|((_, k), w)| {
-                    let w = SigWatch {
-                        event: w.event,
-                        extra: w.extra.clone(),
-                    };
-                    (*k, w)
-                })
-                .collect();
-            for (key, SigWatch { event: ev, extra }) in watchers {
-                self.signals.children.remove(&(pid, key));
+            for (key, SigWatch { event: ev, extra }) in self.signals.child_watchers(pid) {
+                self.signals.unwatch_child(pid, key);
                 let payload = Payload::new(Signal {
                     name: Rc::from("CHLD"),
                     args: Rc::new(exit),
@@ -301,7 +247,7 @@ impl Core {
                 self.post_key(key, Some(key), ev, payload);
                 self.sessions.dec(key);
             }
-            if self.signals.watchers.contains_key("CHLD") {
+            if self.signals.is_watched("CHLD") {
                 self.queue_signal(KERNEL_KEY, None, "CHLD", Rc::new(exit));
             }
         }
@@ -310,13 +256,11 @@ impl Core {
     /// At the start of a round: if only aliases keep sessions alive, send
     /// IDLE to everyone; if still idle a round later, ZOMBIE.
     pub(crate) fn idle_check(&mut self) {
-        if !self.is_idle() {
-            self.idle_sent = false;
+        let idle = self.is_idle();
+        let Some(name) = self.signals.idle_signal(idle) else {
             return;
-        }
-        let name = if self.idle_sent { "ZOMBIE" } else { "IDLE" };
+        };
         tracing::debug!(target: "rpoe::kernel", signal = name, "only aliases keep sessions alive");
-        self.idle_sent = !self.idle_sent;
         self.queue_signal(KERNEL_KEY, None, name, Rc::new(()));
     }
 }

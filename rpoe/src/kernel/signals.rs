@@ -164,38 +164,243 @@ pub(crate) fn kills_by_default(num: i32) -> bool {
 }
 
 pub(crate) struct SigWatch {
-    pub event: EventId,
-    pub extra: Option<Rc<dyn Any>>,
+    pub(crate) event: EventId,
+    pub(crate) extra: Option<Rc<dyn Any>>,
 }
 
 /// The signal watchers and child-process watchers of all sessions.
 #[derive(Default)]
 pub(crate) struct Signals {
     /// Ordered by session slot for a stable delivery order.
-    pub watchers: HashMap<Rc<str>, BTreeMap<SessionKey, SigWatch>>,
+    watchers: HashMap<Rc<str>, BTreeMap<SessionKey, SigWatch>>,
     /// `sig_child` watchers: (pid, session) → event and extra arguments.
-    pub children: BTreeMap<(i32, SessionKey), SigWatch>,
+    children: BTreeMap<(i32, SessionKey), SigWatch>,
     /// Set while a signal is being dispatched when a handler calls
     /// `sig_handled`.
-    pub handled: bool,
+    handled: bool,
     /// The OS-signal pipe, created when first needed.
-    pub os: Option<crate::os::SignalPipe>,
+    os: Option<crate::os::SignalPipe>,
     /// OS signals registered with signal-hook (never unregistered: the
     /// previous disposition cannot be restored, so an unwatched terminal
     /// signal is re-raised with its default action instead).
-    pub os_registered: Vec<i32>,
+    os_registered: Vec<i32>,
     /// Child processes may have exited: try reaping at the next round.
-    pub reap_due: bool,
+    reap_due: bool,
     /// While a DIE signal's watchers run: the handler depth they run at,
     /// so a failure of the watcher itself (not of something it called in
     /// another session) can be told apart.
-    pub die_depth: Option<u32>,
+    die_depth: Option<u32>,
     /// The first failure of a DIE watcher during the current DIE dispatch:
     /// (session number, event name, message).
-    pub die_failure: Option<(u64, String, String)>,
+    die_failure: Option<(u64, String, String)>,
+    /// IDLE was sent and nothing happened since: next comes ZOMBIE.
+    idle_sent: bool,
+}
+
+/// A signal watcher found for a dispatch: session, event, extra arguments.
+pub(crate) type Watching = (SessionKey, EventId, Option<Rc<dyn Any>>);
+
+/// What a signal dispatch saved of an outer one it nests in.
+pub(crate) struct OuterDispatch {
+    handled: bool,
+    die_depth: Option<u32>,
 }
 
 impl Signals {
+    /// At a round's start, told whether only aliases keep sessions alive:
+    /// the signal to send everyone — IDLE the first time, ZOMBIE if still
+    /// idle a round later — or `None`.
+    pub(crate) fn idle_signal(&mut self, idle: bool) -> Option<&'static str> {
+        if !idle {
+            self.idle_sent = false;
+            return None;
+        }
+        let name = if self.idle_sent { "ZOMBIE" } else { "IDLE" };
+        self.idle_sent = !self.idle_sent;
+        Some(name)
+    }
+
+    /// Watch signal `name` for session `key`.
+    pub(crate) fn watch(&mut self, name: &str, key: SessionKey, watch: SigWatch) {
+        self.watchers
+            .entry(Rc::from(name))
+            .or_default()
+            .insert(key, watch);
+    }
+
+    /// Stop watching signal `name` for session `key`.
+    pub(crate) fn unwatch(&mut self, name: &str, key: SessionKey) {
+        if let Some(m) = self.watchers.get_mut(name) {
+            m.remove(&key);
+            if m.is_empty() {
+                self.watchers.remove(name);
+            }
+        }
+    }
+
+    /// True if some session watches signal `name`.
+    pub(crate) fn is_watched(&self, name: &str) -> bool {
+        self.watchers.contains_key(name)
+    }
+
+    /// The watchers of `name` among `touched`, in reverse order (deepest
+    /// first): session, event and the watcher's extra arguments.
+    pub(crate) fn watchers_among(&self, name: &str, touched: &[SessionKey]) -> Vec<Watching> {
+        self.watchers
+            .get(name)
+            .map(|m| {
+                touched
+                    .iter()
+                    .rev()
+                    .filter_map(|k| m.get(k).map(|w| (*k, w.event, w.extra.clone())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The signals a session watches, sorted.
+    pub(crate) fn watched_by(&self, key: SessionKey) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .watchers
+            .iter()
+            .filter(|(_, m)| m.contains_key(&key))
+            .map(|(n, _)| n.to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Start dispatching a signal: nobody has handled it yet, and (for
+    /// DIE) a failure at `depth` is a failure of its watcher. Returns what
+    /// an outer dispatch had, for [`Signals::end_dispatch`].
+    pub(crate) fn begin_dispatch(&mut self, is_die: bool, depth: u32) -> OuterDispatch {
+        OuterDispatch {
+            handled: std::mem::replace(&mut self.handled, false),
+            die_depth: if is_die {
+                self.die_depth.replace(depth)
+            } else {
+                self.die_depth.take()
+            },
+        }
+    }
+
+    /// End a signal's dispatch: whether a watcher handled it, and (for
+    /// DIE) the first failure of one of its watchers.
+    pub(crate) fn end_dispatch(
+        &mut self,
+        outer: OuterDispatch,
+        is_die: bool,
+    ) -> (bool, Option<(u64, String, String)>) {
+        let handled = std::mem::replace(&mut self.handled, outer.handled);
+        self.die_depth = outer.die_depth;
+        let failure = if is_die {
+            self.die_failure.take()
+        } else {
+            None
+        };
+        (handled, failure)
+    }
+
+    /// A watcher called `sig_handled`.
+    pub(crate) fn mark_handled(&mut self) {
+        self.handled = true;
+    }
+
+    /// True while a DIE signal's watchers run at handler depth `depth`.
+    pub(crate) fn in_die_watcher(&self, depth: u32) -> bool {
+        self.die_depth == Some(depth)
+    }
+
+    /// Note a DIE watcher's failure (the first one counts).
+    pub(crate) fn note_die_failure(&mut self, failure: (u64, String, String)) {
+        self.die_failure.get_or_insert(failure);
+    }
+
+    /// True if the OS signal is already caught.
+    pub(crate) fn os_caught(&self, num: i32) -> bool {
+        self.os_registered.contains(&num)
+    }
+
+    /// Note that the OS signal is caught (through `pipe` if it is the
+    /// first one).
+    pub(crate) fn note_os_caught(&mut self, num: i32, pipe: Option<crate::os::SignalPipe>) {
+        if let Some(p) = pipe {
+            self.os = Some(p);
+        }
+        self.os_registered.push(num);
+    }
+
+    /// The OS-signal pipe, once created.
+    pub(crate) fn os_pipe(&self) -> Option<&crate::os::SignalPipe> {
+        self.os.as_ref()
+    }
+
+    /// The OS-signal pipe, once created.
+    pub(crate) fn os_pipe_mut(&mut self) -> Option<&mut crate::os::SignalPipe> {
+        self.os.as_mut()
+    }
+
+    /// Child processes may have exited: try reaping at the next round.
+    pub(crate) fn note_reap_due(&mut self) {
+        self.reap_due = true;
+    }
+
+    /// Whether reaping is due; clears it.
+    pub(crate) fn take_reap_due(&mut self) -> bool {
+        std::mem::take(&mut self.reap_due)
+    }
+
+    /// Watch child `pid` for session `key`; `true` if it is a new watch
+    /// (which holds the session).
+    pub(crate) fn watch_child(&mut self, pid: i32, key: SessionKey, watch: SigWatch) -> bool {
+        self.children.insert((pid, key), watch).is_none()
+    }
+
+    /// Stop watching child `pid` for `key`; `true` if there was a watch.
+    pub(crate) fn unwatch_child(&mut self, pid: i32, key: SessionKey) -> bool {
+        self.children.remove(&(pid, key)).is_some()
+    }
+
+    /// True if `key` watches child `pid`.
+    pub(crate) fn watches_child(&self, pid: i32, key: SessionKey) -> bool {
+        self.children.contains_key(&(pid, key))
+    }
+
+    /// True if no session watches a child process.
+    pub(crate) fn no_child_watchers(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    /// The watched child pids, each once.
+    pub(crate) fn child_pids(&self) -> Vec<i32> {
+        let mut pids: Vec<i32> = self.children.keys().map(|(p, _)| *p).collect();
+        pids.dedup();
+        pids
+    }
+
+    /// The child pids a session watches.
+    pub(crate) fn child_pids_of(&self, key: SessionKey) -> Vec<u32> {
+        self.children
+            .keys()
+            .filter(|(_, k)| *k == key)
+            .map(|(p, _)| p.unsigned_abs())
+            .collect()
+    }
+
+    /// The watchers of child `pid`, in session order (not removed).
+    pub(crate) fn child_watchers(&self, pid: i32) -> Vec<(SessionKey, SigWatch)> {
+        self.children
+            .range((pid, 0)..=(pid, SessionKey::MAX))
+            .map(|((_, k), w)| {
+                let w = SigWatch {
+                    event: w.event,
+                    extra: w.extra.clone(),
+                };
+                (*k, w)
+            })
+            .collect()
+    }
+
     /// Remove everything a session watched; returns the number of
     /// `sig_child` watchers dropped (each held the session).
     pub(crate) fn forget_session(&mut self, key: SessionKey) -> usize {

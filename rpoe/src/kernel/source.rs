@@ -251,8 +251,8 @@ impl<Io: IoSource> SourceCtx<'_, Io> {
         let h = self.shared.handle.get()?;
         self.core
             .handles
-            .get_mut(h)
-            .and_then(|e| (*e.io).as_any_mut().downcast_mut::<Io>())
+            .io_mut(h)
+            .and_then(|io| io.as_any_mut().downcast_mut::<Io>())
     }
 
     /// Whether the source still has its I/O object.
@@ -353,11 +353,7 @@ impl<Io: IoSource> SourceCtx<'_, Io> {
             return false;
         };
         self.core.sessions.id_of(self.shared.owner) == Some(self.shared.owner_id)
-            && self
-                .core
-                .signals
-                .children
-                .contains_key(&(pid, self.shared.owner))
+            && self.core.signals.watches_child(pid, self.shared.owner)
     }
 
     /// The kernel's clock.
@@ -472,7 +468,7 @@ impl<S: EventSource> Running<S> {
             if self.shared.dropped.get() || core.sessions.id_of(owner) != Some(owner_id) {
                 return;
             }
-            if e.queued || core.depth > 0 {
+            if e.queued || core.handlers_on_stack() > 0 {
                 core.post_key(owner, Some(owner), e.event, e.payload);
             } else {
                 core.wheel_event(owner, owner_id, e.event, e.payload);

@@ -253,11 +253,11 @@ impl Core {
             t.wake.queued.store(false, Ordering::Release);
             let waker = t.waker.clone();
             let (owner, owner_id, event) = (t.owner, t.owner_id, t.event);
-            let outer = self.local.active.replace(Some(owner_id));
+            let outer = self.local.enter(owner_id);
             let polled = catch_unwind(AssertUnwindSafe(|| {
                 fut.as_mut().poll(&mut Context::from_waker(&waker))
             }));
-            self.local.active.set(outer);
+            self.local.leave(outer);
             match polled {
                 Ok(Poll::Pending) => {
                     if let Some(t) = self.tasks.slab.get_mut(id.key as usize) {

@@ -5,7 +5,7 @@ use super::caller::Caller;
 use super::dispatch::Delivery;
 use super::engine::Core;
 use super::error::Error;
-use super::handles::{IoSource, Target, Watcher};
+use super::handles::{IoSource, Target};
 use super::ids::{HandleId, Sender};
 use super::names::EventId;
 use super::payload::{IoMode, Payload};
@@ -14,16 +14,14 @@ use super::queue::SessionKey;
 impl Core {
     pub(crate) fn add_handle(&mut self, owner: SessionKey, io: Box<dyn IoSource>) -> HandleId {
         let id = self.handles.insert(owner, io);
-        if let Some(e) = self.sessions.get_mut(owner) {
-            e.handles.push(id.key);
-        }
+        self.sessions.add_handle(owner, id.key);
         id
     }
 
     fn owned(&mut self, owner: SessionKey, id: HandleId) -> Result<(), Error> {
-        match self.handles.get(id) {
+        match self.handles.owner_of(id) {
             None => Err(Error::NoSuchHandle(id)),
-            Some(h) if h.owner != owner => Err(Error::NotPermitted(format!(
+            Some(o) if o != owner => Err(Error::NotPermitted(format!(
                 "handle {id} belongs to another session"
             ))),
             Some(_) => Ok(()),
@@ -50,26 +48,13 @@ impl Core {
         target: Option<Target>,
     ) -> Result<(), Error> {
         self.owned(owner, id)?;
-        let Some(h) = self.handles.get_mut(id) else {
+        let Some(change) = self.handles.set_watcher(id, mode, owner, target) else {
             return Err(Error::NoSuchHandle(id));
         };
-        let slot = h.watcher_mut(mode);
-        let had = slot.is_some();
-        let has = target.is_some();
-        *slot = target.map(|target| Watcher {
-            session: owner,
-            target,
-            paused: false,
-        });
-        match (had, has) {
-            (false, true) => {
-                self.handles.watchers += 1;
-                self.sessions.inc(owner);
-            }
-            (true, false) => {
-                self.handles.watchers -= 1;
-                self.sessions.dec(owner);
-            }
+        // Each watcher holds the session that set it.
+        match change {
+            (false, true) => self.sessions.inc(owner),
+            (true, false) => self.sessions.dec(owner),
             _ => {}
         }
         self.handles.sync(self.poll.registry(), id)?;
@@ -84,13 +69,8 @@ impl Core {
         paused: bool,
     ) -> Result<(), Error> {
         self.owned(owner, id)?;
-        if let Some(h) = self.handles.get_mut(id) {
-            if let Some(w) = h.watcher_mut(mode) {
-                if w.paused == paused {
-                    return Ok(());
-                }
-                w.paused = paused;
-            }
+        if !self.handles.pause(id, mode, paused) {
+            return Ok(());
         }
         self.handles.sync(self.poll.registry(), id)?;
         Ok(())
@@ -103,20 +83,16 @@ impl Core {
         id: HandleId,
     ) -> Result<Box<dyn IoSource>, Error> {
         self.owned(owner, id)?;
-        let h = self
+        let (io, watchers) = self
             .handles
             .remove(self.poll.registry(), id)
             .ok_or(Error::NoSuchHandle(id))?;
-        if let Some(e) = self.sessions.get_mut(owner) {
-            if let Some(pos) = e.handles.iter().position(|k| *k == id.key) {
-                e.handles.swap_remove(pos);
-            }
+        self.sessions.remove_handle(owner, id.key);
+        // Each watcher held the session.
+        if watchers > 0 {
+            self.sessions.release(owner, watchers as u64);
         }
-        let watchers = h.watcher_count();
-        for _ in 0..watchers {
-            self.sessions.dec(owner);
-        }
-        Ok(h.io)
+        Ok(io)
     }
 
     /// Dispatch one readiness event if its watcher is still set and active.
@@ -126,13 +102,9 @@ impl Core {
         let Some(id) = self.handles.id_at(key) else {
             return;
         };
-        let Some(w) = self.handles.get(id).and_then(|h| h.watcher(mode)) else {
+        let Some((session, target)) = self.handles.active_watcher(id, mode) else {
             return;
         };
-        if w.paused {
-            return;
-        }
-        let (session, target) = (w.session, w.target.clone());
         self.handles.mark_rearm(id, mode);
         let Some(sid) = self.sessions.id_of(session) else {
             return;
