@@ -190,7 +190,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, HeaderMap, Message, StatusCode, Subject, Subscriber};
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
 use rpoe::{Ctx, Session, SessionId};
 use serde::de::DeserializeOwned;
@@ -832,6 +832,19 @@ fn publish_error(e: &async_nats::PublishError, size: usize, max: Option<usize>) 
     }
 }
 
+/// What became of a post offered to [`Hub::send_now`].
+enum SendNow {
+    /// The client took it.
+    Sent,
+    /// It cannot be sent (shut down, too large, the client refused it).
+    Failed(Error),
+    /// Something waits before it (or the bus is not up): queue it.
+    NotNow(Subject, Bytes),
+    /// The client's channel is full; the message is gone with the
+    /// future: make it again and queue it.
+    Later,
+}
+
 /// Whom to tell when a queued post fails later.
 struct Origin {
     session: SessionId,
@@ -906,7 +919,14 @@ struct State {
     last_subject: Option<(Box<str>, SubjectOf)>,
     /// The last sender seen, shared by the events from it.
     last_from: Option<Rc<str>>,
+    /// Where outgoing posts are serialised (see [`Hub::encode`]).
+    out_buf: BytesMut,
 }
+
+/// The block [`Hub::encode`] serialises into, and the room below which it
+/// takes a new one (or reclaims its block, if no message holds it).
+const OUT_BUF_BLOCK: usize = 8 * 1024;
+const OUT_BUF_LOW: usize = 256;
 
 /// What the kernel's [`Ikc`] handles share.
 struct Hub {
@@ -1017,6 +1037,72 @@ impl Hub {
             w.wake();
         }
         Ok(())
+    }
+
+    /// A post's fast path: hand `subject` and `payload` to the client at
+    /// once if nothing waits before them, with the publish future pinned
+    /// on the stack and polled once, not boxed and not cloned into.
+    fn send_now(&self, subject: Subject, payload: Bytes) -> SendNow {
+        let size = payload.len();
+        let st = self.st.borrow_mut();
+        if st.phase == Phase::Shut {
+            return SendNow::Failed(Error::Shutdown);
+        }
+        if let Some(max) = st.max_payload {
+            if size > max {
+                return SendNow::Failed(Error::TooLarge { size, max });
+            }
+        }
+        let client = match &st.sender {
+            Some(c)
+                if st.outbound.is_empty()
+                    && st.in_flight.is_none()
+                    && !st.busy
+                    && st.ready
+                    && st.phase == Phase::Up =>
+            {
+                c.clone()
+            }
+            _ => return SendNow::NotNow(subject, payload),
+        };
+        drop(st);
+        let wire = size + subject.len();
+        let polled = {
+            let fut = std::pin::pin!(tokio::task::unconstrained(
+                client.publish(subject, payload)
+            ));
+            fut.poll(&mut std::task::Context::from_waker(Waker::noop()))
+        };
+        let mut st = self.st.borrow_mut();
+        match polled {
+            Poll::Ready(Ok(())) => {
+                st.stats.sent += 1;
+                SendNow::Sent
+            }
+            Poll::Ready(Err(e)) => SendNow::Failed(publish_error(&e, wire, st.max_payload)),
+            // The client's channel is full. The future is dropped: its
+            // send takes the message only once it has a permit, so
+            // nothing was sent, and nothing was queued meanwhile.
+            Poll::Pending => SendNow::Later,
+        }
+    }
+
+    /// `value` as JSON, written into the kernel's output buffer and split
+    /// off it: no vector of its own per message (the buffer's block is
+    /// reused once every message cut from it is gone).
+    fn encode<A: Serialize + ?Sized>(&self, value: &A) -> Result<Bytes, Error> {
+        let mut st = self.st.borrow_mut();
+        let buf = &mut st.out_buf;
+        if buf.capacity() - buf.len() < OUT_BUF_LOW {
+            buf.reserve(OUT_BUF_BLOCK);
+        }
+        match serde_json::to_writer(buf.writer(), value) {
+            Ok(()) => Ok(buf.split().freeze()),
+            Err(e) => {
+                buf.clear();
+                Err(Error::Encode(e.to_string()))
+            }
+        }
     }
 
     fn answer_error(&self, subject: &Subject, message: &str) -> Result<(), Error> {
@@ -1344,6 +1430,7 @@ impl Ikc {
                     subjects: HashMap::new(),
                     last_subject: None,
                     last_from: None,
+                    out_buf: BytesMut::new(),
                 }),
             }),
         })
@@ -1417,15 +1504,33 @@ impl Ikc {
         to: &str,
         args: &A,
     ) -> Result<(), Error> {
-        let (subject, to) = self.hub.subject_of(to)?;
-        let payload = serde_json::to_vec(args).map_err(|e| Error::Encode(e.to_string()))?;
+        let (subject, to_rc) = self.hub.subject_of(to)?;
+        let payload = self.hub.encode(args)?;
+        let (subject, payload) = match self.hub.send_now(subject, payload) {
+            SendNow::Sent => return Ok(()),
+            SendNow::Failed(error) => {
+                ctx.yield_event(
+                    self.hub.cfg.error_event.as_str(),
+                    Failed {
+                        to: to_rc.to_string(),
+                        error,
+                    },
+                );
+                return Ok(());
+            }
+            SendNow::NotNow(subject, payload) => (subject, payload),
+            // Rare (back-pressure): serialising again costs less than
+            // copying every post in case it is needed.
+            SendNow::Later => (self.hub.subject_of(to)?.0, self.hub.encode(args)?),
+        };
+        let to = to_rc;
         let origin = Origin {
             session: ctx.id(),
             to: to.clone(),
         };
         if let Err(error) = self
             .hub
-            .enqueue(subject, None, None, payload.into(), Some(origin))
+            .enqueue(subject, None, None, payload, Some(origin))
         {
             ctx.yield_event(
                 self.hub.cfg.error_event.as_str(),
