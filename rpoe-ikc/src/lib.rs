@@ -865,8 +865,32 @@ enum Arrival {
     Subscribed(Rc<Route>),
     /// Subscribing failed.
     Failed(Rc<Route>, String),
-    /// A message.
-    Message(Rc<Route>, Message),
+    /// A message for a publication.
+    Message(Rc<Route>, Inbound),
+}
+
+/// What delivery needs of a message: smaller than the client's
+/// [`Message`], so that moving it through the inbox costs less.
+struct Inbound {
+    subject: Subject,
+    reply: Option<Subject>,
+    payload: Bytes,
+}
+
+impl From<Message> for Inbound {
+    fn from(m: Message) -> Inbound {
+        let Message {
+            subject,
+            reply,
+            payload,
+            ..
+        } = m;
+        Inbound {
+            subject,
+            reply,
+            payload,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -1159,6 +1183,30 @@ impl Hub {
         self.cfg.batch.max(1) * 4
     }
 
+    /// [`Hub::arrive`] from a subscription task, in the same borrow
+    /// telling whether there is room for another (if not, `waker` is
+    /// woken when there is).
+    fn arrive_at(&self, a: Arrival, cap: usize, waker: &Waker) -> bool {
+        let (bell, room) = {
+            let mut st = self.st.borrow_mut();
+            st.arrivals.push_back(a);
+            let room = st.arrivals.len() < cap;
+            if !room {
+                st.room.push(waker.clone());
+            }
+            let bell = if std::mem::replace(&mut st.rung, true) {
+                None
+            } else {
+                st.bell.clone()
+            };
+            (bell, room)
+        };
+        if let Some(b) = bell {
+            b.post(());
+        }
+        room
+    }
+
     /// Hand an arrival to the IKC session, ringing its bell if it is not
     /// rung yet.
     fn arrive(&self, a: Arrival) {
@@ -1246,14 +1294,14 @@ async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
             p.set_waker(idx * 2 + usize::from(*any), cx.waker());
         }
         let mut n = 0;
-        loop {
-            {
-                let mut st = hub.st.borrow_mut();
-                if st.arrivals.len() >= cap {
-                    st.room.push(cx.waker().clone());
-                    return Poll::Pending;
-                }
+        {
+            let mut st = hub.st.borrow_mut();
+            if st.arrivals.len() >= cap {
+                st.room.push(cx.waker().clone());
+                return Poll::Pending;
             }
+        }
+        loop {
             match sub.poll_next_unpin(cx) {
                 Poll::Ready(Some(m)) if matches!(*route, Route::Replies) => {
                     // An answer wakes its call's task directly: no event
@@ -1261,7 +1309,15 @@ async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
                     answer_call(&hub, m);
                 }
                 Poll::Ready(Some(m)) => {
-                    hub.arrive(Arrival::Message(route.clone(), m));
+                    let room = hub.arrive_at(
+                        Arrival::Message(route.clone(), Inbound::from(m)),
+                        cap,
+                        cx.waker(),
+                    );
+                    if !room {
+                        // Woken by the IKC session once it took some.
+                        return Poll::Pending;
+                    }
                     n += 1;
                     if n >= batch {
                         // Come back next round.
@@ -1285,7 +1341,7 @@ async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
         let collect = async {
             if sub.drain().await.is_ok() {
                 while let Some(m) = sub.next().await {
-                    hub.arrive(Arrival::Message(route.clone(), m));
+                    hub.arrive(Arrival::Message(route.clone(), Inbound::from(m)));
                 }
             }
         };
@@ -2063,7 +2119,8 @@ fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
                 }
             },
             Arrival::Message(route, m) => match &*route {
-                Route::Replies => answer_call(&hub, m),
+                // Never: answers go to their calls from the pump.
+                Route::Replies => {}
                 Route::Pub(p, idx, any) => {
                     if p.dead.get() {
                         refuse_call(&hub, p, *idx, &m);
@@ -2165,10 +2222,10 @@ fn deliver(
     p: &Pub,
     idx: usize,
     any: bool,
-    m: Message,
+    m: Inbound,
 ) -> Result<(), DeliverError> {
-    let reply = m.reply.as_ref().map(|r| ReplyTo {
-        subject: r.clone(),
+    let reply = m.reply.map(|subject| ReplyTo {
+        subject,
         hub: Rc::downgrade(hub),
         done: false,
     });
@@ -2201,7 +2258,7 @@ fn deliver(
 
 /// Answer a call that reached a publication after it ended (before the
 /// server saw its unsubscription) with an error.
-fn refuse_call(hub: &Hub, p: &Pub, idx: usize, m: &Message) {
+fn refuse_call(hub: &Hub, p: &Pub, idx: usize, m: &Inbound) {
     if let Some(r) = &m.reply {
         let _ = hub.answer_error(
             r,
