@@ -203,7 +203,7 @@ fn kernel_a(
                     ctx.heap().seq += 1;
                     ikc.post(ctx, "b/sink/hit", &s).unwrap();
                     k += 1;
-                    if ikc.stats().pending > 0 {
+                    if ikc.pending() > 0 {
                         break;
                     }
                 }

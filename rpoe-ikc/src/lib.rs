@@ -190,7 +190,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, HeaderMap, Message, StatusCode, Subject, Subscriber};
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
 use rpoe::{Ctx, Session, SessionId};
 use serde::de::DeserializeOwned;
@@ -832,6 +832,19 @@ fn publish_error(e: &async_nats::PublishError, size: usize, max: Option<usize>) 
     }
 }
 
+/// What became of a post offered to [`Hub::send_now`].
+enum SendNow {
+    /// The client took it.
+    Sent,
+    /// It cannot be sent (shut down, too large, the client refused it).
+    Failed(Error),
+    /// Something waits before it (or the bus is not up): queue it.
+    NotNow(Subject, Bytes),
+    /// The client's channel is full; the message is gone with the
+    /// future: make it again and queue it.
+    Later,
+}
+
 /// Whom to tell when a queued post fails later.
 struct Origin {
     session: SessionId,
@@ -852,8 +865,32 @@ enum Arrival {
     Subscribed(Rc<Route>),
     /// Subscribing failed.
     Failed(Rc<Route>, String),
-    /// A message.
-    Message(Rc<Route>, Message),
+    /// A message for a publication.
+    Message(Rc<Route>, Inbound),
+}
+
+/// What delivery needs of a message: smaller than the client's
+/// [`Message`], so that moving it through the inbox costs less.
+struct Inbound {
+    subject: Subject,
+    reply: Option<Subject>,
+    payload: Bytes,
+}
+
+impl From<Message> for Inbound {
+    fn from(m: Message) -> Inbound {
+        let Message {
+            subject,
+            reply,
+            payload,
+            ..
+        } = m;
+        Inbound {
+            subject,
+            reply,
+            payload,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -906,7 +943,14 @@ struct State {
     last_subject: Option<(Box<str>, SubjectOf)>,
     /// The last sender seen, shared by the events from it.
     last_from: Option<Rc<str>>,
+    /// Where outgoing posts are serialised (see [`Hub::encode`]).
+    out_buf: BytesMut,
 }
+
+/// The block [`Hub::encode`] serialises into, and the room below which it
+/// takes a new one (or reclaims its block, if no message holds it).
+const OUT_BUF_BLOCK: usize = 8 * 1024;
+const OUT_BUF_LOW: usize = 256;
 
 /// What the kernel's [`Ikc`] handles share.
 struct Hub {
@@ -1019,6 +1063,70 @@ impl Hub {
         Ok(())
     }
 
+    /// A post's fast path: hand `subject` and `payload` to the client at
+    /// once if nothing waits before them, with the publish future pinned
+    /// on the stack and polled once, not boxed and not cloned into.
+    fn send_now(&self, subject: Subject, payload: Bytes) -> SendNow {
+        let size = payload.len();
+        let st = self.st.borrow_mut();
+        if st.phase == Phase::Shut {
+            return SendNow::Failed(Error::Shutdown);
+        }
+        if let Some(max) = st.max_payload {
+            if size > max {
+                return SendNow::Failed(Error::TooLarge { size, max });
+            }
+        }
+        let client = match &st.sender {
+            Some(c)
+                if st.outbound.is_empty()
+                    && st.in_flight.is_none()
+                    && !st.busy
+                    && st.ready
+                    && st.phase == Phase::Up =>
+            {
+                c.clone()
+            }
+            _ => return SendNow::NotNow(subject, payload),
+        };
+        drop(st);
+        let wire = size + subject.len();
+        let polled = {
+            let fut = std::pin::pin!(tokio::task::unconstrained(client.publish(subject, payload)));
+            fut.poll(&mut std::task::Context::from_waker(Waker::noop()))
+        };
+        let mut st = self.st.borrow_mut();
+        match polled {
+            Poll::Ready(Ok(())) => {
+                st.stats.sent += 1;
+                SendNow::Sent
+            }
+            Poll::Ready(Err(e)) => SendNow::Failed(publish_error(&e, wire, st.max_payload)),
+            // The client's channel is full. The future is dropped: its
+            // send takes the message only once it has a permit, so
+            // nothing was sent, and nothing was queued meanwhile.
+            Poll::Pending => SendNow::Later,
+        }
+    }
+
+    /// `value` as JSON, written into the kernel's output buffer and split
+    /// off it: no vector of its own per message (the buffer's block is
+    /// reused once every message cut from it is gone).
+    fn encode<A: Serialize + ?Sized>(&self, value: &A) -> Result<Bytes, Error> {
+        let mut st = self.st.borrow_mut();
+        let buf = &mut st.out_buf;
+        if buf.capacity() - buf.len() < OUT_BUF_LOW {
+            buf.reserve(OUT_BUF_BLOCK);
+        }
+        match serde_json::to_writer(buf.writer(), value) {
+            Ok(()) => Ok(buf.split().freeze()),
+            Err(e) => {
+                buf.clear();
+                Err(Error::Encode(e.to_string()))
+            }
+        }
+    }
+
     fn answer_error(&self, subject: &Subject, message: &str) -> Result<(), Error> {
         let mut headers = self.headers.clone();
         headers.insert(ERROR_HEADER, "1");
@@ -1073,6 +1181,30 @@ impl Hub {
     /// tasks wait (and the client's per-subscription buffers take over).
     fn inbox_cap(&self) -> usize {
         self.cfg.batch.max(1) * 4
+    }
+
+    /// [`Hub::arrive`] from a subscription task, in the same borrow
+    /// telling whether there is room for another (if not, `waker` is
+    /// woken when there is).
+    fn arrive_at(&self, a: Arrival, cap: usize, waker: &Waker) -> bool {
+        let (bell, room) = {
+            let mut st = self.st.borrow_mut();
+            st.arrivals.push_back(a);
+            let room = st.arrivals.len() < cap;
+            if !room {
+                st.room.push(waker.clone());
+            }
+            let bell = if std::mem::replace(&mut st.rung, true) {
+                None
+            } else {
+                st.bell.clone()
+            };
+            (bell, room)
+        };
+        if let Some(b) = bell {
+            b.post(());
+        }
+        room
     }
 
     /// Hand an arrival to the IKC session, ringing its bell if it is not
@@ -1162,14 +1294,14 @@ async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
             p.set_waker(idx * 2 + usize::from(*any), cx.waker());
         }
         let mut n = 0;
-        loop {
-            {
-                let mut st = hub.st.borrow_mut();
-                if st.arrivals.len() >= cap {
-                    st.room.push(cx.waker().clone());
-                    return Poll::Pending;
-                }
+        {
+            let mut st = hub.st.borrow_mut();
+            if st.arrivals.len() >= cap {
+                st.room.push(cx.waker().clone());
+                return Poll::Pending;
             }
+        }
+        loop {
             match sub.poll_next_unpin(cx) {
                 Poll::Ready(Some(m)) if matches!(*route, Route::Replies) => {
                     // An answer wakes its call's task directly: no event
@@ -1177,7 +1309,15 @@ async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
                     answer_call(&hub, m);
                 }
                 Poll::Ready(Some(m)) => {
-                    hub.arrive(Arrival::Message(route.clone(), m));
+                    let room = hub.arrive_at(
+                        Arrival::Message(route.clone(), Inbound::from(m)),
+                        cap,
+                        cx.waker(),
+                    );
+                    if !room {
+                        // Woken by the IKC session once it took some.
+                        return Poll::Pending;
+                    }
                     n += 1;
                     if n >= batch {
                         // Come back next round.
@@ -1201,7 +1341,7 @@ async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
         let collect = async {
             if sub.drain().await.is_ok() {
                 while let Some(m) = sub.next().await {
-                    hub.arrive(Arrival::Message(route.clone(), m));
+                    hub.arrive(Arrival::Message(route.clone(), Inbound::from(m)));
                 }
             }
         };
@@ -1344,6 +1484,7 @@ impl Ikc {
                     subjects: HashMap::new(),
                     last_subject: None,
                     last_from: None,
+                    out_buf: BytesMut::new(),
                 }),
             }),
         })
@@ -1371,6 +1512,15 @@ impl Ikc {
             pending: st.outbound.len() + usize::from(st.in_flight.is_some()),
             ..st.stats
         }
+    }
+
+    /// Messages waiting in the outgoing buffer now ([`Stats::pending`]
+    /// alone, without copying the counters): a producer that posts in a
+    /// loop can stop when it is above 0, letting the kernel turn and the
+    /// client catch up, as awaiting each publish would.
+    pub fn pending(&self) -> usize {
+        let st = self.hub.st.borrow();
+        st.outbound.len() + usize::from(st.in_flight.is_some())
     }
 
     /// The IKC session: spawn it once, in the kernel this handle is used
@@ -1417,16 +1567,31 @@ impl Ikc {
         to: &str,
         args: &A,
     ) -> Result<(), Error> {
-        let (subject, to) = self.hub.subject_of(to)?;
-        let payload = serde_json::to_vec(args).map_err(|e| Error::Encode(e.to_string()))?;
+        let (subject, to_rc) = self.hub.subject_of(to)?;
+        let payload = self.hub.encode(args)?;
+        let (subject, payload) = match self.hub.send_now(subject, payload) {
+            SendNow::Sent => return Ok(()),
+            SendNow::Failed(error) => {
+                ctx.yield_event(
+                    self.hub.cfg.error_event.as_str(),
+                    Failed {
+                        to: to_rc.to_string(),
+                        error,
+                    },
+                );
+                return Ok(());
+            }
+            SendNow::NotNow(subject, payload) => (subject, payload),
+            // Rare (back-pressure): serialising again costs less than
+            // copying every post in case it is needed.
+            SendNow::Later => (self.hub.subject_of(to)?.0, self.hub.encode(args)?),
+        };
+        let to = to_rc;
         let origin = Origin {
             session: ctx.id(),
             to: to.clone(),
         };
-        if let Err(error) = self
-            .hub
-            .enqueue(subject, None, None, payload.into(), Some(origin))
-        {
+        if let Err(error) = self.hub.enqueue(subject, None, None, payload, Some(origin)) {
             ctx.yield_event(
                 self.hub.cfg.error_event.as_str(),
                 Failed {
@@ -1954,7 +2119,8 @@ fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
                 }
             },
             Arrival::Message(route, m) => match &*route {
-                Route::Replies => answer_call(&hub, m),
+                // Never: answers go to their calls from the pump.
+                Route::Replies => {}
                 Route::Pub(p, idx, any) => {
                     if p.dead.get() {
                         refuse_call(&hub, p, *idx, &m);
@@ -2056,10 +2222,10 @@ fn deliver(
     p: &Pub,
     idx: usize,
     any: bool,
-    m: Message,
+    m: Inbound,
 ) -> Result<(), DeliverError> {
-    let reply = m.reply.as_ref().map(|r| ReplyTo {
-        subject: r.clone(),
+    let reply = m.reply.map(|subject| ReplyTo {
+        subject,
         hub: Rc::downgrade(hub),
         done: false,
     });
@@ -2092,7 +2258,7 @@ fn deliver(
 
 /// Answer a call that reached a publication after it ended (before the
 /// server saw its unsubscription) with an error.
-fn refuse_call(hub: &Hub, p: &Pub, idx: usize, m: &Message) {
+fn refuse_call(hub: &Hub, p: &Pub, idx: usize, m: &Inbound) {
     if let Some(r) = &m.reply {
         let _ = hub.answer_error(
             r,
@@ -2165,6 +2331,38 @@ fn hub_shutdown(ctx: &mut Ctx<'_, HubHeap>) {
         }
         for p in pubs {
             p.kill();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Messages cut from the shared output buffer stay intact while
+    /// later ones are written, across its blocks, and a value that fails
+    /// to serialise leaves nothing behind for the next message.
+    #[test]
+    fn encoded_posts_are_independent_across_blocks_and_failures() {
+        let ikc = Ikc::new(Config::new("k", "nats://127.0.0.1:4222")).unwrap();
+        let hub = &ikc.hub;
+        let mut kept = Vec::new();
+        for i in 0..2_000u64 {
+            let text = "x".repeat((i % 700) as usize);
+            kept.push((i, text.clone(), hub.encode(&(i, text)).unwrap()));
+            if i % 97 == 0 {
+                // A map with non-string keys does not serialise to JSON,
+                // after part of it was written.
+                let bad: BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into_iter().collect();
+                assert!(matches!(hub.encode(&bad), Err(Error::Encode(_))));
+            }
+        }
+        let big = "y".repeat(3 * OUT_BUF_BLOCK);
+        let b = hub.encode(&big).unwrap();
+        assert_eq!(serde_json::from_slice::<String>(&b).unwrap(), big);
+        for (i, text, bytes) in kept {
+            let back: (u64, String) = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(back, (i, text));
         }
     }
 }

@@ -371,6 +371,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 move |ctx| {
                     let m = ctx.take_arg::<Incoming<()>>().unwrap();
                     let s = ikc.stats();
+                    // The cheap accessor and the counters agree (a
+                    // mismatch ends this node, failing the test).
+                    assert_eq!(ikc.pending(), s.pending, "Ikc::pending");
                     let c = ctx.heap();
                     let left = c.stream.as_ref().map_or(0, |s| s.left);
                     let stat: Stat = (
