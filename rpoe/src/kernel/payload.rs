@@ -342,6 +342,12 @@ impl Payload {
         matches!(self, Payload::Empty)
     }
 
+    /// Whether the argument is boxed (see [`Payload::release`]).
+    #[inline]
+    pub(crate) fn is_boxed(&self) -> bool {
+        matches!(self, Payload::Boxed(_))
+    }
+
     /// Drop the payload once its event is handled, keeping a boxed
     /// argument's allocation for the next argument of its type (a handler
     /// that only borrowed its argument leaves it here).
