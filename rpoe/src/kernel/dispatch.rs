@@ -394,6 +394,11 @@ impl<H: 'static> SessionImpl<H> {
         // freshly written is moved on the way back.
         let unwound = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, ret)));
         let failed = ctx.failed.take();
+        // Checked first so that an inline argument (most events) costs a
+        // compare, not a move of the payload.
+        if ctx.payload.is_boxed() {
+            std::mem::replace(&mut ctx.payload, Payload::Empty).release();
+        }
         let Some(me) = ctx.frame.session.take() else {
             unreachable!("nested dispatch always restores the session")
         };

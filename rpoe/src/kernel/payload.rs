@@ -42,20 +42,103 @@ impl IoMode {
 /// the payload's size.
 /// Getting at the value upcasts `dyn Arg` to `dyn Any` (a vtable
 /// lookup, no call), so a `take_arg` costs what it did with `dyn Any`.
+/// Only [`Slot`]s are `Arg`s, so a `Box<dyn Arg>` always holds one.
 pub(crate) trait Arg: Any {
     fn type_name(&self) -> &'static str;
+    /// Drop the value, keeping the allocation.
+    fn clear(&mut self);
 }
 
-impl<T: Any> Arg for T {
+/// What a boxed argument's allocation holds: the value, in an `Option` so
+/// that taking it out leaves the allocation behind, to be reused by the
+/// next argument of the same type (see [`recycle`]) rather than freed and
+/// allocated again — issue 17: a handler fed a stream of one non-small
+/// argument type (IKC's `Incoming<T>`) allocates nothing per event.
+pub(crate) struct Slot<T>(Option<T>);
+
+impl<T: Any> Arg for Slot<T> {
     fn type_name(&self) -> &'static str {
         type_name::<T>()
+    }
+
+    fn clear(&mut self) {
+        self.0 = None;
     }
 }
 
 /// An [`Arg`] that may cross threads (a [`crate::KernelHandle`] post).
 pub(crate) trait SendArg: Arg + Send {}
 
-impl<T: Any + Send> SendArg for T {}
+impl<T: Any + Send> SendArg for Slot<T> {}
+
+/// `value` in a fresh slot, for a cross-thread post (the pool is the
+/// kernel thread's, so a poster on another thread does not touch it).
+pub(crate) fn send_slot<T: Any + Send>(value: T) -> Box<dyn SendArg> {
+    Box::new(Slot(Some(value)))
+}
+
+/// The value of a slot made by [`send_slot`], if it is a `T` (a refused
+/// cross-thread post gives its argument back).
+pub(crate) fn unslot<T: Any>(b: Box<dyn SendArg>) -> Option<T> {
+    let mut any: Box<dyn Any> = b;
+    any.downcast_mut::<Slot<T>>()?.0.take()
+}
+
+/// Emptied slots kept for reuse, per thread (a kernel is single-threaded,
+/// so this is in effect the kernel's). Bounded in number ([`POOL_LEN`])
+/// and in size ([`POOL_MAX_BYTES`] per slot), so the pool holds at most
+/// a few KiB whatever the program sends.
+const POOL_LEN: usize = 16;
+const POOL_MAX_BYTES: usize = 256;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Box<dyn Arg>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `value` boxed, in an emptied slot of its type from the pool if there
+/// is one, else in a new allocation.
+#[inline]
+fn boxed<T: Any>(value: T) -> Box<dyn Arg> {
+    if std::mem::size_of::<Slot<T>>() <= POOL_MAX_BYTES {
+        let reused = POOL
+            .try_with(|pool| {
+                let mut pool = pool.try_borrow_mut().ok()?;
+                // The newest first: a stream of one type finds its slot at
+                // the end.
+                let at = pool
+                    .iter()
+                    .rposition(|b| (&**b as &dyn Any).is::<Slot<T>>())?;
+                Some(pool.swap_remove(at))
+            })
+            .ok()
+            .flatten();
+        if let Some(mut b) = reused {
+            if let Some(slot) = (&mut *b as &mut dyn Any).downcast_mut::<Slot<T>>() {
+                slot.0 = Some(value);
+                return b;
+            }
+            unreachable!("the pool's slot was checked to be a Slot<T>");
+        }
+    }
+    Box::new(Slot(Some(value)))
+}
+
+/// Keep an emptied slot for the next argument of its type, if the pool
+/// has room and the slot is small; otherwise free it.
+#[inline]
+fn recycle(b: Box<dyn Arg>) {
+    if std::mem::size_of_val(&*b) > POOL_MAX_BYTES {
+        return;
+    }
+    let _ = POOL.try_with(|pool| {
+        if let Ok(mut pool) = pool.try_borrow_mut() {
+            if pool.len() < POOL_LEN {
+                pool.push(b);
+            }
+        }
+    });
+}
 
 /// Defines [`Payload`] with one variant per type stored inline, and the
 /// generic constructor and accessors that route a `T` to its variant.
@@ -80,8 +163,8 @@ macro_rules! payloads {
             /// Boxed (these watchers are rare) so that every other
             /// payload, and so every queued event, stays small.
             IoWith(Box<IoWith>),
-            // Always call `Arg` methods through `&**b`: `Box<dyn Arg>` is
-            // itself an `Arg` (of type `Box<dyn Arg>`).
+            // Always a `Slot` (only slots are `Arg`s); while in a payload
+            // the slot is full.
             Boxed(Box<dyn Arg>),
         }
 
@@ -100,7 +183,7 @@ macro_rules! payloads {
                         unreachable!("the type ids are equal");
                     }
                 )*
-                Payload::Boxed(Box::new(value))
+                Payload::Boxed(boxed(value))
             }
 
             #[inline]
@@ -112,7 +195,7 @@ macro_rules! payloads {
                     Payload::IoWith(w) => (&w.handle as &dyn Any).downcast_ref(),
                     Payload::Boxed(b) => {
                         let any: &dyn Any = &**b;
-                        any.downcast_ref()
+                        any.downcast_ref::<Slot<T>>().and_then(|s| s.0.as_ref())
                     }
                 }
             }
@@ -143,15 +226,13 @@ macro_rules! payloads {
                         got
                     }
                     Payload::Boxed(b) => {
-                        let any: &dyn Any = &**b;
-                        if !any.is::<T>() {
-                            return None;
-                        }
+                        let any: &mut dyn Any = &mut **b;
+                        let got = any.downcast_mut::<Slot<T>>()?.0.take();
                         let Payload::Boxed(b) = std::mem::replace(self, Payload::Empty) else {
                             unreachable!("matched above")
                         };
-                        let any: Box<dyn Any> = b;
-                        any.downcast::<T>().ok().map(|v| *v)
+                        recycle(b);
+                        got
                     }
                 }
             }
@@ -259,6 +340,23 @@ impl Payload {
 
     pub(crate) fn is_empty(&self) -> bool {
         matches!(self, Payload::Empty)
+    }
+
+    /// Whether the argument is boxed (see [`Payload::release`]).
+    #[inline]
+    pub(crate) fn is_boxed(&self) -> bool {
+        matches!(self, Payload::Boxed(_))
+    }
+
+    /// Drop the payload once its event is handled, keeping a boxed
+    /// argument's allocation for the next argument of its type (a handler
+    /// that only borrowed its argument leaves it here).
+    #[inline]
+    pub(crate) fn release(self) {
+        if let Payload::Boxed(mut b) = self {
+            b.clear();
+            recycle(b);
+        }
     }
 }
 
@@ -402,5 +500,45 @@ mod tests {
         let mut io = Payload::Io(HandleId { num: 2, key: 1 }, IoMode::Write, false);
         assert_eq!(io.take::<u32>(), None);
         assert_eq!(io.take::<HandleId>().map(|h| h.num), Some(2));
+    }
+
+    /// The address of a boxed payload's allocation.
+    fn addr(p: &Payload) -> *const u8 {
+        match p {
+            Payload::Boxed(b) => (&**b as *const dyn Arg).cast(),
+            _ => std::ptr::null(),
+        }
+    }
+
+    #[test]
+    fn a_taken_or_released_slot_is_reused_for_its_type_only() {
+        let mut p = Payload::new(String::from("a"));
+        let first = addr(&p);
+        assert_eq!(p.take::<String>().as_deref(), Some("a"));
+        // Another type does not get the String's slot.
+        let other = Payload::new(vec![1u8]);
+        assert_ne!(addr(&other), first);
+        let q = Payload::new(String::from("b"));
+        assert_eq!(addr(&q), first, "the emptied slot was reused");
+        assert_eq!(q.get::<String>().map(String::as_str), Some("b"));
+        q.release();
+        let r = Payload::new(String::from("c"));
+        assert_eq!(addr(&r), first, "a released slot is reused too");
+        assert_eq!(r.get::<String>().map(String::as_str), Some("c"));
+        assert_eq!(r.describe(), "alloc::string::String");
+        other.release();
+        r.release();
+    }
+
+    #[test]
+    fn big_slots_are_not_kept() {
+        let mut p = Payload::new([7u8; 4096]);
+        assert_eq!(p.take::<[u8; 4096]>().map(|a| a[0]), Some(7));
+        POOL.with(|pool| {
+            assert!(pool
+                .borrow()
+                .iter()
+                .all(|b| !(&**b as &dyn Any).is::<Slot<[u8; 4096]>>()));
+        });
     }
 }

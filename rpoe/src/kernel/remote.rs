@@ -329,7 +329,7 @@ impl KernelHandle {
         let mut post = Some(RemotePost {
             dest,
             event: event.to_string(),
-            args: Box::new(args),
+            args: super::payload::send_slot(args),
         });
         let mut inbox = q.lock();
         // `Some(full?)` when the post was refused.
@@ -370,10 +370,8 @@ impl KernelHandle {
         };
         drop(inbox);
         if let (Some(full), Some(p)) = (refused, post) {
-            let boxed: Box<dyn Any> = p.args;
-            let args = match boxed.downcast::<A>() {
-                Ok(a) => *a,
-                Err(_) => unreachable!("boxed above as an A"),
+            let Some(args) = super::payload::unslot::<A>(p.args) else {
+                unreachable!("boxed above as an A")
             };
             return Err(if full {
                 TryPostError::Full(args)
