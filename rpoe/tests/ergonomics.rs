@@ -557,7 +557,10 @@ fn values_whose_drop_cancels_something_are_must_use() {
         ),
         ("rpoe/src/wheel/run/mod.rs", "pub struct Run<"),
         ("rpoe/src/wheel/run/mod.rs", "pub struct RunBuilder"),
-        ("rpoe/src/component/server_tcp.rs", "pub struct ServerTcp<"),
+        (
+            "rpoe/src/component/server_tcp/builder.rs",
+            "pub struct ServerTcp<",
+        ),
         (
             "rpoe/src/component/client_tcp/mod.rs",
             "pub struct ClientTcp<",
