@@ -562,7 +562,7 @@ fn values_whose_drop_cancels_something_are_must_use() {
             "pub struct ServerTcp<",
         ),
         (
-            "rpoe/src/component/client_tcp/mod.rs",
+            "rpoe/src/component/client_tcp/builder.rs",
             "pub struct ClientTcp<",
         ),
         ("rpoe-udp/src/lib.rs", "pub struct Udp<"),

@@ -1,13 +1,17 @@
-//! The client session's heap, [`Connection`], and the reconnect
-//! [`Backoff`].
+//! The client session's heap, [`Connection`]: the part of the client
+//! the callbacks see.
+//!
+//! Why a file of its own: this is the connection as user code knows it
+//! (`put`, `shutdown`, `state`, the addresses), and the flags the
+//! session's handlers (`session.rs`) and the reconnect policy
+//! (`reconnect.rs`) keep in it are explained here, next to the fields.
 
-use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::kernel::Time;
-
+use super::reconnect::Jitter;
 use crate::filter::FilterError;
+use crate::kernel::Time;
 use crate::wheel::{ReadWrite, SocketFactory, WheelId};
 
 /// The client session's heap: what the callbacks reach with
@@ -88,57 +92,5 @@ impl<R: 'static, U> Connection<R, U> {
     /// The connection's wheel, while connected.
     pub fn wheel(&self) -> Option<&ReadWrite<R>> {
         self.wheel.as_ref()
-    }
-}
-
-/// How long to wait before connecting again: `initial`, doubling after
-/// each further failure up to `max`, each wait lengthened by a random
-/// part of up to half of it. Set with
-/// [`ClientTcp::reconnect`](super::ClientTcp::reconnect); see there for
-/// when it starts over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
-    /// The first delay.
-    pub initial: Duration,
-    /// The longest delay.
-    pub max: Duration,
-}
-
-/// A tiny xorshift64* generator for reconnect jitter: not cryptographic,
-/// just different per client, so that clients cut off together do not
-/// come back in lockstep. Seeded from std's `RandomState` (random keys
-/// per process, a fresh one per call) mixed with the time and the
-/// server's address; no dependency needed for that.
-pub(super) struct Jitter(u64);
-
-impl Jitter {
-    pub(super) fn new(remote: SocketAddr) -> Jitter {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write(remote.to_string().as_bytes());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        h.write_u64(nanos ^ u64::from(std::process::id()));
-        // xorshift must not start at zero.
-        Jitter(h.finish() | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// `delay` plus a random part of up to half of it: never shorter than
-    /// the nominal delay, so `initial` stays a minimum.
-    pub(super) fn spread(&mut self, delay: Duration) -> Duration {
-        let half = u64::try_from(delay.as_nanos() / 2).unwrap_or(u64::MAX);
-        if half == 0 {
-            return delay;
-        }
-        delay + Duration::from_nanos(self.next() % half)
     }
 }
