@@ -7,22 +7,32 @@
 //! every kernel runs under a watchdog.
 
 use std::cell::{Cell, RefCell};
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rpoe::component::ServerTcp;
+use rpoe::component::{Client, ServerTcp};
 use rpoe::filter::Line;
-use rpoe::{Kernel, KernelHandle, Session, SessionId};
+use rpoe::{Ctx, Kernel, KernelHandle, Session, SessionId};
+use rpoe_testkit::io::{self, IO_TIMEOUT};
+use rpoe_testkit::procfs;
 
 mod support;
-use support::run_bounded;
+use support::run_with_peer;
 
 const LIMIT: Duration = Duration::from_secs(30);
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A line server on a free 127.0.0.1 port, as every test here starts one.
+fn line_server() -> ServerTcp<Line> {
+    ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+}
+
+/// `on_input` of an echo server.
+fn echo(ctx: &mut Ctx<'_, Client<Vec<u8>, ()>>, line: Vec<u8>) {
+    ctx.heap().put(&line).unwrap();
+}
 
 /// Posts `"shutdown"` to the listener when dropped — when the client
 /// thread is done, or has panicked — so the kernel can finish.
@@ -44,29 +54,19 @@ fn run_with_client<T: Send + 'static>(
     client: impl FnOnce(SocketAddr) -> T + Send + 'static,
 ) -> T {
     let stop = StopListener(kernel.handle(), listener);
-    let t: JoinHandle<T> = std::thread::spawn(move || {
+    run_with_peer(kernel, LIMIT, move || {
         let _stop = stop;
         client(addr)
-    });
-    run_bounded(kernel, LIMIT);
-    match t.join() {
-        Ok(v) => v,
-        Err(p) => std::panic::resume_unwind(p),
-    }
+    })
 }
 
-fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    s
-}
-
-fn read_line(s: &mut TcpStream) -> String {
+/// Read one line (without its newline), a byte at a time so that nothing
+/// after it is consumed; end of file or an error first fails the test.
+fn read_line(mut s: &TcpStream) -> String {
     let mut line = Vec::new();
     let mut b = [0u8; 1];
     loop {
-        match s.read(&mut b) {
+        match std::io::Read::read(&mut s, &mut b) {
             Ok(0) => panic!("EOF after {:?}", String::from_utf8_lossy(&line)),
             Ok(_) if b[0] == b'\n' => return String::from_utf8(line).unwrap(),
             Ok(_) => line.push(b[0]),
@@ -75,18 +75,10 @@ fn read_line(s: &mut TcpStream) -> String {
     }
 }
 
-/// Read until the server closes; the bytes and whether it was a clean EOF.
-fn read_to_close(s: &mut TcpStream) -> (Vec<u8>, bool) {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 64 << 10];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return (data, true),
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return (data, false),
-            Err(e) => panic!("read failed after {} bytes: {e}", data.len()),
-        }
-    }
+/// Send `line` and a newline, and read the line that comes back.
+fn ask(s: &TcpStream, line: &str) -> String {
+    io::send(s, format!("{line}\n").as_bytes());
+    read_line(s)
 }
 
 type Log = Rc<RefCell<Vec<String>>>;
@@ -102,7 +94,7 @@ fn callbacks_come_in_order_with_per_connection_state() {
         log.clone(),
     );
     let mut kernel = Kernel::new().unwrap();
-    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+    let info = line_server()
         .state(|| 0u32)
         .on_connected(move |ctx| {
             let port = ctx.heap().remote.port();
@@ -134,15 +126,14 @@ fn callbacks_come_in_order_with_per_connection_state() {
     let ports = run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
         let mut ports = Vec::new();
         for lines in [&["a1", "a2"][..], &["b1"][..]] {
-            let mut s = connect(addr);
+            let s = io::connect(addr);
             ports.push(s.local_addr().unwrap().port());
             for (i, l) in lines.iter().enumerate() {
-                s.write_all(format!("{l}\n").as_bytes()).unwrap();
-                assert_eq!(read_line(&mut s), format!("{}:{l}", i + 1));
+                assert_eq!(ask(&s, l), format!("{}:{l}", i + 1));
             }
-            s.shutdown(Shutdown::Write).unwrap();
-            let (rest, clean) = read_to_close(&mut s);
-            assert!(rest.is_empty() && clean, "{rest:?} clean={clean}");
+            io::half_close(&s);
+            let rest = io::read_until_eof(&s, IO_TIMEOUT);
+            assert!(rest.is_empty(), "{rest:?}");
         }
         ports
     });
@@ -171,21 +162,19 @@ fn connections_beyond_max_clients_are_closed_at_once() {
     let connected = Rc::new(Cell::new(0u32));
     let c = connected.clone();
     let mut kernel = Kernel::new().unwrap();
-    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+    let info = line_server()
         .max_clients(1)
         .on_connected(move |_| c.set(c.get() + 1))
-        .on_input(|ctx, line: Vec<u8>| ctx.heap().put(&line).unwrap())
+        .on_input(echo)
         .spawn(&mut kernel)
         .unwrap();
     run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
-        let mut first = connect(addr);
-        first.write_all(b"one\n").unwrap();
-        assert_eq!(read_line(&mut first), "one"); // the server has it
-        let mut extra = connect(addr);
-        let (data, _) = read_to_close(&mut extra);
+        let first = io::connect(addr);
+        assert_eq!(ask(&first, "one"), "one"); // the server has it
+        let extra = io::connect(addr);
+        let (data, _) = io::read_until_closed(&extra, IO_TIMEOUT);
         assert!(data.is_empty(), "the extra connection got {data:?}");
-        first.write_all(b"two\n").unwrap();
-        assert_eq!(read_line(&mut first), "two", "the first is still served");
+        assert_eq!(ask(&first, "two"), "two", "the first is still served");
         drop(first);
     });
     assert_eq!(connected.get(), 1);
@@ -194,9 +183,9 @@ fn connections_beyond_max_clients_are_closed_at_once() {
 #[test]
 fn shutdown_posted_to_the_alias_stops_listening() {
     let mut kernel = Kernel::new().unwrap();
-    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+    let info = line_server()
         .alias("srv")
-        .on_input(|ctx, line: Vec<u8>| ctx.heap().put(&line).unwrap())
+        .on_input(echo)
         .spawn(&mut kernel)
         .unwrap();
     let addr = info.addrs[0];
@@ -221,49 +210,54 @@ fn shutdown_posted_to_the_alias_stops_listening() {
         (),
     );
     let handle = kernel.handle();
-    let t = std::thread::spawn(move || {
-        let mut s = connect(addr);
-        s.write_all(b"before\n").unwrap();
-        assert_eq!(read_line(&mut s), "before");
+    run_with_peer(&mut kernel, LIMIT, move || {
+        let s = io::connect(addr);
+        assert_eq!(ask(&s, "before"), "before");
         handle.post("driver", "go", ()).unwrap();
         let probe = result_rx.recv_timeout(LIMIT).expect("probe result");
         assert_eq!(probe, Some(111), "connect after shutdown: ECONNREFUSED");
-        s.write_all(b"after\n").unwrap();
-        assert_eq!(read_line(&mut s), "after", "open connections stay served");
+        assert_eq!(ask(&s, "after"), "after", "open connections stay served");
     });
-    run_bounded(&mut kernel, LIMIT);
-    if let Err(p) = t.join() {
-        std::panic::resume_unwind(p);
-    }
     assert!(kernel.alias_resolve("srv").is_none());
 }
 
-#[test]
-fn client_shutdown_closes_after_the_output_is_written() {
+/// A server whose `on_input` puts a megabyte, then shuts the connection
+/// down; `with_flushed` adds an `on_flushed` callback. Checks that the
+/// client gets all of it before a clean end of file, and returns the
+/// callbacks the server ran, in order.
+fn shutdown_after_a_megabyte(with_flushed: bool) -> Vec<String> {
     const BIG: usize = 1 << 20;
     let log: Log = Rc::default();
     let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
     let mut kernel = Kernel::new().unwrap();
-    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+    let mut server = line_server()
         .on_input(move |ctx, _line: Vec<u8>| {
             l1.borrow_mut().push("input".into());
             let c = ctx.heap();
             c.put(&vec![b'r'; BIG]).unwrap();
             c.shutdown(); // after the megabyte is written
         })
-        .on_flushed(move |_| l2.borrow_mut().push("flushed".into()))
-        .on_disconnected(move |_| l3.borrow_mut().push("disconnected".into()))
-        .spawn(&mut kernel)
-        .unwrap();
+        .on_disconnected(move |_| l2.borrow_mut().push("disconnected".into()));
+    if with_flushed {
+        server = server.on_flushed(move |_| l3.borrow_mut().push("flushed".into()));
+    }
+    let info = server.spawn(&mut kernel).unwrap();
     let got = run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
-        let mut s = connect(addr);
-        s.write_all(b"send me a lot\n").unwrap();
-        read_to_close(&mut s)
+        let s = io::connect(addr);
+        io::send(&s, b"send me a lot\n");
+        io::read_until_eof(&s, IO_TIMEOUT) // fails unless closed cleanly
     });
-    assert!(got.1, "closed cleanly");
-    assert_eq!(got.0.len(), BIG + 1);
-    assert!(got.0[..BIG].iter().all(|&b| b == b'r') && got.0[BIG] == b'\n');
-    assert_eq!(*log.borrow(), ["input", "flushed", "disconnected"]);
+    assert_eq!(got.len(), BIG + 1);
+    assert!(got[..BIG].iter().all(|&b| b == b'r') && got[BIG] == b'\n');
+    log.take()
+}
+
+#[test]
+fn client_shutdown_closes_after_the_output_is_written() {
+    assert_eq!(
+        shutdown_after_a_megabyte(true),
+        ["input", "flushed", "disconnected"]
+    );
 }
 
 /// Without an `on_flushed` callback the connection's wheel starts with
@@ -271,29 +265,7 @@ fn client_shutdown_closes_after_the_output_is_written() {
 /// shutdown with output pending must still wait for it to be written.
 #[test]
 fn client_shutdown_waits_for_the_output_without_on_flushed_too() {
-    const BIG: usize = 1 << 20;
-    let log: Log = Rc::default();
-    let (l1, l2) = (log.clone(), log.clone());
-    let mut kernel = Kernel::new().unwrap();
-    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
-        .on_input(move |ctx, _line: Vec<u8>| {
-            l1.borrow_mut().push("input".into());
-            let c = ctx.heap();
-            c.put(&vec![b'r'; BIG]).unwrap();
-            c.shutdown(); // after the megabyte is written
-        })
-        .on_disconnected(move |_| l2.borrow_mut().push("disconnected".into()))
-        .spawn(&mut kernel)
-        .unwrap();
-    let got = run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
-        let mut s = connect(addr);
-        s.write_all(b"send me a lot\n").unwrap();
-        read_to_close(&mut s)
-    });
-    assert!(got.1, "closed cleanly");
-    assert_eq!(got.0.len(), BIG + 1);
-    assert!(got.0[..BIG].iter().all(|&b| b == b'r') && got.0[BIG] == b'\n');
-    assert_eq!(*log.borrow(), ["input", "disconnected"]);
+    assert_eq!(shutdown_after_a_megabyte(false), ["input", "disconnected"]);
 }
 
 /// Issue 12: since conformance scenario 74 a wheel with a flushed event
@@ -308,7 +280,7 @@ fn a_reply_leaves_in_its_round_unless_on_flushed_is_set() {
         let seen: Rc<RefCell<Vec<usize>>> = Rc::default();
         let s2 = seen.clone();
         let mut kernel = Kernel::new().unwrap();
-        let mut server = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+        let mut server = line_server()
             .on_input(|ctx, line: Vec<u8>| {
                 ctx.heap().put(&line).unwrap();
                 ctx.yield_event("check", ());
@@ -322,10 +294,9 @@ fn a_reply_leaves_in_its_round_unless_on_flushed_is_set() {
         }
         let info = server.spawn(&mut kernel).unwrap();
         let got = run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
-            let mut s = connect(addr);
-            s.write_all(b"ping\n").unwrap();
-            let line = read_line(&mut s);
-            s.shutdown(Shutdown::Write).unwrap();
+            let s = io::connect(addr);
+            let line = ask(&s, "ping");
+            io::half_close(&s);
             line
         });
         assert_eq!(got, "ping");
@@ -337,7 +308,7 @@ fn a_reply_leaves_in_its_round_unless_on_flushed_is_set() {
 #[test]
 fn custom_handlers_and_the_shutdown_event_of_a_connection() {
     let mut kernel = Kernel::new().unwrap();
-    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+    let info = line_server()
         .on_input(|ctx, line: Vec<u8>| {
             // Hand the line to a handler of our own, in this connection.
             ctx.yield_event("shout", line);
@@ -351,12 +322,11 @@ fn custom_handlers_and_the_shutdown_event_of_a_connection() {
         .spawn(&mut kernel)
         .unwrap();
     let got = run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
-        let mut s = connect(addr);
-        s.write_all(b"hello\n").unwrap();
-        read_to_close(&mut s)
+        let s = io::connect(addr);
+        io::send(&s, b"hello\n");
+        io::read_until_eof(&s, IO_TIMEOUT) // fails unless closed cleanly
     });
-    assert!(got.1, "closed cleanly");
-    assert_eq!(got.0, b"HELLO\n");
+    assert_eq!(got, b"HELLO\n");
 }
 
 /// Issue 13, finding 5: a handler that panics on one client's line used
@@ -370,7 +340,7 @@ fn a_panicking_handler_closes_only_its_own_connection() {
     let booms = Rc::new(Cell::new(0u32));
     let b = booms.clone();
     let mut kernel = Kernel::new().unwrap();
-    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+    let info = line_server()
         .on_input(move |ctx, line: Vec<u8>| {
             if line == b"boom" {
                 b.set(b.get() + 1);
@@ -383,23 +353,24 @@ fn a_panicking_handler_closes_only_its_own_connection() {
         .unwrap();
     let counter = info.clone();
     run_with_client(&mut kernel, info.session, info.addrs[0], move |addr| {
-        let mut a = connect(addr);
-        a.write_all(b"hello\n").unwrap();
-        assert_eq!(read_line(&mut a), "hello");
+        let a = io::connect(addr);
+        assert_eq!(ask(&a, "hello"), "hello");
 
         // Three in one write: the wheel delivers them in one batch, before
         // the DIE signal is dispatched; only the first reaches on_input.
-        let mut b = connect(addr);
-        b.write_all(b"boom\nboom\nboom\n").unwrap();
-        let (data, _) = read_to_close(&mut b);
+        let b = io::connect(addr);
+        io::send(&b, b"boom\nboom\nboom\n");
+        let (data, _) = io::read_until_closed(&b, IO_TIMEOUT);
         assert!(data.is_empty(), "the failing connection got {data:?}");
         assert_eq!(counter.handler_failures(), 1);
 
-        a.write_all(b"still there\n").unwrap();
-        assert_eq!(read_line(&mut a), "still there", "others are still served");
-        let mut c = connect(addr);
-        c.write_all(b"newcomer\n").unwrap();
-        assert_eq!(read_line(&mut c), "newcomer", "new ones are accepted");
+        assert_eq!(
+            ask(&a, "still there"),
+            "still there",
+            "others are still served"
+        );
+        let c = io::connect(addr);
+        assert_eq!(ask(&c, "newcomer"), "newcomer", "new ones are accepted");
     });
     assert_eq!(info.handler_failures(), 1);
     assert_eq!(booms.get(), 1, "records after the failing one are dropped");
@@ -408,9 +379,7 @@ fn a_panicking_handler_closes_only_its_own_connection() {
 
 /// Resident memory of this process, in bytes.
 fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
+    procfs::rss_bytes(std::process::id())
 }
 
 /// Issue 12: each connection's wheel kept a 64 KiB read buffer for as
@@ -423,34 +392,25 @@ fn rss() -> u64 {
 fn idle_connections_hold_no_read_buffer() {
     const CONNS: usize = 200;
     let mut kernel = Kernel::new().unwrap();
-    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
-        .on_input(|ctx, line: Vec<u8>| {
-            let _ = ctx.heap().put(&line);
-        })
-        .spawn(&mut kernel)
-        .unwrap();
+    let info = line_server().on_input(echo).spawn(&mut kernel).unwrap();
     let (per_conn, last) = run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
         // Warm up: the thread's scratch buffer and the kernel's tables.
-        let mut first = connect(addr);
-        first.write_all(b"warm\n").unwrap();
-        assert_eq!(read_line(&mut first), "warm");
+        let first = io::connect(addr);
+        assert_eq!(ask(&first, "warm"), "warm");
         let before = rss();
-        let mut conns: Vec<TcpStream> = (0..CONNS)
+        let conns: Vec<TcpStream> = (0..CONNS)
             .map(|i| {
-                let mut s = connect(addr);
-                s.write_all(format!("line {i}\n").as_bytes()).unwrap();
-                assert_eq!(read_line(&mut s), format!("line {i}"));
+                let s = io::connect(addr);
+                assert_eq!(ask(&s, &format!("line {i}")), format!("line {i}"));
                 s
             })
             .collect();
         // Half a line, pending while idle, completed after another
         // connection's round trip (so, in practice, in a later read).
-        conns[0].write_all(b"half a ").unwrap();
-        conns[1].write_all(b"x\n").unwrap();
-        assert_eq!(read_line(&mut conns[1]), "x");
+        io::send(&conns[0], b"half a ");
+        assert_eq!(ask(&conns[1], "x"), "x");
         let per_conn = rss().saturating_sub(before) / CONNS as u64;
-        conns[0].write_all(b"line\n").unwrap();
-        (per_conn, read_line(&mut conns[0]))
+        (per_conn, ask(&conns[0], "line"))
     });
     eprintln!("RSS growth per idle connection: {per_conn} bytes");
     assert_eq!(last, "half a line", "a partial line is kept across reads");
@@ -472,10 +432,8 @@ fn a_client_that_never_ends_its_line_is_cut_off_early() {
     let errors: Log = Rc::default();
     let e = errors.clone();
     let mut kernel = Kernel::new().unwrap();
-    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
-        .on_input(|ctx, line: Vec<u8>| {
-            let _ = ctx.heap().put(&line);
-        })
+    let info = line_server()
+        .on_input(echo)
         .on_error(move |_, err| e.borrow_mut().push(format!("{} {}", err.op, err.message)))
         .spawn(&mut kernel)
         .unwrap();
@@ -484,9 +442,8 @@ fn a_client_that_never_ends_its_line_is_cut_off_early() {
         let floods: Vec<_> = (0..CLIENTS)
             .map(|_| {
                 std::thread::spawn(move || {
-                    let mut s = connect(addr);
-                    s.write_all(b"a complete line\n").unwrap();
-                    assert_eq!(read_line(&mut s), "a complete line");
+                    let mut s = io::connect(addr);
+                    assert_eq!(ask(&s, "a complete line"), "a complete line");
                     // Then a line that never ends, until the server hangs up.
                     let chunk = vec![b'x'; 1 << 20];
                     let mut sent = 0;
@@ -525,7 +482,7 @@ fn a_client_that_never_ends_its_line_is_cut_off_early() {
 #[test]
 fn a_panicking_on_connected_closes_only_that_connection() {
     let mut kernel = Kernel::new().unwrap();
-    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+    let info = line_server()
         .on_connected(|ctx| {
             ctx.heap().put(&b"hello".to_vec()).unwrap();
             panic!("a bug in on_connected");
@@ -535,10 +492,10 @@ fn a_panicking_on_connected_closes_only_that_connection() {
     let counter = info.clone();
     run_with_client(&mut kernel, info.session, info.addrs[0], move |addr| {
         for _ in 0..2 {
-            let mut s = connect(addr);
+            let s = io::connect(addr);
             // Closed; what was put before the panic may have been written
             // (the wheel writes when a handler returns, even a failed one).
-            let (data, _) = read_to_close(&mut s);
+            let (data, _) = io::read_until_closed(&s, IO_TIMEOUT);
             assert!(data.is_empty() || data == b"hello\n", "got {data:?}");
         }
         assert_eq!(counter.handler_failures(), 2);
@@ -556,7 +513,7 @@ fn listener_session_runs_started_args_and_states() {
     let log: Log = Rc::default();
     let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
     let mut kernel = Kernel::new().unwrap();
-    let info = ServerTcp::new("127.0.0.1:0".parse().unwrap(), Line::literal(b"\n"))
+    let info = line_server()
         .listener_args(String::from("tag"))
         .started(move |ctx, addr| {
             let me = ctx.id();
@@ -590,9 +547,8 @@ fn listener_session_runs_started_args_and_states() {
         .unwrap();
     let listener = info.session;
     run_with_client(&mut kernel, info.session, info.addrs[0], |addr| {
-        let mut s = connect(addr);
-        s.write_all(b"x\n").unwrap();
-        assert_eq!(read_line(&mut s), "x");
+        let s = io::connect(addr);
+        assert_eq!(ask(&s, "x"), "x");
     });
     assert_eq!(
         *log.borrow(),
