@@ -6,20 +6,80 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rpoe::mio::net::TcpStream;
-use rpoe::{DieInfo, Error, Kernel, ManualClock, Session, Signal};
+use rpoe::{AsyncIo, Ctx, DieInfo, Error, Kernel, ManualClock, Session, Signal};
+
+mod support;
+use support::{join, serve_one};
 
 type Log = Rc<RefCell<Vec<String>>>;
 
 fn log(l: &Log, s: impl Into<String>) {
     l.borrow_mut().push(s.into());
+}
+
+/// A kernel on a manual clock, and the clock.
+fn manual_kernel() -> (Kernel, ManualClock) {
+    let clock = ManualClock::new();
+    (Kernel::with_manual_clock(clock.clone()).unwrap(), clock)
+}
+
+/// Spawn a future that sleeps `d` on the kernel's clock and then logs
+/// `"woke"`; its end is the event `"slept"`.
+fn nap_then_log(ctx: &mut Ctx<'_, Log>, d: Duration) {
+    let nap = ctx.sleep(d);
+    let l = ctx.heap().clone();
+    ctx.spawn_future("slept", async move {
+        nap.await;
+        log(&l, "woke");
+    });
+}
+
+/// A blocking peer that reads one line from its one connection and
+/// answers with what `answer` makes of it (the line with its newline).
+fn answer_one_line(
+    answer: impl FnOnce(&str) -> String + Send + 'static,
+) -> (SocketAddr, JoinHandle<()>) {
+    serve_one(move |mut s| {
+        let mut line = String::new();
+        BufReader::new(&s).read_line(&mut line).unwrap();
+        s.write_all(answer(&line).as_bytes()).unwrap();
+    })
+}
+
+/// Run `kernel` with a session that connects a kernel socket to `addr`
+/// and spawns the future `talk` makes of it; the future's output, once
+/// `run` has returned.
+fn over_a_kernel_socket<T: 'static, Fut: Future<Output = T> + 'static>(
+    kernel: &mut Kernel,
+    addr: SocketAddr,
+    talk: impl FnOnce(AsyncIo<TcpStream>) -> Fut + 'static,
+) -> T {
+    let got: Rc<RefCell<Option<T>>> = Rc::default();
+    let talk = Cell::new(Some(talk));
+    kernel.spawn(
+        Session::new(got.clone())
+            .on("_start", move |ctx| {
+                let io = ctx.add_async(TcpStream::connect(addr).unwrap()).unwrap();
+                let talk = talk.take().expect("_start runs once");
+                ctx.spawn_future("output", talk(io));
+            })
+            .on("output", |ctx| {
+                let output = ctx.take_arg::<T>().unwrap();
+                *ctx.heap().borrow_mut() = Some(output);
+            }),
+        (),
+    );
+    kernel.run().unwrap();
+    got.take().expect("the future's output")
 }
 
 /// A one-shot value handed from any thread to a future, with the waker
@@ -97,18 +157,12 @@ fn output_is_queued_when_the_future_completes() {
 #[test]
 fn a_sleep_is_a_timer_in_due_order_on_the_manual_clock() {
     let l: Log = Log::default();
-    let clock = ManualClock::new();
-    let mut kernel = Kernel::with_manual_clock(clock.clone()).unwrap();
+    let (mut kernel, clock) = manual_kernel();
     kernel.spawn(
         Session::new(l.clone())
             .on("_start", |ctx| {
                 ctx.delay("t1", Duration::from_secs(10), ());
-                let nap = ctx.sleep(Duration::from_secs(10));
-                let l = ctx.heap().clone();
-                ctx.spawn_future("slept", async move {
-                    nap.await;
-                    log(&l, "woke");
-                });
+                nap_then_log(ctx, Duration::from_secs(10));
                 // Set after the sleep's timer is asked for, but the sleep
                 // registers at its first poll (next round): t2 is first.
                 ctx.delay("t2", Duration::from_secs(10), ());
@@ -165,8 +219,7 @@ fn a_sleep_on_the_system_clock() {
 fn a_pending_task_holds_its_session_and_is_cancelled_when_it_stops() {
     let l: Log = Log::default();
     let dropped = Rc::new(Cell::new(false));
-    let clock = ManualClock::new();
-    let mut kernel = Kernel::with_manual_clock(clock).unwrap();
+    let (mut kernel, _clock) = manual_kernel();
     let d = dropped.clone();
     let id = kernel.spawn(
         Session::new(l.clone())
@@ -252,78 +305,38 @@ fn a_wake_from_another_thread_wakes_the_blocked_kernel() {
     assert!(kernel.run_one_timeslice().unwrap());
     tx.send(()).unwrap();
     kernel.run().unwrap();
-    t.join().unwrap();
+    join(t);
     assert_eq!(got.get(), 99);
 }
 
 #[test]
 fn a_future_talks_over_a_kernel_socket() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (s, _) = listener.accept().unwrap();
-        let mut line = String::new();
-        BufReader::new(&s).read_line(&mut line).unwrap();
-        let mut s = s;
-        // More than the adapter buffers at once, to exercise the pause.
-        let big = line.trim_end().to_uppercase().repeat(40_000);
-        s.write_all(big.as_bytes()).unwrap();
-    });
-    let got = Rc::new(RefCell::new(String::new()));
+    // More than the adapter buffers at once, to exercise the pause.
+    let (addr, server) = answer_one_line(|line| line.trim_end().to_uppercase().repeat(40_000));
     let mut kernel = Kernel::new().unwrap();
-    kernel.spawn(
-        Session::new(got.clone())
-            .on("_start", move |ctx| {
-                let stream = TcpStream::connect(addr).unwrap();
-                let io = ctx.add_async(stream).unwrap();
-                ctx.spawn_future("reply", async move {
-                    io.write_all(b"hello\n").await.unwrap();
-                    let mut out = Vec::new();
-                    io.read_to_end(&mut out, 1 << 20).await.unwrap();
-                    String::from_utf8(out).unwrap()
-                });
-            })
-            .on("reply", |ctx| {
-                let s = ctx.take_arg::<String>().unwrap();
-                *ctx.heap().borrow_mut() = s;
-            }),
-        (),
-    );
-    kernel.run().unwrap();
-    server.join().unwrap();
-    let got = got.borrow();
+    let got = over_a_kernel_socket(&mut kernel, addr, |io| async move {
+        io.write_all(b"hello\n").await.unwrap();
+        let mut out = Vec::new();
+        io.read_to_end(&mut out, 1 << 20).await.unwrap();
+        String::from_utf8(out).unwrap()
+    });
+    join(server);
     assert_eq!(got.len(), 5 * 40_000);
     assert!(got.chars().all(|c| "HELO".contains(c)));
 }
 
 #[test]
 fn a_read_limit_is_an_error_not_unbounded_memory() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, server) = serve_one(|mut s| {
         let _ = s.write_all(&[b'x'; 10_000]);
     });
-    let got = Rc::new(RefCell::new(None));
     let mut kernel = Kernel::new().unwrap();
-    kernel.spawn(
-        Session::new(got.clone())
-            .on("_start", move |ctx| {
-                let io = ctx.add_async(TcpStream::connect(addr).unwrap()).unwrap();
-                ctx.spawn_future("done", async move {
-                    let mut out = Vec::new();
-                    io.read_to_end(&mut out, 1000).await.map_err(|e| e.kind())
-                });
-            })
-            .on("done", |ctx| {
-                let r = ctx.take_arg::<Result<usize, std::io::ErrorKind>>().unwrap();
-                *ctx.heap().borrow_mut() = Some(r);
-            }),
-        (),
-    );
-    kernel.run().unwrap();
-    server.join().unwrap();
-    assert_eq!(*got.borrow(), Some(Err(std::io::ErrorKind::InvalidData)));
+    let got = over_a_kernel_socket(&mut kernel, addr, |io| async move {
+        let mut out = Vec::new();
+        io.read_to_end(&mut out, 1000).await.map_err(|e| e.kind())
+    });
+    join(server);
+    assert_eq!(got, Err(std::io::ErrorKind::InvalidData));
 }
 
 #[test]
@@ -378,39 +391,17 @@ fn a_future_awaits_a_kernel_socket_on_the_manual_clock() {
     // The manual clock stands still, so only I/O readiness can move this
     // future: the kernel must still poll its sockets (without ClockStalled)
     // while a task waits on one and no timer is pending.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (s, _) = listener.accept().unwrap();
-        let mut line = String::new();
-        BufReader::new(&s).read_line(&mut line).unwrap();
-        let mut s = s;
-        s.write_all(line.to_uppercase().as_bytes()).unwrap();
-    });
-    let got = Rc::new(RefCell::new(String::new()));
-    let clock = ManualClock::new();
-    let mut kernel = Kernel::with_manual_clock(clock.clone()).unwrap();
-    kernel.spawn(
-        Session::new(got.clone())
-            .on("_start", move |ctx| {
-                let io = ctx.add_async(TcpStream::connect(addr).unwrap()).unwrap();
-                ctx.spawn_future("reply", async move {
-                    io.write_all(b"manual\n").await.unwrap();
-                    let mut out = Vec::new();
-                    io.read_to_end(&mut out, 1024).await.unwrap();
-                    String::from_utf8(out).unwrap()
-                });
-            })
-            .on("reply", |ctx| {
-                let s = ctx.take_arg::<String>().unwrap();
-                *ctx.heap().borrow_mut() = s;
-            }),
-        (),
-    );
+    let (addr, server) = answer_one_line(|line| line.to_uppercase());
+    let (mut kernel, clock) = manual_kernel();
     let before = clock.now();
-    kernel.run().unwrap();
-    server.join().unwrap();
-    assert_eq!(*got.borrow(), "MANUAL\n");
+    let got = over_a_kernel_socket(&mut kernel, addr, |io| async move {
+        io.write_all(b"manual\n").await.unwrap();
+        let mut out = Vec::new();
+        io.read_to_end(&mut out, 1024).await.unwrap();
+        String::from_utf8(out).unwrap()
+    });
+    join(server);
+    assert_eq!(got, "MANUAL\n");
     assert_eq!(clock.now(), before, "the manual clock moved by itself");
 }
 
@@ -420,17 +411,11 @@ fn alarm_remove_all_leaves_a_pending_sleep_alone() {
     // the kernel's, not an alarm the session set. Were it cleared, the
     // future would never wake and would hold its session forever.
     let l: Log = Log::default();
-    let clock = ManualClock::new();
-    let mut kernel = Kernel::with_manual_clock(clock.clone()).unwrap();
+    let (mut kernel, clock) = manual_kernel();
     kernel.spawn(
         Session::new(l.clone())
             .on("_start", |ctx| {
-                let nap = ctx.sleep(Duration::from_secs(5));
-                let l = ctx.heap().clone();
-                ctx.spawn_future("slept", async move {
-                    nap.await;
-                    log(&l, "woke");
-                });
+                nap_then_log(ctx, Duration::from_secs(5));
                 ctx.delay("alarm", Duration::from_secs(5), ());
                 ctx.yield_event("clear", ());
             })
