@@ -14,7 +14,7 @@ use rpoe::filter::Line;
 use rpoe::{Kernel, Session};
 
 mod support;
-use support::run_bounded;
+use support::{join, run_bounded, serve_one};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const ECONNREFUSED: i32 = 111;
@@ -447,10 +447,7 @@ fn a_connection_that_lasted_resets_the_backoff() {
 #[test]
 fn a_server_that_never_ends_its_line_is_dropped_at_the_input_cap() {
     use std::io::{Read, Write};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, server) = serve_one(|mut s| {
         s.set_write_timeout(Some(LIMIT)).unwrap();
         s.set_read_timeout(Some(LIMIT)).unwrap();
         let chunk = vec![b'x'; 1 << 20];
@@ -473,7 +470,7 @@ fn a_server_that_never_ends_its_line_is_dropped_at_the_input_cap() {
         .on_disconnected(move |_| push(&l2, "disconnected"))
         .spawn(&mut kernel);
     run_bounded(&mut kernel, LIMIT);
-    let sent = server.join().unwrap();
+    let sent = join(server);
     assert!(sent < 32 << 20, "the client took all {sent} bytes");
     let log = log.borrow();
     assert_eq!(log.len(), 2, "{log:?}");
