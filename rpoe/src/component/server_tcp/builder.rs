@@ -365,7 +365,7 @@ where
     /// Bind the listeners, then start the listening session with `spawn`
     /// (the one difference between `start`, `spawn` and `spawn_child`).
     fn launch(
-        mut self,
+        self,
         spawn: impl FnOnce(Session<ServerListener>) -> SessionId,
     ) -> Result<ServerTcpInfo, Error> {
         if let Some(why) = self.misuse {
@@ -378,12 +378,6 @@ where
             addrs.push(l.local_addr()?);
             listeners.push(l);
         }
-        let max = self.max_clients.unwrap_or_else(default_max_clients);
-        let alias = self.alias.clone();
-        let started = self.started.take();
-        let args = self.listener_args.take();
-        let listener_handlers = std::mem::take(&mut self.listener_handlers);
-        let emfile_pause = self.emfile_pause;
         let failures = Arc::new(AtomicU64::new(0));
         let clients = Rc::new(Cell::new(0));
         // Everything a connection's handlers need, shared by all of them:
@@ -410,13 +404,13 @@ where
         let session = Listening {
             listeners,
             addrs: addrs.clone(),
-            alias,
-            max,
+            alias: self.alias,
+            max: self.max_clients.unwrap_or_else(default_max_clients),
             clients,
-            emfile_pause,
-            started,
-            args,
-            handlers: listener_handlers,
+            emfile_pause: self.emfile_pause,
+            started: self.started,
+            args: self.listener_args,
+            handlers: self.listener_handlers,
             spawn_client,
         }
         .session();

@@ -92,27 +92,19 @@ pub(super) struct Listening {
 impl Listening {
     /// The listening session, ready to spawn.
     pub(super) fn session(self) -> Session<ServerListener> {
-        let Listening {
-            listeners,
-            addrs,
-            alias,
-            max,
-            clients,
-            emfile_pause,
-            started,
-            args,
-            handlers,
-            spawn_client,
-        } = self;
-        let first = addrs.first().copied();
+        let first = self.addrs.first().copied();
         let heap = ServerListener {
-            pending: listeners,
+            pending: self.listeners,
             wheels: Vec::new(),
-            clients,
-            max,
-            addrs,
-            args,
+            clients: self.clients,
+            max: self.max,
+            addrs: self.addrs,
+            args: self.args,
         };
+        let alias = self.alias;
+        let started = self.started;
+        let emfile_pause = self.emfile_pause;
+        let spawn_client = self.spawn_client;
         let session = Session::new(heap)
             .on("_start", move |ctx| {
                 if let Some(a) = &alias {
@@ -169,7 +161,7 @@ impl Listening {
                 }
             });
         let mut session = session;
-        for (event, f) in handlers {
+        for (event, f) in self.handlers {
             if LISTENER_OWN.contains(&event.as_str()) {
                 tracing::warn!(target: "rpoe::server_tcp", event = %event, "listener_on cannot replace the listener's own handler; ignored");
                 continue;
