@@ -34,7 +34,6 @@ const LISTENER_OWN: [&str; 5] = [
     "shutdown",
 ];
 
-/// The listening session's heap.
 /// The listening session's heap (POE's listener session, whose heap
 /// `ListenerArgs`, `Started` and `InlineStates`-for-the-listener reach):
 /// handed to [`ServerTcp::started`](super::ServerTcp::started) and [`ServerTcp::listener_on`](super::ServerTcp::listener_on)
