@@ -12,8 +12,14 @@
 //! added latency beyond one wake-up of the descriptor. Futures started
 //! with [`crate::Ctx::spawn_future`] are polled inside the runtime's
 //! context: `tokio::runtime::Handle::current()`, tokio's sockets and
-//! timers work in them, and their wakes reach the kernel through its
-//! descriptor.
+//! timers work in them. Their wakes from the runtime's thread (a client
+//! library's connection task handing them a message, say) skip the
+//! descriptor: while tokio drives the kernel, the kernel holds the driving
+//! task's waker ([`Kernel::set_wake_hook`]), so such a wake costs no
+//! system call, as between two tokio tasks; wakes from other threads
+//! still come through the descriptor. And while the kernel has work of
+//! its own it takes a few turns in a row before it lets tokio poll its
+//! reactor (each such poll is a system call).
 //!
 //! ```
 //! use rpoe::{Kernel, Session};
@@ -90,23 +96,66 @@ pub async fn drive(kernel: &mut Kernel) -> Result<(), Error> {
     // the safe, deprecated call states the same contract.
     #[allow(deprecated)]
     let fd = AsyncFd::with_interest(KernelFd(kernel.as_raw_fd()), Interest::READABLE)?;
-    while kernel.turn()? {
-        match kernel.next_deadline() {
+    let kernel = &mut HookGuard(kernel);
+    let mut eager = 0;
+    while kernel.0.turn()? {
+        match kernel.0.next_deadline() {
+            Some(Duration::ZERO) if eager < EAGER_TURNS => {
+                // The kernel's own work (a woken future, an event its
+                // futures queued): turn again at once. Yielding to tokio
+                // costs a poll of its reactor per yield, and what woke
+                // that work is usually the kernel itself.
+                eager += 1;
+            }
             Some(Duration::ZERO) => {
-                // Work is waiting: let tokio's other tasks and its reactor
-                // have their turn first, then go on.
+                // Work is still waiting: let tokio's other tasks and its
+                // reactor have their turn first, then go on.
+                eager = 0;
                 ::tokio::task::yield_now().await;
             }
-            deadline => wait(&fd, deadline).await?,
+            deadline => {
+                eager = 0;
+                wait(kernel.0, &fd, deadline).await?;
+            }
         }
     }
     Ok(())
 }
 
-/// Wait until the kernel's descriptor is readable or `deadline` passed.
-async fn wait(fd: &AsyncFd<KernelFd>, deadline: Option<Duration>) -> Result<(), Error> {
+/// How many turns in a row the kernel takes while it has work of its own
+/// before it lets tokio run (a call's answer wakes the future that waits
+/// for it, whose event's handler starts the next call: three turns).
+/// Each turn is bounded by the kernel's per-round limits, so tokio's
+/// tasks wait at most this many rounds.
+const EAGER_TURNS: u32 = 2;
+
+/// Holds the kernel while tokio drives it, and takes back the wake hook
+/// (see [`Kernel::set_wake_hook`]) however the driving ends — returned,
+/// failed, or the future dropped.
+struct HookGuard<'k>(&'k mut Kernel);
+
+impl Drop for HookGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set_wake_hook(None);
+    }
+}
+
+/// Wait until the kernel's descriptor is readable, a future of the kernel
+/// was woken, or `deadline` passed.
+async fn wait(
+    kernel: &mut Kernel,
+    fd: &AsyncFd<KernelFd>,
+    deadline: Option<Duration>,
+) -> Result<(), Error> {
     let mut sleep = pin!(deadline.map(::tokio::time::sleep));
     poll_fn(|cx| {
+        // A future of the kernel woken from this thread (by a tokio task:
+        // a client library's connection, say) wakes this task directly,
+        // without a system call; from now until the next turn.
+        kernel.set_wake_hook(Some(cx.waker()));
+        if kernel.next_deadline() == Some(Duration::ZERO) {
+            return Poll::Ready(Ok(()));
+        }
         if let Poll::Ready(r) = fd.poll_read_ready(cx) {
             // Clear before the turn: readiness that comes during the turn
             // is a new edge and wakes the next wait.

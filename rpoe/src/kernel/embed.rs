@@ -13,6 +13,7 @@
 //! The example is on [`Kernel::turn`].
 
 use std::os::fd::{AsRawFd, RawFd};
+use std::task::Waker;
 use std::time::Duration;
 
 use super::{Error, Kernel};
@@ -43,6 +44,29 @@ impl Kernel {
             self.finish()?;
         }
         Ok(more)
+    }
+
+    /// Give the kernel the waker of the outer loop's task that drives it
+    /// (or `None` to take it back): from then on a future of the kernel
+    /// woken while the kernel is between turns wakes that task, instead
+    /// of making the kernel's descriptor readable.
+    ///
+    /// Why: the descriptor is the way to reach a kernel that may be
+    /// blocked in the OS, and reaching it costs a system call to write
+    /// the kernel's wake-up counter plus the outer loop's poll to notice.
+    /// An outer loop that polls the kernel as a future (as `rpoe::tokio`
+    /// does) is woken more cheaply through its own waker — tokio's costs
+    /// no system call when the wake comes from the runtime's own thread,
+    /// which is where a future's I/O (a client library's connection task)
+    /// runs. With a hook set the outer loop must treat a wake of its task
+    /// as "turn the kernel" (check [`Kernel::next_deadline`]), as it
+    /// treats the descriptor. Posts from other threads
+    /// ([`crate::KernelHandle`]), I/O watchers and signals still come
+    /// through the descriptor. [`Kernel::run`] and
+    /// [`Kernel::run_one_timeslice`], which block in the OS, take the hook
+    /// back themselves.
+    pub fn set_wake_hook(&mut self, waker: Option<&Waker>) {
+        self.core.tasks.set_hook(waker);
     }
 
     /// How long an outer loop may wait before the next [`Kernel::turn`]

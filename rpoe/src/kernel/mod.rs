@@ -348,6 +348,8 @@ impl Kernel {
     /// must be advanced; [`Error::Io`] if polling the OS fails.
     pub fn run(&mut self) -> Result<(), Error> {
         self.core.clear_stop_request();
+        // This loop blocks in the OS: wakes must reach the descriptor.
+        self.core.tasks.set_hook(None);
         while self.round(true)? {}
         // Work queued by wheels dropped in the last handlers (closing
         // handles, reaping children) is done before returning.
@@ -379,6 +381,7 @@ impl Kernel {
     /// As [`Kernel::run`].
     pub fn run_one_timeslice(&mut self) -> Result<bool, Error> {
         self.core.clear_stop_request();
+        self.core.tasks.set_hook(None);
         if self.core.sessions.len() == 0 {
             let was = std::mem::replace(&mut self.alive, false);
             self.finish()?;

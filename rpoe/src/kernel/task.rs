@@ -98,7 +98,7 @@ impl fmt::Display for TaskId {
 
 /// The tasks woken since the kernel last looked, shared with every waker.
 pub(crate) struct ReadyList {
-    list: Mutex<Vec<TaskId>>,
+    list: Mutex<Woken>,
     /// The list is not empty: read without the lock on every round, so a
     /// kernel without woken tasks pays an atomic load, not a lock.
     nonempty: AtomicBool,
@@ -110,8 +110,17 @@ pub(crate) struct ReadyList {
     waker: Arc<mio::Waker>,
 }
 
+/// What the ready list's lock guards: the woken tasks and the outer
+/// loop's waker, read together so that a wake sees a consistent pair.
+struct Woken {
+    ids: Vec<TaskId>,
+    /// Set by [`crate::Kernel::set_wake_hook`]: how to wake an outer loop
+    /// that drives the kernel, instead of its poll waker.
+    hook: Option<Waker>,
+}
+
 impl ReadyList {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<TaskId>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Woken> {
         // Every critical section is a push or a swap: a poisoned lock
         // cannot hold a half-made list.
         match self.list.lock() {
@@ -121,17 +130,21 @@ impl ReadyList {
     }
 
     fn push(&self, id: TaskId) {
-        let was_empty = {
+        let (was_empty, hook) = {
             let mut list = self.lock();
-            list.push(id);
+            list.ids.push(id);
             self.nonempty.store(true, Ordering::Release);
-            list.len() == 1
+            let first = list.ids.len() == 1;
+            (first, if first { list.hook.clone() } else { None })
         };
         if was_empty
             && !(self.busy.load(Ordering::Acquire)
                 && std::thread::current().id() == self.kernel_thread)
         {
-            if let Err(e) = self.waker.wake() {
+            // Woken outside the lock: a waker may run arbitrary code.
+            if let Some(hook) = hook {
+                hook.wake();
+            } else if let Err(e) = self.waker.wake() {
                 tracing::warn!(target: "rpoe::kernel", error = %e, "could not wake the kernel for a task");
             }
         }
@@ -187,7 +200,10 @@ impl Tasks {
             slab: Slab::new(),
             next_gen: 1,
             ready: Arc::new(ReadyList {
-                list: Mutex::new(Vec::new()),
+                list: Mutex::new(Woken {
+                    ids: Vec::new(),
+                    hook: None,
+                }),
                 nonempty: AtomicBool::new(false),
                 busy: AtomicBool::new(false),
                 kernel_thread: std::thread::current().id(),
@@ -201,6 +217,16 @@ impl Tasks {
     /// Whether a woken task waits to be polled.
     pub(crate) fn has_ready(&self) -> bool {
         self.ready.nonempty.load(Ordering::Acquire)
+    }
+
+    /// Route wakes through `hook` (see [`crate::Kernel::set_wake_hook`]).
+    pub(crate) fn set_hook(&self, hook: Option<&Waker>) {
+        let mut list = self.ready.lock();
+        match (&list.hook, hook) {
+            (Some(old), Some(new)) if old.will_wake(new) => {}
+            (None, None) => {}
+            _ => list.hook = hook.cloned(),
+        }
     }
 
     /// Tell wakers whether the kernel is running on its thread (see
@@ -237,7 +263,7 @@ impl Core {
         let mut batch = std::mem::take(&mut self.tasks.batch);
         {
             let mut list = self.tasks.ready.lock();
-            std::mem::swap(&mut batch, &mut *list);
+            std::mem::swap(&mut batch, &mut list.ids);
             self.tasks.ready.nonempty.store(false, Ordering::Release);
         }
         for id in batch.drain(..) {
