@@ -49,7 +49,27 @@ struct Args {
     nats: Option<String>,
 }
 
-fn parse() -> Args {
+/// What `--help` prints.
+const USAGE: &str = "\
+ikc_bench: rpoe-ikc against plain async-nats on the same nats-server
+
+Usage: ikc_bench [--n N] [--calls N] [--rounds N] [--chunks N] [--nats URL]
+
+Options:
+  --n N        posts per round (default: 200000)
+  --calls N    sequential calls per round (default: 5000)
+  --rounds N   rounds; the report gives each and their median (default: 5)
+  --chunks N   each round is cut into N chunks that alternate which side
+               goes first (default: 10)
+  --nats URL   an existing NATS server (default: start nats-server on a
+               free loopback port; it must be on the PATH)
+  -h, --help   print this help
+
+Ratios are IKC over plain (above 1: IKC costs more). Build with --release.
+";
+
+/// The options, or why they are wrong.
+fn parse() -> Result<Args, String> {
     let mut a = Args {
         n: 200_000,
         calls: 5000,
@@ -59,17 +79,35 @@ fn parse() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
-        let v = it.next().expect("option value");
+        if f == "--help" || f == "-h" {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
+        let v = it
+            .next()
+            .ok_or_else(|| format!("{f} needs a value (see --help)"))?;
+        let num = |what: &str| -> Result<u64, String> {
+            match v.parse::<u64>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("{what} must be a positive integer, not {v:?}")),
+            }
+        };
         match f.as_str() {
-            "--n" => a.n = v.parse().unwrap(),
-            "--calls" => a.calls = v.parse().unwrap(),
-            "--rounds" => a.rounds = v.parse().unwrap(),
-            "--chunks" => a.chunks = v.parse().unwrap(),
+            "--n" => a.n = num("--n")?,
+            "--calls" => a.calls = num("--calls")?,
+            "--rounds" => a.rounds = num("--rounds")? as usize,
+            "--chunks" => a.chunks = num("--chunks")?,
             "--nats" => a.nats = Some(v),
-            _ => panic!("unknown option {f}"),
+            _ => return Err(format!("unknown option {f} (see --help)")),
         }
     }
-    a
+    if a.chunks > a.n.min(a.calls) {
+        return Err(format!(
+            "--chunks {} is more than --n or --calls: each chunk needs at least one",
+            a.chunks
+        ));
+    }
+    Ok(a)
 }
 
 fn config(name: &str, url: &str, n: u64) -> Config {
@@ -407,7 +445,13 @@ impl Run {
 }
 
 fn main() {
-    let args = parse();
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ikc_bench: {e}");
+            std::process::exit(2);
+        }
+    };
     let mut server = None;
     let url = match &args.nats {
         Some(u) => u.clone(),
@@ -423,7 +467,12 @@ fn main() {
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::null())
                     .spawn()
-                    .expect("start nats-server (apt-get install nats-server, or pass --nats URL)"),
+                    .unwrap_or_else(|e| {
+                        eprintln!(
+                            "ikc_bench: cannot start nats-server ({e}): apt-get install nats-server, or pass --nats URL"
+                        );
+                        std::process::exit(2)
+                    }),
             );
             let deadline = Instant::now() + Duration::from_secs(10);
             while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
