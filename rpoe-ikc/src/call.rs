@@ -15,6 +15,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::hub::Hub;
+#[cfg(doc)]
+use crate::Ikc;
 use crate::{Error, ERROR_HEADER, KERNEL_HEADER};
 
 /// The answer to a call: the argument of its RSVP event.
@@ -85,22 +87,6 @@ fn header_str(m: &Message, name: &str) -> Option<Rc<str>> {
         .as_ref()
         .and_then(|h| h.get(name))
         .map(|v| Rc::from(v.as_str()))
-}
-
-/// Hand an answer to the call waiting for it (its token is the last
-/// token of the reply subject); an answer after the call ended is
-/// dropped.
-pub(crate) fn answer_call(hub: &Hub, m: Message) {
-    let token = m
-        .subject
-        .as_str()
-        .rsplit('.')
-        .next()
-        .and_then(|t| t.parse::<u64>().ok());
-    let slot = token.and_then(|t| hub.st.borrow_mut().calls.remove(&t));
-    if let Some(slot) = slot {
-        slot.fill(Ok(m));
-    }
 }
 
 /// The body of [`Ikc::call_timeout`]: queue the call with a reply
@@ -186,4 +172,20 @@ pub(crate) fn call<A: Serialize + ?Sized, R: DeserializeOwned + 'static, H: 'sta
         CallReply { to, from, result }
     });
     Ok(())
+}
+
+/// Hand an answer to the call waiting for it (its token is the last
+/// token of the reply subject); an answer after the call ended is
+/// dropped.
+pub(crate) fn answer_call(hub: &Hub, m: Message) {
+    let token = m
+        .subject
+        .as_str()
+        .rsplit('.')
+        .next()
+        .and_then(|t| t.parse::<u64>().ok());
+    let slot = token.and_then(|t| hub.st.borrow_mut().calls.remove(&t));
+    if let Some(slot) = slot {
+        slot.fill(Ok(m));
+    }
 }

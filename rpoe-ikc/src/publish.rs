@@ -60,7 +60,7 @@ impl<T: fmt::Debug> fmt::Debug for Incoming<T> {
 pub struct ReplyTo {
     /// The caller's reply subject, as it came (shared, not copied).
     pub(crate) subject: Subject,
-    pub(crate) hub: Weak<Hub>,
+    hub: Weak<Hub>,
     pub(crate) done: bool,
 }
 
@@ -138,8 +138,7 @@ impl Drop for ReplyTo {
 
 /// Decodes an incoming payload and runs the published session's handler
 /// with it.
-pub(crate) type Deliver =
-    Box<dyn Fn(&mut Ctx<'_, HubHeap>, Meta, &[u8]) -> Result<(), DeliverError>>;
+type Deliver = Box<dyn Fn(&mut Ctx<'_, HubHeap>, Meta, &[u8]) -> Result<(), DeliverError>>;
 
 /// What a delivery knows besides the payload.
 pub(crate) struct Meta {
