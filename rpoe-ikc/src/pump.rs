@@ -1,0 +1,221 @@
+//! The tasks between the NATS client and the IKC session: a
+//! subscription's pump, which moves incoming messages into the session's
+//! bounded inbox (and answers to their calls), and the drainer, which
+//! hands queued messages to the client in order.
+
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use async_nats::{Client, Message, Subject, Subscriber};
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use crate::call::answer_call;
+use crate::hub::{publish, publish_error, Hub, InFlight, Origin, Phase};
+use crate::publish::Pub;
+#[cfg(doc)]
+use crate::Config;
+use crate::{Error, QUEUE_GROUP, SHUTDOWN_GRACE};
+
+/// Where an incoming message goes.
+pub(crate) enum Route {
+    /// Event `idx` of a publication, by name (`any == false`) or `*`.
+    Pub(Rc<Pub>, usize, bool),
+    /// The reply inbox of this kernel's calls.
+    Replies,
+}
+
+/// What the subscription tasks hand the IKC session, in order.
+pub(crate) enum Arrival {
+    /// A subscription is in place (the server answered a PING after it).
+    Subscribed(Rc<Route>),
+    /// Subscribing failed.
+    Failed(Rc<Route>, String),
+    /// A message for a publication.
+    Message(Rc<Route>, Inbound),
+}
+
+/// What delivery needs of a message: smaller than the client's
+/// [`Message`], so that moving it through the inbox costs less.
+pub(crate) struct Inbound {
+    pub(crate) subject: Subject,
+    pub(crate) reply: Option<Subject>,
+    pub(crate) payload: Bytes,
+}
+
+impl From<Message> for Inbound {
+    fn from(m: Message) -> Inbound {
+        let Message {
+            subject,
+            reply,
+            payload,
+            ..
+        } = m;
+        Inbound {
+            subject,
+            reply,
+            payload,
+        }
+    }
+}
+
+pub(crate) enum DrainOut {
+    Failed(Option<Origin>, Error),
+    Done,
+}
+
+/// A subscription task: subscribe, then move messages into the IKC
+/// session's bounded inbox until the route ends. At most
+/// [`Config::batch`] messages per poll, so one busy subscription cannot
+/// keep the kernel from its other work.
+pub(crate) async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject: String) {
+    let r = match &*route {
+        Route::Pub(_, _, true) => {
+            client
+                .queue_subscribe(subject, QUEUE_GROUP.to_string())
+                .await
+        }
+        _ => client.subscribe(subject).await,
+    };
+    let mut sub: Subscriber = match r {
+        Ok(s) => s,
+        Err(e) => {
+            hub.arrive(Arrival::Failed(route, e.to_string()));
+            return;
+        }
+    };
+    // The server has the subscription once it answered a PING sent after
+    // it.
+    match client.flush().await {
+        Ok(()) => hub.arrive(Arrival::Subscribed(route.clone())),
+        Err(e) => hub.arrive(Arrival::Failed(route.clone(), e.to_string())),
+    }
+    let batch = hub.cfg.batch.max(1);
+    let cap = hub.inbox_cap();
+    // true: the publication ended; false: the subscription closed.
+    let ended = poll_fn(|cx| {
+        if let Route::Pub(p, idx, any) = &*route {
+            if p.dead.get() {
+                return Poll::Ready(true);
+            }
+            p.set_waker(idx * 2 + usize::from(*any), cx.waker());
+        }
+        let mut n = 0;
+        {
+            let mut st = hub.st.borrow_mut();
+            if st.arrivals.len() >= cap {
+                st.room.push(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
+        loop {
+            match sub.poll_next_unpin(cx) {
+                Poll::Ready(Some(m)) if matches!(*route, Route::Replies) => {
+                    // An answer wakes its call's task directly: no event
+                    // of the IKC session in between.
+                    answer_call(&hub, m);
+                }
+                Poll::Ready(Some(m)) => {
+                    let room = hub.arrive_at(
+                        Arrival::Message(route.clone(), Inbound::from(m)),
+                        cap,
+                        cx.waker(),
+                    );
+                    if !room {
+                        // Woken by the IKC session once it took some.
+                        return Poll::Pending;
+                    }
+                    n += 1;
+                    if n >= batch {
+                        // Come back next round.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                }
+                Poll::Ready(None) => return Poll::Ready(false),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    })
+    .await;
+    if ended && hub.st.borrow().phase != Phase::Shut {
+        // Unsubscribe and take what the server sent before it saw the
+        // UNSUB (the client closes the stream once the server answered
+        // the PING after it), so that calls among them are answered with
+        // an error rather than left to time out. At most the
+        // subscription's capacity, and for at most 2 s (the bus may be
+        // down), so that the task cannot hold the IKC session forever.
+        let collect = async {
+            if sub.drain().await.is_ok() {
+                while let Some(m) = sub.next().await {
+                    hub.arrive(Arrival::Message(route.clone(), Inbound::from(m)));
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), collect).await;
+    }
+}
+
+/// Hand queued messages to the client, in order, until shut down.
+pub(crate) async fn drain(hub: Rc<Hub>, client: Client) -> DrainOut {
+    // Once shutting down, what is left must be handed over and flushed
+    // by this deadline: the bus may be down, and the IKC session must
+    // end all the same.
+    let mut deadline: Option<tokio::time::Instant> = None;
+    let sender = Rc::new(client.clone());
+    loop {
+        let next = poll_fn(|cx| {
+            let mut st = hub.st.borrow_mut();
+            st.busy = false;
+            if let Some(f) = st.in_flight.take() {
+                st.busy = true;
+                return Poll::Ready(Some(f));
+            }
+            if let Some(o) = st.outbound.pop_front() {
+                st.outbound_bytes -= o.size;
+                st.busy = true;
+                return Poll::Ready(Some(InFlight {
+                    fut: publish(sender.clone(), o.subject, o.reply, o.headers, o.payload),
+                    size: o.size,
+                    origin: o.origin,
+                }));
+            }
+            if st.phase == Phase::Shut {
+                return Poll::Ready(None);
+            }
+            match &mut st.drainer_waker {
+                Some(w) => w.clone_from(cx.waker()),
+                empty => *empty = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await;
+        if deadline.is_none() && hub.st.borrow().phase == Phase::Shut {
+            deadline = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+        }
+        let Some(f) = next else {
+            if let Some(d) = deadline {
+                let _ = tokio::time::timeout_at(d, client.flush()).await;
+            }
+            return DrainOut::Done;
+        };
+        let r = match deadline {
+            None => f.fut.await,
+            Some(d) => match tokio::time::timeout_at(d, f.fut).await {
+                Ok(r) => r,
+                // Out of time: what is still queued is dropped.
+                Err(_) => return DrainOut::Done,
+            },
+        };
+        match r {
+            Ok(()) => hub.st.borrow_mut().stats.sent += 1,
+            Err(e) => {
+                hub.st.borrow_mut().busy = false;
+                let err = publish_error(&e, f.size, Some(client.max_payload()));
+                return DrainOut::Failed(f.origin, err);
+            }
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! The IKC session: its heap and its handlers. It connects, follows
+//! the bus's events and tells the monitors, starts the subscriptions of
+//! publications, delivers what the subscription tasks hand it, and shuts
+//! down.
+
+use std::rc::Rc;
+
+use async_nats::Client;
+use rpoe::Ctx;
+
+use crate::call::CallSlot;
+use crate::hub::{Hub, Outbound, Phase};
+use crate::publish::{deliver, refuse_call, DeliverError, Pub};
+use crate::pump::{drain, pump, Arrival, DrainOut, Route};
+use crate::{address, BusEvent, Error, Failed};
+
+/// The IKC session's heap.
+pub struct HubHeap {
+    pub(crate) hub: Rc<Hub>,
+    /// The long-lived tasks, cancelled when the session closes (the
+    /// publications' tasks end with their publications).
+    pub(crate) bus: Option<rpoe::TaskId>,
+    pub(crate) replies: Option<rpoe::TaskId>,
+    pub(crate) drainer: Option<rpoe::TaskId>,
+}
+
+/// Fail everything that waits, end publications (shutdown or a failed
+/// first connection).
+pub(crate) fn close(hub: &Hub, error: Error) {
+    let (calls, pubs, outbound) = {
+        let mut st = hub.st.borrow_mut();
+        st.phase = Phase::Shut;
+        st.client = None;
+        st.sender = None;
+        st.in_flight = None;
+        let calls: Vec<Rc<CallSlot>> = st.calls.drain().map(|(_, s)| s).collect();
+        let pubs: Vec<Rc<Pub>> = std::mem::take(&mut st.pubs).into_values().collect();
+        let outbound: Vec<Outbound> = st.outbound.drain(..).collect();
+        st.outbound_bytes = 0;
+        // The bell is a postback, which holds the IKC session alive.
+        st.bell = None;
+        st.arrivals.clear();
+        st.room.clear();
+        (calls, pubs, outbound)
+    };
+    for c in calls {
+        c.fill(Err(error.clone()));
+    }
+    for p in pubs {
+        p.kill();
+    }
+    drop(outbound);
+}
+
+fn tell_monitors(ctx: &mut Ctx<'_, HubHeap>, ev: &BusEvent) {
+    let monitors = ctx.heap().hub.st.borrow().monitors.clone();
+    let mut gone = Vec::new();
+    for (s, event) in monitors {
+        if ctx.post(s, event.as_str(), ev.clone()).is_err() {
+            gone.push(s);
+        }
+    }
+    if !gone.is_empty() {
+        ctx.heap()
+            .hub
+            .st
+            .borrow_mut()
+            .monitors
+            .retain(|(s, _)| !gone.contains(s));
+    }
+}
+
+pub(crate) fn hub_start(ctx: &mut Ctx<'_, HubHeap>) {
+    let hub = ctx.heap().hub.clone();
+    {
+        let mut st = hub.st.borrow_mut();
+        if st.session.is_some() {
+            tracing_free_warn(
+                "rpoe-ikc: Ikc::session() spawned twice; the second one does nothing",
+            );
+            return;
+        }
+        st.session = Some(ctx.id());
+        st.phase = Phase::Connecting;
+    }
+    // The subscription tasks ring this when they hand over messages.
+    let bell = ctx.postback("_in", ());
+    hub.st.borrow_mut().bell = Some(bell);
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let options = hub.cfg.client_options(tx);
+    let servers = hub.cfg.servers.clone();
+    let t = ctx.spawn_future("_bus", bus_events(rx));
+    ctx.heap().bus = Some(t);
+    ctx.spawn_future("_connected", async move {
+        options.connect(servers).await.map_err(|e| e.to_string())
+    });
+}
+
+async fn bus_events(
+    mut rx: tokio::sync::mpsc::Receiver<async_nats::Event>,
+) -> (
+    tokio::sync::mpsc::Receiver<async_nats::Event>,
+    Option<async_nats::Event>,
+) {
+    let ev = rx.recv().await;
+    (rx, ev)
+}
+
+fn tracing_free_warn(msg: &str) {
+    eprintln!("{msg}");
+}
+
+pub(crate) fn hub_connected(ctx: &mut Ctx<'_, HubHeap>) {
+    let Ok(r) = ctx.take_arg::<Result<Client, String>>() else {
+        return;
+    };
+    let hub = ctx.heap().hub.clone();
+    match r {
+        Ok(client) => {
+            if hub.st.borrow().phase == Phase::Shut {
+                return;
+            }
+            let inbox = client.new_inbox();
+            {
+                let mut st = hub.st.borrow_mut();
+                st.inbox = inbox.clone();
+                st.max_payload = Some(client.server_info().max_payload).filter(|m| *m > 0);
+                st.client = Some(client.clone());
+                st.sender = Some(Rc::new(client.clone()));
+                st.phase = Phase::Up;
+                // Calls queued before the inbox existed get their reply
+                // subjects now.
+                for o in st.outbound.iter_mut() {
+                    if let Some(r) = &mut o.reply {
+                        if let Some(token) = r.strip_prefix('?') {
+                            *r = format!("{inbox}.{token}");
+                        }
+                    }
+                }
+            }
+            let t = ctx.spawn_future(
+                "_pump_end",
+                pump(
+                    hub.clone(),
+                    client,
+                    Rc::new(Route::Replies),
+                    format!("{inbox}.*"),
+                ),
+            );
+            ctx.heap().replies = Some(t);
+        }
+        Err(e) => {
+            close(&hub, Error::Connect(e.clone()));
+            tell_monitors(ctx, &BusEvent::ConnectFailed(e));
+            cancel_tasks(ctx);
+        }
+    }
+}
+
+fn cancel_tasks(ctx: &mut Ctx<'_, HubHeap>) {
+    let h = ctx.heap();
+    let tasks = [h.bus.take(), h.replies.take(), h.drainer.take()];
+    for t in tasks.into_iter().flatten() {
+        ctx.task_cancel(t);
+    }
+}
+
+pub(crate) fn hub_bus(ctx: &mut Ctx<'_, HubHeap>) {
+    type Rx = tokio::sync::mpsc::Receiver<async_nats::Event>;
+    let Ok((rx, ev)) = ctx.take_arg::<(Rx, Option<async_nats::Event>)>() else {
+        return;
+    };
+    let Some(ev) = ev else {
+        return;
+    };
+    let hub = ctx.heap().hub.clone();
+    if hub.st.borrow().phase == Phase::Shut {
+        return;
+    }
+    let t = ctx.spawn_future("_bus", bus_events(rx));
+    ctx.heap().bus = Some(t);
+    let bus = {
+        let mut st = hub.st.borrow_mut();
+        match ev {
+            async_nats::Event::Connected => {
+                st.phase = Phase::Up;
+                if std::mem::replace(&mut st.ever_connected, true) {
+                    st.stats.reconnects += 1;
+                    BusEvent::Reconnected
+                } else {
+                    BusEvent::Connected
+                }
+            }
+            async_nats::Event::Disconnected => {
+                st.phase = Phase::Down;
+                BusEvent::Disconnected
+            }
+            async_nats::Event::SlowConsumer(sid) => {
+                st.stats.slow_consumer += 1;
+                BusEvent::SlowConsumer(sid)
+            }
+            async_nats::Event::LameDuckMode => BusEvent::LameDuck,
+            async_nats::Event::Closed => BusEvent::Closed,
+            other => BusEvent::Error(other.to_string()),
+        }
+    };
+    tell_monitors(ctx, &bus);
+}
+
+/// Start the subscriptions of publications that have none yet.
+fn start_pubs(ctx: &mut Ctx<'_, HubHeap>) {
+    let hub = ctx.heap().hub.clone();
+    let (client, todo) = {
+        let mut st = hub.st.borrow_mut();
+        if !st.ready {
+            return;
+        }
+        let Some(client) = st.client.clone() else {
+            return;
+        };
+        st.pubs.retain(|_, p| !p.dead.get());
+        let todo: Vec<Rc<Pub>> = st
+            .pubs
+            .values()
+            .filter(|p| !p.started.replace(true))
+            .cloned()
+            .collect();
+        (client, todo)
+    };
+    let prefix = hub.cfg.prefix.clone();
+    for p in todo {
+        let ids: Vec<rpoe::EventId> = p.events.iter().map(|(e, _)| ctx.event_id(e)).collect();
+        *p.ids.borrow_mut() = ids;
+        for (i, (event, _)) in p.events.iter().enumerate() {
+            for any in [false, true] {
+                let kernel = if any {
+                    address::ANY_TOKEN
+                } else {
+                    hub.cfg.kernel.as_str()
+                };
+                // The last token names the sender.
+                let subject = format!("{prefix}.{kernel}.{}.{event}.*", p.alias);
+                let route = Rc::new(Route::Pub(p.clone(), i, any));
+                ctx.spawn_future(
+                    "_pump_end",
+                    pump(hub.clone(), client.clone(), route, subject),
+                );
+            }
+        }
+        if p.events.is_empty() {
+            if let Some(r) = &p.ready {
+                let _ = ctx.post(p.session, r.as_str(), p.alias.clone());
+            }
+        }
+    }
+}
+
+pub(crate) fn hub_publish(ctx: &mut Ctx<'_, HubHeap>) {
+    start_pubs(ctx);
+}
+
+/// The bell: take a bounded number of arrivals and deliver them.
+pub(crate) fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
+    let hub = ctx.heap().hub.clone();
+    let cap = hub.inbox_cap();
+    let (items, room, shut) = {
+        let mut st = hub.st.borrow_mut();
+        // This round's share, taken one by one below (no copy into a
+        // vector of its own).
+        let n = st.arrivals.len().min(cap);
+        let room = std::mem::take(&mut st.room);
+        (n, room, st.phase == Phase::Shut)
+    };
+    for w in room {
+        w.wake();
+    }
+    if shut {
+        let mut st = hub.st.borrow_mut();
+        st.arrivals.clear();
+        st.rung = false;
+        return;
+    }
+    let mut delivered = 0;
+    let mut decode_errors = 0;
+    for _ in 0..items {
+        let Some(a) = hub.st.borrow_mut().arrivals.pop_front() else {
+            break;
+        };
+        match a {
+            Arrival::Subscribed(route) => subscribed(ctx, &hub, &route),
+            Arrival::Failed(route, e) => match &*route {
+                Route::Replies => tell_monitors(ctx, &BusEvent::Error(format!("reply inbox: {e}"))),
+                Route::Pub(p, idx, _) => {
+                    let _ = ctx.post(
+                        p.session,
+                        hub.cfg.error_event.as_str(),
+                        Failed {
+                            to: format!("{}/{}", p.alias, p.events[*idx].0),
+                            error: Error::Nats(e),
+                        },
+                    );
+                }
+            },
+            Arrival::Message(route, m) => match &*route {
+                // Never: answers go to their calls from the pump.
+                Route::Replies => {}
+                Route::Pub(p, idx, any) => {
+                    if p.dead.get() {
+                        refuse_call(&hub, p, *idx, &m);
+                        continue;
+                    }
+                    match deliver(ctx, &hub, p, *idx, *any, m) {
+                        Ok(()) => delivered += 1,
+                        Err(DeliverError::Decode(why, reply)) => {
+                            decode_errors += 1;
+                            if let Some(mut r) = reply {
+                                r.done = true;
+                                let _ = hub.answer_error(
+                                    &r.subject,
+                                    &format!("cannot deserialise the arguments: {why}"),
+                                );
+                            }
+                            let _ = ctx.post(
+                                p.session,
+                                hub.cfg.error_event.as_str(),
+                                Failed {
+                                    to: format!("{}/{}", p.alias, p.events[*idx].0),
+                                    error: Error::Decode(why),
+                                },
+                            );
+                        }
+                        Err(DeliverError::Gone) => {
+                            // The session stopped (its lease is being
+                            // dropped); a call among these was answered
+                            // by its ReplyTo's drop.
+                            p.kill();
+                        }
+                    }
+                }
+            },
+        }
+    }
+    let mut st = hub.st.borrow_mut();
+    st.stats.delivered += delivered;
+    st.stats.decode_errors += decode_errors;
+    st.pubs.retain(|_, p| !p.dead.get());
+    if st.arrivals.is_empty() {
+        st.rung = false;
+    } else {
+        drop(st);
+        // More than one round's worth: go on next round, after the
+        // kernel's other events.
+        ctx.yield_event("_in", ());
+    }
+}
+
+/// A subscription is in place.
+fn subscribed(ctx: &mut Ctx<'_, HubHeap>, hub: &Rc<Hub>, route: &Route) {
+    match route {
+        Route::Replies => {
+            // Replies can arrive: let outgoing messages go.
+            let client = {
+                let mut st = hub.st.borrow_mut();
+                st.ready = true;
+                st.client.clone()
+            };
+            if let Some(client) = client {
+                let t = ctx.spawn_future("_drained", drain(hub.clone(), client));
+                ctx.heap().drainer = Some(t);
+            }
+            start_pubs(ctx);
+        }
+        Route::Pub(p, _, _) => {
+            let n = p.subscribed.get() + 1;
+            p.subscribed.set(n);
+            if n == p.events.len() * 2 {
+                if let Some(r) = &p.ready {
+                    let _ = ctx.post(p.session, r.as_str(), p.alias.to_string());
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn hub_drained(ctx: &mut Ctx<'_, HubHeap>) {
+    let Ok(out) = ctx.take_arg::<DrainOut>() else {
+        return;
+    };
+    let hub = ctx.heap().hub.clone();
+    match out {
+        DrainOut::Failed(origin, error) => {
+            if let Some(o) = origin {
+                let _ = ctx.post(
+                    o.session,
+                    hub.cfg.error_event.as_str(),
+                    Failed {
+                        to: o.to.to_string(),
+                        error,
+                    },
+                );
+            }
+            let client = hub.st.borrow().client.clone();
+            if let Some(client) = client {
+                let t = ctx.spawn_future("_drained", drain(hub.clone(), client));
+                ctx.heap().drainer = Some(t);
+            }
+        }
+        DrainOut::Done => {
+            close(&hub, Error::Shutdown);
+            tell_monitors(ctx, &BusEvent::Closed);
+            cancel_tasks(ctx);
+        }
+    }
+}
+
+pub(crate) fn hub_shutdown(ctx: &mut Ctx<'_, HubHeap>) {
+    let hub = ctx.heap().hub.clone();
+    let draining = {
+        let mut st = hub.st.borrow_mut();
+        if st.phase == Phase::Shut {
+            return;
+        }
+        let draining = st.ready;
+        st.phase = Phase::Shut;
+        if let Some(w) = st.drainer_waker.take() {
+            drop(st);
+            w.wake();
+        }
+        draining
+    };
+    if !draining {
+        close(&hub, Error::Shutdown);
+        tell_monitors(ctx, &BusEvent::Closed);
+        cancel_tasks(ctx);
+    } else {
+        // End publications and calls now; the drainer sends what is
+        // queued, flushes, and its `_drained` closes the rest.
+        let (calls, pubs) = {
+            let mut st = hub.st.borrow_mut();
+            let calls: Vec<Rc<CallSlot>> = st.calls.drain().map(|(_, s)| s).collect();
+            let pubs: Vec<Rc<Pub>> = std::mem::take(&mut st.pubs).into_values().collect();
+            (calls, pubs)
+        };
+        for c in calls {
+            c.fill(Err(Error::Shutdown));
+        }
+        for p in pubs {
+            p.kill();
+        }
+    }
+}
