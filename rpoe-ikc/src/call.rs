@@ -3,6 +3,8 @@
 //! reply subject, back through the reply inbox to its waiting task.
 
 use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -45,6 +47,91 @@ impl CallSlot {
             w.wake();
         }
     }
+}
+
+/// The deadlines of waiting calls, earliest first, for the one timer
+/// that times them all out.
+#[derive(Default)]
+pub(crate) struct CallDeadlines {
+    heap: BinaryHeap<Reverse<(tokio::time::Instant, u64, Duration)>>,
+    /// The timer task is running (the IKC session started it).
+    pub(crate) running: bool,
+    /// What the timer task sleeps until, and how to wake it when an
+    /// earlier deadline comes.
+    armed: Option<tokio::time::Instant>,
+    waker: Option<Waker>,
+}
+
+impl CallDeadlines {
+    /// Time call `token` out after `timeout`.
+    fn add(
+        &mut self,
+        token: u64,
+        timeout: Duration,
+        live: &std::collections::HashMap<u64, Rc<CallSlot>>,
+    ) {
+        let due = tokio::time::Instant::now() + timeout;
+        self.heap.push(Reverse((due, token, timeout)));
+        // Entries of answered calls wait for their time; keep them at
+        // most as many as the calls waiting.
+        if self.heap.len() > 2 * live.len() + 64 {
+            self.heap.retain(|Reverse((_, t, _))| live.contains_key(t));
+        }
+        if self.armed.is_none_or(|at| due < at) {
+            if let Some(w) = self.waker.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// The IKC session's task that times out waiting calls: one timer for
+/// all of them, rather than a kernel timer and a tokio timer per call.
+pub(crate) async fn timeouts(hub: Weak<Hub>) {
+    let mut sleep = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
+    let mut expired: Vec<(Rc<CallSlot>, Duration)> = Vec::new();
+    poll_fn(|cx| loop {
+        let Some(hub) = hub.upgrade() else {
+            return Poll::Ready(());
+        };
+        let next = {
+            let mut st = hub.st.borrow_mut();
+            let st = &mut *st;
+            let now = tokio::time::Instant::now();
+            while let Some(&Reverse((due, token, timeout))) = st.deadlines.heap.peek() {
+                if due > now {
+                    break;
+                }
+                st.deadlines.heap.pop();
+                if let Some(slot) = st.calls.remove(&token) {
+                    expired.push((slot, timeout));
+                }
+            }
+            let next = st.deadlines.heap.peek().map(|r| r.0 .0);
+            st.deadlines.armed = next;
+            match &mut st.deadlines.waker {
+                Some(w) => w.clone_from(cx.waker()),
+                empty => *empty = Some(cx.waker().clone()),
+            }
+            next
+        };
+        for (slot, timeout) in expired.drain(..) {
+            slot.fill(Err(Error::Timeout(timeout)));
+        }
+        match next {
+            Some(at) => {
+                if sleep.deadline() != at {
+                    sleep.as_mut().reset(at);
+                }
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // Already due: look again.
+            }
+            None => return Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Removes a call's slot when its task ends (answered, timed out or
@@ -132,20 +219,31 @@ pub(crate) fn call<A: Serialize + ?Sized, R: DeserializeOwned + 'static, H: 'sta
         return Ok(());
     }
     let slot = Rc::new(CallSlot::default());
-    hub.st.borrow_mut().calls.insert(token, slot.clone());
+    let hub_timer = {
+        let mut st = hub.st.borrow_mut();
+        let st = &mut *st;
+        st.calls.insert(token, slot.clone());
+        if st.deadlines.running {
+            st.deadlines.add(token, timeout, &st.calls);
+        }
+        st.deadlines.running
+    };
     let guard = CallGuard {
         hub: Rc::downgrade(hub),
         token,
     };
-    let mut sleep = ctx.sleep(timeout);
+    // Before the IKC session runs, the call times out on its own timer.
+    let mut sleep = (!hub_timer).then(|| ctx.sleep(timeout));
     ctx.spawn_future(rsvp, async move {
         let _guard = guard;
         let answer = poll_fn(|cx| {
             if let Some(r) = slot.answer.borrow_mut().take() {
                 return Poll::Ready(Some(r));
             }
-            if Pin::new(&mut sleep).poll(cx).is_ready() {
-                return Poll::Ready(None);
+            if let Some(sleep) = &mut sleep {
+                if Pin::new(sleep).poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
             }
             *slot.waker.borrow_mut() = Some(cx.waker().clone());
             Poll::Pending
@@ -187,5 +285,77 @@ pub(crate) fn answer_call(hub: &Hub, m: Message) {
     let slot = token.and_then(|t| hub.st.borrow_mut().calls.remove(&t));
     if let Some(slot) = slot {
         slot.fill(Ok(m));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Ikc};
+
+    /// Whether the slot has an answer: a timeout, with its duration.
+    fn timed_out(slot: &CallSlot) -> Option<Duration> {
+        match &*slot.answer.borrow() {
+            Some(Err(Error::Timeout(d))) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// One timer serves every call: a call with a short timeout made
+    /// while the timer sleeps until a long one's deadline still times out
+    /// in its own time, and an answered call leaves nothing to time out.
+    #[test]
+    fn each_call_times_out_in_its_own_time_on_the_shared_timer() {
+        let ikc = Ikc::new(Config::new("k", "nats://127.0.0.1:4222")).unwrap();
+        let hub = ikc.hub.clone();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let add = |token: u64, timeout: Duration| {
+            let slot = Rc::new(CallSlot::default());
+            let mut st = hub.st.borrow_mut();
+            let st = &mut *st;
+            st.calls.insert(token, slot.clone());
+            st.deadlines.add(token, timeout, &st.calls);
+            slot
+        };
+        rt.block_on(async {
+            let timer = tokio::task::LocalSet::new();
+            timer.spawn_local(timeouts(Rc::downgrade(&hub)));
+            timer
+                .run_until(async {
+                    let long = add(1, Duration::from_secs(30));
+                    // The timer is asleep until the long deadline.
+                    tokio::task::yield_now().await;
+                    let short = add(3, Duration::from_millis(50));
+                    let answered = add(2, Duration::from_millis(20));
+                    hub.st.borrow_mut().calls.remove(&2);
+                    let waited = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        poll_fn(|cx| {
+                            if timed_out(&short).is_some() {
+                                return Poll::Ready(());
+                            }
+                            *short.waker.borrow_mut() = Some(cx.waker().clone());
+                            Poll::Pending
+                        }),
+                    )
+                    .await;
+                    assert!(
+                        waited.is_ok(),
+                        "the short call timed out before the long one"
+                    );
+                    assert_eq!(timed_out(&short), Some(Duration::from_millis(50)));
+                    assert_eq!(timed_out(&long), None, "the long call still waits");
+                    assert_eq!(
+                        timed_out(&answered),
+                        None,
+                        "the answered call is left alone"
+                    );
+                    assert_eq!(hub.st.borrow().calls.len(), 1);
+                })
+                .await;
+        });
     }
 }

@@ -16,7 +16,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use rpoe::SessionId;
 use serde::Serialize;
 
-use crate::call::CallSlot;
+use crate::call::{CallDeadlines, CallSlot};
 use crate::publish::Pub;
 use crate::pump::Arrival;
 #[cfg(doc)]
@@ -139,6 +139,10 @@ pub(crate) struct State {
     pub(crate) pubs: BTreeMap<String, Rc<Pub>>,
     pub(crate) monitors: Vec<(SessionId, String)>,
     pub(crate) calls: HashMap<u64, Rc<CallSlot>>,
+    /// When each call times out (see [`crate::call::timeouts`]); entries
+    /// of calls that ended stay until their time, or until the heap
+    /// grows past twice the calls waiting, when it is pruned.
+    pub(crate) deadlines: CallDeadlines,
     pub(crate) next_token: u64,
     pub(crate) inbox: String,
     pub(crate) stats: Stats,

@@ -78,6 +78,7 @@ impl Ikc {
                     pubs: BTreeMap::new(),
                     monitors: Vec::new(),
                     calls: HashMap::new(),
+                    deadlines: crate::call::CallDeadlines::default(),
                     next_token: 1,
                     inbox: String::new(),
                     stats: Stats::default(),
@@ -138,12 +139,14 @@ impl Ikc {
             bus: None,
             replies: None,
             drainer: None,
+            timeouts: None,
         })
         .on("_start", hub_start)
         .on("_connected", hub_connected)
         .on("_bus", hub_bus)
         .on("_in", hub_in)
         .on("_pump_end", |_| {})
+        .on("_timeouts", |_| {})
         .on("_drained", hub_drained)
         .on("_publish", hub_publish)
         .on("_shutdown", hub_shutdown)

@@ -22,6 +22,7 @@ pub struct HubHeap {
     pub(crate) bus: Option<rpoe::TaskId>,
     pub(crate) replies: Option<rpoe::TaskId>,
     pub(crate) drainer: Option<rpoe::TaskId>,
+    pub(crate) timeouts: Option<rpoe::TaskId>,
 }
 
 /// Fail everything that waits, end publications (shutdown or a failed
@@ -83,6 +84,11 @@ pub(crate) fn hub_start(ctx: &mut Ctx<'_, HubHeap>) {
         st.session = Some(ctx.id());
         st.phase = Phase::Connecting;
     }
+    // One timer for the timeouts of all calls (those made before now
+    // have their own).
+    hub.st.borrow_mut().deadlines.running = true;
+    let t = ctx.spawn_future("_timeouts", crate::call::timeouts(Rc::downgrade(&hub)));
+    ctx.heap().timeouts = Some(t);
     // The subscription tasks ring this when they hand over messages.
     let bell = ctx.postback("_in", ());
     hub.st.borrow_mut().bell = Some(bell);
@@ -159,7 +165,12 @@ pub(crate) fn hub_connected(ctx: &mut Ctx<'_, HubHeap>) {
 
 fn cancel_tasks(ctx: &mut Ctx<'_, HubHeap>) {
     let h = ctx.heap();
-    let tasks = [h.bus.take(), h.replies.take(), h.drainer.take()];
+    let tasks = [
+        h.bus.take(),
+        h.replies.take(),
+        h.drainer.take(),
+        h.timeouts.take(),
+    ];
     for t in tasks.into_iter().flatten() {
         ctx.task_cancel(t);
     }
