@@ -270,6 +270,19 @@ pub(crate) fn hub_publish(ctx: &mut Ctx<'_, HubHeap>) {
     start_pubs(ctx);
 }
 
+/// Tell a publishing session that something sent to its event `idx`
+/// failed (its error event, as posts' failures are told).
+fn tell_publisher(ctx: &mut Ctx<'_, HubHeap>, hub: &Hub, p: &Pub, idx: usize, error: Error) {
+    let _ = ctx.post(
+        p.session,
+        hub.cfg.error_event.as_str(),
+        Failed {
+            to: format!("{}/{}", p.alias, p.events[idx].0),
+            error,
+        },
+    );
+}
+
 /// The bell: take a bounded number of arrivals and deliver them.
 pub(crate) fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
     let hub = ctx.heap().hub.clone();
@@ -301,16 +314,7 @@ pub(crate) fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
             Arrival::Subscribed(route) => subscribed(ctx, &hub, &route),
             Arrival::Failed(route, e) => match &*route {
                 Route::Replies => tell_monitors(ctx, &BusEvent::Error(format!("reply inbox: {e}"))),
-                Route::Pub(p, idx, _) => {
-                    let _ = ctx.post(
-                        p.session,
-                        hub.cfg.error_event.as_str(),
-                        Failed {
-                            to: format!("{}/{}", p.alias, p.events[*idx].0),
-                            error: Error::Nats(e),
-                        },
-                    );
-                }
+                Route::Pub(p, idx, _) => tell_publisher(ctx, &hub, p, *idx, Error::Nats(e)),
             },
             Arrival::Message(route, m) => match &*route {
                 // Never: answers go to their calls from the pump.
@@ -331,14 +335,7 @@ pub(crate) fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
                                     &format!("cannot deserialise the arguments: {why}"),
                                 );
                             }
-                            let _ = ctx.post(
-                                p.session,
-                                hub.cfg.error_event.as_str(),
-                                Failed {
-                                    to: format!("{}/{}", p.alias, p.events[*idx].0),
-                                    error: Error::Decode(why),
-                                },
-                            );
+                            tell_publisher(ctx, &hub, p, *idx, Error::Decode(why));
                         }
                         Err(DeliverError::Gone) => {
                             // The session stopped (its lease is being
