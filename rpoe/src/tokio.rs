@@ -126,7 +126,7 @@ pub async fn drive(kernel: &mut Kernel) -> Result<(), Error> {
 /// before it lets tokio run (a call's answer wakes the future that waits
 /// for it, whose event's handler starts the next call: three turns).
 /// Each turn is bounded by the kernel's per-round limits, so tokio's
-/// tasks wait at most this many rounds.
+/// tasks wait at most this many rounds plus one.
 const EAGER_TURNS: u32 = 2;
 
 /// Holds the kernel while tokio drives it, and takes back the wake hook
