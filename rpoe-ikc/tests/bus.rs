@@ -13,9 +13,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{nats_or_skip, until, Count, Driver, NatsServer, Node, Stat, T};
-
-type CallResults = Vec<Result<(Option<String>, String), String>>;
+use support::{nats_or_skip, until, CallResults, Count, Driver, NatsServer, Node, Stat, T};
 
 #[test]
 fn two_kernels_post_and_call_round_trips() {
@@ -23,19 +21,12 @@ fn two_kernels_post_and_call_round_trips() {
         return;
     }
     let server = NatsServer::start();
-    let mut a = Node::spawn(&server.url(), "a", &[]);
-    let _b = Node::spawn(&server.url(), "b", &[]);
+    let [mut a, _b] = Node::spawn_all(&server.url(), ["a", "b"]);
     let d = Driver::connect(&server.url());
 
     // a posts 500 hits to b.
-    let queued: u64 = d
-        .call("a", "ctl", "post", &("b/svc/hit", 500u64, 1u64), T)
-        .unwrap();
-    assert_eq!(queued, 500);
-    let c: Count = until(T, || {
-        let c: Count = d.call("b", "svc", "count", &(), T).unwrap();
-        (c.0 == 500).then_some(c)
-    });
+    assert_eq!(d.post("a", "b/svc/hit", 500, 1), 500);
+    let c = d.count_until("b", |c| c.0 == 500);
     assert_eq!(c.1, vec!["a".to_string()], "b saw who sent");
     assert_eq!(
         (c.2, c.3),
@@ -45,29 +36,13 @@ fn two_kernels_post_and_call_round_trips() {
 
     // a calls b: the answer comes back through a's RSVP event, with b's
     // name as the responder.
-    let r: CallResults = d
-        .call(
-            "a",
-            "ctl",
-            "call",
-            &("b/svc/echo", "ping", 20u64, 5000u64),
-            T,
-        )
-        .unwrap();
+    let r = d.calls("a", "b/svc/echo", "ping", 20, 5000);
     assert_eq!(r.len(), 20);
     for x in &r {
         assert_eq!(x, &Ok((Some("b".into()), "b:ping".into())));
     }
     // And b calls a.
-    let r: CallResults = d
-        .call(
-            "b",
-            "ctl",
-            "call",
-            &("a/svc/echo", "pong", 1u64, 5000u64),
-            T,
-        )
-        .unwrap();
+    let r = d.calls("b", "a/svc/echo", "pong", 1, 5000);
     assert_eq!(r, vec![Ok((Some("a".into()), "a:pong".into()))]);
 
     // a leaves the bus: its publications end, its IKC session closes,
@@ -99,16 +74,13 @@ fn posts_under_back_pressure_arrive_all_and_in_order() {
     let d = Driver::connect(&server.url());
     let n = 20_000u64;
     for first in [1, n + 1] {
-        let queued: u64 = d
-            .call("a", "ctl", "post", &("b/svc/hit", n, first), T)
-            .unwrap();
-        assert_eq!(queued, n);
+        assert_eq!(d.post("a", "b/svc/hit", n, first), n);
     }
     // Until all arrived, or none arrived for a while (then the count
     // says how many were lost, rather than a bare timeout).
     let mut last = (0u64, Instant::now());
     let c: Count = until(T, || {
-        let c: Count = d.call("b", "svc", "count", &(), T).unwrap();
+        let c = d.count("b");
         if c.0 != last.0 {
             last = (c.0, Instant::now());
         }
@@ -118,7 +90,7 @@ fn posts_under_back_pressure_arrive_all_and_in_order() {
     assert_eq!(c.0, 2 * n, "posts lost under back-pressure: {c:?}");
     assert_eq!((c.2, c.3), (2 * n, 2 * n), "the last one is the highest");
     assert_eq!(c.5, 0, "each followed the one before");
-    let st: Stat = d.call("a", "ctl", "stats", &(), T).unwrap();
+    let st = d.stats("a");
     assert_eq!(st.2, 0, "none dropped for lack of room");
 }
 
@@ -128,21 +100,11 @@ fn three_kernels_queue_group_spreads_work() {
         return;
     }
     let server = NatsServer::start();
-    let _a = Node::spawn(&server.url(), "a", &[]);
-    let _b = Node::spawn(&server.url(), "b", &[]);
-    let _c = Node::spawn(&server.url(), "c", &[]);
+    let [_a, _b, _c] = Node::spawn_all(&server.url(), ["a", "b", "c"]);
     let d = Driver::connect(&server.url());
 
     // Calls to */svc/echo from a: each answered once, by b or c.
-    let r: CallResults = d
-        .call(
-            "a",
-            "ctl",
-            "call",
-            &("*/svc/echo", "x", 200u64, 10_000u64),
-            T,
-        )
-        .unwrap();
+    let r = d.calls("a", "*/svc/echo", "x", 200, 10_000);
     assert_eq!(r.len(), 200);
     let mut by = std::collections::BTreeMap::<String, usize>::new();
     for x in &r {
@@ -156,14 +118,9 @@ fn three_kernels_queue_group_spreads_work() {
     assert_eq!(by.values().sum::<usize>(), 200);
 
     // Posts to */svc/hit: every one delivered to exactly one kernel.
-    let _: u64 = d
-        .call("b", "ctl", "post", &("*/svc/hit", 300u64, 1u64), T)
-        .unwrap();
+    d.post("b", "*/svc/hit", 300, 1);
     let counts: Vec<Count> = until(T, || {
-        let cs: Vec<Count> = ["a", "b", "c"]
-            .iter()
-            .map(|k| d.call(k, "svc", "count", &(), T).unwrap())
-            .collect();
+        let cs: Vec<Count> = ["a", "b", "c"].iter().map(|k| d.count(k)).collect();
         (cs.iter().map(|c| c.0).sum::<u64>() == 300).then_some(cs)
     });
     let served = counts.iter().filter(|c| c.0 > 0).count();
@@ -175,14 +132,9 @@ fn three_kernels_queue_group_spreads_work() {
     }
 
     // b posts to c by name: only c gets them, and sees b as the sender.
-    let before: Count = d.call("c", "svc", "count", &(), T).unwrap();
-    let _: u64 = d
-        .call("b", "ctl", "post", &("c/svc/hit", 50u64, 1000u64), T)
-        .unwrap();
-    let after: Count = until(T, || {
-        let c: Count = d.call("c", "svc", "count", &(), T).unwrap();
-        (c.0 == before.0 + 50).then_some(c)
-    });
+    let before = d.count("c");
+    d.post("b", "c/svc/hit", 50, 1000);
+    let after = d.count_until("c", |c| c.0 == before.0 + 50);
     assert_eq!(after.3, 1049);
 }
 
@@ -192,18 +144,12 @@ fn server_restart_mid_stream_reconnects_with_bounded_loss() {
         return;
     }
     let mut server = NatsServer::start();
-    let mut a = Node::spawn(&server.url(), "a", &[]);
-    let mut b = Node::spawn(&server.url(), "b", &[]);
+    let [mut a, mut b] = Node::spawn_all(&server.url(), ["a", "b"]);
     let d = Driver::connect(&server.url());
     const N: u64 = 3000;
-    let _: String = d
-        .call("a", "ctl", "stream", &("b/svc/hit", N, 1u64, 1u64), T)
-        .unwrap();
+    d.stream("a", "b/svc/hit", N, 1, 1);
     // Let part of the stream through, then cut the server.
-    until(T, || {
-        let c: Count = d.call("b", "svc", "count", &(), T).unwrap();
-        (c.0 >= 300).then_some(())
-    });
+    d.count_until("b", |c| c.0 >= 300);
     server.kill();
     a.wait_line(|l| l == "BUS Disconnected", T);
     b.wait_line(|l| l == "BUS Disconnected", T);
@@ -216,8 +162,8 @@ fn server_restart_mid_stream_reconnects_with_bounded_loss() {
     // cut, plus what a sent before b had subscribed again.
     let d = Driver::connect(&server.url());
     let c: Count = until(T, || {
-        let c: Count = d.call("b", "svc", "count", &(), T).unwrap();
-        let s: Stat = d.call("a", "ctl", "stats", &(), T).unwrap();
+        let c = d.count("b");
+        let s = d.stats("a");
         (s.5 == 0 && c.3 == N).then_some(c)
     });
     let lost = N - c.0;
@@ -233,15 +179,12 @@ fn remote_session_dying_and_kernel_killed_give_error_events() {
         return;
     }
     let server = NatsServer::start();
-    let _a = Node::spawn(&server.url(), "a", &[]);
-    let mut b = Node::spawn(&server.url(), "b", &[]);
+    let [_a, mut b] = Node::spawn_all(&server.url(), ["a", "b"]);
     let d = Driver::connect(&server.url());
 
     // A call that b's session drops unanswered (it stalls, then dies):
     // the caller gets a remote error, not a hang.
-    let r: CallResults = d
-        .call("a", "ctl", "call", &("b/svc/die", "", 1u64, 5000u64), T)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = d.calls("a", "b/svc/die", "", 1, 5000);
     // "die" takes `()`: a string argument does not decode.
     assert!(matches!(&r[0], Err(e) if e.contains("Remote")), "{r:?}");
     // b's published session got the error event for it.
@@ -256,9 +199,7 @@ fn remote_session_dying_and_kernel_killed_give_error_events() {
     // is gone), then calls get no responders, at once.
     let mut answers = Vec::new();
     until(T, || {
-        let r: CallResults = d
-            .call("a", "ctl", "call", &("b/svc/echo", "x", 1u64, 5000u64), T)
-            .unwrap();
+        let r = d.calls("a", "b/svc/echo", "x", 1, 5000);
         let e = r[0].clone().unwrap_err();
         let done = e.starts_with("NoResponders");
         answers.push(e);
@@ -274,10 +215,7 @@ fn remote_session_dying_and_kernel_killed_give_error_events() {
     let url = server.url();
     let t = std::thread::spawn(move || {
         let d = Driver::connect(&url);
-        let r: CallResults = d
-            .call("a", "ctl", "call", &("c/svc/stall", "", 1u64, 1500u64), T)
-            .unwrap();
-        tx.send(r).unwrap();
+        tx.send(d.calls("a", "c/svc/stall", "", 1, 1500)).unwrap();
     });
     // Wait until c holds the call, then kill the process.
     c.wait_line(|l| l == "STALLED", T);
@@ -290,9 +228,7 @@ fn remote_session_dying_and_kernel_killed_give_error_events() {
     );
     // And once the server dropped c's connection: no responders.
     let r: CallResults = until(T, || {
-        let r: CallResults = d
-            .call("a", "ctl", "call", &("c/svc/echo", "x", 1u64, 5000u64), T)
-            .unwrap();
+        let r = d.calls("a", "c/svc/echo", "x", 1, 5000);
         matches!(&r[0], Err(e) if e.starts_with("NoResponders")).then_some(r)
     });
     assert_eq!(r.len(), 1);
@@ -312,13 +248,8 @@ fn posts_while_the_bus_is_down_fill_a_bounded_buffer_then_error() {
     let _b = Node::spawn(&server.url(), "b", &[]);
     let d = Driver::connect(&server.url());
     // a streams 1000 posts at one per ms; the server dies early on.
-    let _: String = d
-        .call("a", "ctl", "stream", &("b/svc/hit", 1000u64, 1u64, 1u64), T)
-        .unwrap();
-    until(T, || {
-        let c: Count = d.call("b", "svc", "count", &(), T).unwrap();
-        (c.0 >= 50).then_some(())
-    });
+    d.stream("a", "b/svc/hit", 1000, 1, 1);
+    d.count_until("b", |c| c.0 >= 50);
     server.kill();
     a.wait_line(|l| l == "BUS Disconnected", T);
     // Keep it down until the stream ended.
@@ -326,10 +257,7 @@ fn posts_while_the_bus_is_down_fill_a_bounded_buffer_then_error() {
     server.restart();
     a.wait_line(|l| l == "BUS Reconnected", T);
     let d = Driver::connect(&server.url());
-    let s: Stat = until(T, || {
-        let s: Stat = d.call("a", "ctl", "stats", &(), T).unwrap();
-        (s.5 == 0).then_some(s)
-    });
+    let s: Stat = until(T, || Some(d.stats("a")).filter(|s| s.5 == 0));
     // Posts beyond the buffer (100) and the client's channel (16) failed
     // with an error event each, and were counted as dropped.
     eprintln!("bus down: {} posts refused with BufferFull", s.6);
@@ -350,9 +278,7 @@ fn slow_consumer_stays_bounded_and_keeps_answering() {
     let rss_before = rpoe_testkit_rss(b.pid());
     // 5000 posts to a consumer that takes 5 ms each (25 s of work): it
     // cannot keep up, its client drops beyond 64 queued.
-    let _: u64 = d
-        .call("a", "ctl", "post", &("b/svc/slow", 5000u64, 1u64), T)
-        .unwrap();
+    d.post("a", "b/svc/slow", 5000, 1);
     b.wait_line(|l| l.starts_with("BUS SlowConsumer"), T);
     // It still answers (the kernel takes a bounded batch per round).
     let c: Count = d
@@ -390,20 +316,11 @@ fn oversize_messages_and_bad_arguments_are_error_events() {
         return;
     }
     let server = NatsServer::start_with(&[], Some("max_payload: 4096\n"));
-    let mut a = Node::spawn(&server.url(), "a", &[]);
-    let mut b = Node::spawn(&server.url(), "b", &[]);
+    let [mut a, mut b] = Node::spawn_all(&server.url(), ["a", "b"]);
     let d = Driver::connect(&server.url());
     // A call whose argument exceeds the server's max_payload: refused
     // before sending, as the RSVP's error.
-    let r: CallResults = d
-        .call(
-            "a",
-            "ctl",
-            "call",
-            &("b/svc/echo", "@big:5000", 1u64, 5000u64),
-            T,
-        )
-        .unwrap();
+    let r = d.calls("a", "b/svc/echo", "@big:5000", 1, 5000);
     assert!(
         matches!(&r[0], Err(e) if e.starts_with("TooLarge")),
         "{r:?}"
@@ -418,33 +335,20 @@ fn oversize_messages_and_bad_arguments_are_error_events() {
         T,
     );
     // Just under the limit goes through.
-    let r: CallResults = d
-        .call(
-            "a",
-            "ctl",
-            "call",
-            &("b/svc/echo", "@big:3000", 1u64, 5000u64),
-            T,
-        )
-        .unwrap();
+    let r = d.calls("a", "b/svc/echo", "@big:3000", 1, 5000);
     assert!(matches!(&r[0], Ok((_, s)) if s.len() == 3002), "{r:?}");
     // A raw publish of something that is not a u64 to b's hit: b's
     // session gets an error event, no panic, and goes on.
     d.publish_raw("rpoe.b.svc.hit.raw", b"\"not a number\"");
     b.wait_line(|l| l.starts_with("ERROR svc/hit: cannot deserialise"), T);
     d.publish_raw("rpoe.b.svc.hit.raw", b"{broken json");
-    let c: Count = until(T, || {
-        let c: Count = d.call("b", "svc", "count", &(), T).unwrap();
-        (c.4 == 2).then_some(c)
-    });
+    let c = d.count_until("b", |c| c.4 == 2);
     assert_eq!(c.0, 0);
     // An event b did not publish: not delivered (no subscriber at all).
     let r: Result<String, String> = d.call("b", "svc", "nope", &(), T);
     assert!(r.unwrap_err().contains("no responders"));
     // Names that cannot be subjects are refused before the bus.
-    let r: CallResults = d
-        .call("a", "ctl", "call", &("b/svc/a.b", "x", 1u64, 5000u64), T)
-        .unwrap();
+    let r = d.calls("a", "b/svc/a.b", "x", 1, 5000);
     assert!(
         matches!(&r[0], Err(e) if e.starts_with("InvalidName")),
         "{r:?}"
@@ -476,21 +380,14 @@ fn credentials_are_passed_to_the_server() {
         &server.url(),
         async_nats::ConnectOptions::with_user_and_password("kern".into(), "s3cret".into()),
     );
-    let r: CallResults = d
-        .call("a", "ctl", "call", &("b/svc/echo", "hi", 1u64, 5000u64), T)
-        .unwrap();
+    let r = d.calls("a", "b/svc/echo", "hi", 1, 5000);
     assert_eq!(r, vec![Ok((Some("b".into()), "b:hi".into()))]);
     // Wrong ones: the first connection fails, and the node says so.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ikc-test-node"))
-        .arg(server.url())
-        .arg("z")
-        .args(["--user", "kern", "--password", "wrong"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let text = std::io::read_to_string(out).unwrap();
-    let st = child.wait().unwrap();
+    let (text, st) = Node::run_to_end(
+        &server.url(),
+        "z",
+        &["--user", "kern", "--password", "wrong"],
+    );
     assert!(text.contains("BUS ConnectFailed"), "{text}");
     assert!(text.contains("EXIT"), "{text}");
     assert!(st.success());
@@ -498,14 +395,7 @@ fn credentials_are_passed_to_the_server() {
     // A token (Auth::Token), right and wrong.
     let server = NatsServer::start_with(&["--auth", "t0ken"], None);
     let _a = Node::spawn(&server.url(), "a", &["--token", "t0ken"]);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ikc-test-node"))
-        .arg(server.url())
-        .arg("z")
-        .args(["--token", "nope"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (text, _) = Node::run_to_end(&server.url(), "z", &["--token", "nope"]);
     assert!(text.contains("BUS ConnectFailed"), "{text}");
 }
 
@@ -552,25 +442,11 @@ fn tls_is_passed_to_the_client() {
             .require_tls(true)
             .add_root_certificates(dir.join("ca.pem")),
     );
-    let r: CallResults = d
-        .call(
-            "a",
-            "ctl",
-            "call",
-            &("b/svc/echo", "sealed", 1u64, 5000u64),
-            T,
-        )
-        .unwrap();
+    let r = d.calls("a", "b/svc/echo", "sealed", 1, 5000);
     assert_eq!(r, vec![Ok((Some("b".into()), "b:sealed".into()))]);
     // Without it, the server's certificate is not trusted: the first
     // connection fails and the node ends.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ikc-test-node"))
-        .arg(server.url())
-        .arg("z")
-        .stderr(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (text, st) = Node::run_to_end(&server.url(), "z", &[]);
     assert!(text.contains("BUS ConnectFailed"), "{text}");
-    assert!(out.status.success());
+    assert!(st.success());
 }

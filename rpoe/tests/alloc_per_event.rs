@@ -18,10 +18,15 @@
 //! (issue 17): 1 per event while each took a fresh box (checked by
 //! emptying the kernel's pool of slots), 0 since the box is reused.
 
-use std::any::Any;
-use std::hint::black_box;
-
 use rpoe::{Kernel, Session};
+
+/// The benchmarks' workloads, included rather than copied so that what is
+/// counted here is what `benches/kernel.rs` and `benches/dispatch_cpu.rs`
+/// time.
+#[path = "../benches/dispatch/workloads.rs"]
+mod workloads;
+
+use workloads::{rpoe_post_pair, rpoe_yield, Arg};
 
 /// The one place in this binary with `unsafe`: a global allocator that
 /// forwards to [`System`](std::alloc::System) and counts, per thread,
@@ -117,99 +122,16 @@ const LONG: u64 = 110_000;
 /// arguments".
 const BOUND: f64 = 0.0;
 
-/// An event argument: none, or a small `Copy` value.
-trait Arg: Copy + Any {
-    fn make(n: u64) -> Self;
-}
-
-impl Arg for () {
-    fn make(_: u64) -> Self {}
-}
-
-impl Arg for u64 {
-    fn make(n: u64) -> Self {
-        n
-    }
-}
-
-/// A 16-byte `Copy` argument, the largest the issue counts as small.
-impl Arg for (u64, u64) {
-    fn make(n: u64) -> Self {
-        (n, !n)
-    }
-}
-
-/// A 32-byte argument, too big to ride inline: boxed, in an allocation
-/// the kernel reuses for the next argument of the type (issue 17).
-impl Arg for [u64; 4] {
-    fn make(n: u64) -> Self {
-        [n, !n, n, !n]
-    }
-}
-
-/// `in_flight` chains of `yield`s in one session, `events` sent after the
-/// seeds; returns the events handled.
+/// `IN_FLIGHT` chains of `yield`s in one session, `events` sent after the
+/// seeds (the benchmarks' `rpoe_yield`); returns the events handled.
 fn yield_loop<A: Arg>(events: u64) -> u64 {
-    let mut kernel = Kernel::new().unwrap();
-    let tick = kernel.event_id("tick");
-    kernel.spawn(
-        Session::new((events, 0u64))
-            .on("_start", move |ctx| {
-                for i in 0..IN_FLIGHT {
-                    ctx.yield_event(tick, A::make(i));
-                }
-            })
-            .on("tick", move |ctx| {
-                black_box(ctx.arg::<A>().unwrap());
-                let (left, ran) = ctx.heap();
-                *ran += 1;
-                if *left > 0 {
-                    *left -= 1;
-                    let next = A::make(*left);
-                    ctx.yield_event(tick, next);
-                }
-            }),
-        (),
-    );
-    kernel.run().unwrap();
-    events + IN_FLIGHT
+    rpoe_yield::<A>(events, IN_FLIGHT) + IN_FLIGHT
 }
 
-/// Two sessions posting to each other, `in_flight` posts under way;
-/// returns the events handled.
+/// Two sessions posting to each other, `IN_FLIGHT` posts under way (the
+/// benchmarks' `rpoe_post_pair`); returns the events handled.
 fn post_pair<A: Arg>(events: u64) -> u64 {
-    let mut kernel = Kernel::new().unwrap();
-    let ping = kernel.event_id("ping");
-    let peer = |kernel: &mut Kernel, alias: &'static str, other: &'static str, serve: bool| {
-        kernel.spawn(
-            Session::new(events / 2)
-                .on("_start", move |ctx| {
-                    ctx.alias_set(alias).unwrap();
-                    if serve {
-                        ctx.yield_event("serve", ());
-                    }
-                })
-                .on("serve", move |ctx| {
-                    for i in 0..IN_FLIGHT {
-                        ctx.post(other, ping, A::make(i)).unwrap();
-                    }
-                })
-                .on("ping", move |ctx| {
-                    black_box(ctx.arg::<A>().unwrap());
-                    let left = ctx.heap();
-                    if *left > 0 {
-                        *left -= 1;
-                        let next = A::make(*left);
-                        ctx.post(other, ping, next).unwrap();
-                    }
-                }),
-            (),
-        )
-    };
-    peer(&mut kernel, "a", "b", false);
-    peer(&mut kernel, "b", "a", true);
-    kernel.run().unwrap();
-    events + IN_FLIGHT
+    rpoe_post_pair::<A>(events, IN_FLIGHT) + IN_FLIGHT
 }
 
 /// Allocations per event of `run`, from the difference of two lengths.

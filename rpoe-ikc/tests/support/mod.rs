@@ -224,6 +224,27 @@ impl Node {
         let _ = self.child.wait();
     }
 
+    /// Spawn one node per name, in order, with no options.
+    pub fn spawn_all<const N: usize>(url: &str, names: [&str; N]) -> [Node; N] {
+        names.map(|name| Node::spawn(url, name, &[]))
+    }
+
+    /// Run a node that is expected to end by itself (e.g. because its
+    /// first connection fails): its standard output and exit status.
+    pub fn run_to_end(url: &str, name: &str, opts: &[&str]) -> (String, std::process::ExitStatus) {
+        let out = Command::new(env!("CARGO_BIN_EXE_ikc-test-node"))
+            .arg(url)
+            .arg(name)
+            .args(opts)
+            .stderr(Stdio::null())
+            .output()
+            .expect("run ikc-test-node");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status,
+        )
+    }
+
     /// Wait for the process to exit by itself.
     pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + within;
@@ -301,6 +322,52 @@ impl Driver {
         }
     }
 
+    /// `kernel`'s `svc/count`.
+    pub fn count(&self, kernel: &str) -> Count {
+        self.call(kernel, "svc", "count", &(), T)
+            .unwrap_or_else(|e| panic!("{kernel}/svc/count: {e}"))
+    }
+
+    /// `kernel`'s `svc/count`, asked again until `done` holds for it.
+    pub fn count_until(&self, kernel: &str, done: impl Fn(&Count) -> bool) -> Count {
+        until(T, || Some(self.count(kernel)).filter(|c| done(c)))
+    }
+
+    /// `kernel`'s `ctl/stats`.
+    pub fn stats(&self, kernel: &str) -> Stat {
+        self.call(kernel, "ctl", "stats", &(), T)
+            .unwrap_or_else(|e| panic!("{kernel}/ctl/stats: {e}"))
+    }
+
+    /// Have `kernel` post `n` numbers from `first` on to `to` (an IKC
+    /// address, `kernel/alias/event`); returns how many it queued.
+    pub fn post(&self, kernel: &str, to: &str, n: u64, first: u64) -> u64 {
+        self.call(kernel, "ctl", "post", &(to, n, first), T)
+            .unwrap_or_else(|e| panic!("{kernel}/ctl/post: {e}"))
+    }
+
+    /// Have `kernel` post `n` numbers from `first` on to `to`, one every
+    /// `every_ms` milliseconds, from its own timer (returns at once).
+    pub fn stream(&self, kernel: &str, to: &str, n: u64, first: u64, every_ms: u64) {
+        let _: String = self
+            .call(kernel, "ctl", "stream", &(to, n, first, every_ms), T)
+            .unwrap_or_else(|e| panic!("{kernel}/ctl/stream: {e}"));
+    }
+
+    /// Have `kernel` make `n` IKC calls to `to` with `text`, each with a
+    /// timeout of `timeout_ms`; returns their answers (or errors).
+    pub fn calls(
+        &self,
+        kernel: &str,
+        to: &str,
+        text: &str,
+        n: u64,
+        timeout_ms: u64,
+    ) -> CallResults {
+        self.call(kernel, "ctl", "call", &(to, text, n, timeout_ms), T)
+            .unwrap_or_else(|e| panic!("{kernel}/ctl/call: {e}"))
+    }
+
     /// Publish raw bytes (as a non-rpoe client would).
     pub fn publish_raw(&self, subject: &str, payload: &[u8]) {
         self.rt.block_on(async {
@@ -313,6 +380,9 @@ impl Driver {
     }
 }
 
+/// `ctl/call`'s answer: per call, the responder's name and its answer,
+/// or the error.
+pub type CallResults = Vec<Result<(Option<String>, String), String>>;
 /// `svc/count`'s answer.
 pub type Count = (u64, Vec<String>, u64, u64, u64, u64);
 /// `ctl/stats`'s answer: sent, delivered, dropped_full, slow_consumer,

@@ -1,9 +1,11 @@
 //! The dispatch workloads of issue 12, shared by the criterion
-//! benchmarks (`benches/kernel.rs`, group `dispatch`) and the CPU-time
-//! side-by-side run (`benches/dispatch_cpu.rs`): rpoe's `yield` and
-//! `post`, and the same shapes on tokio's unbounded mpsc and on actix.
+//! benchmarks (`benches/kernel.rs`, group `dispatch`), the CPU-time
+//! side-by-side run (`benches/dispatch_cpu.rs`) and the allocation count
+//! (`tests/alloc_per_event.rs`, rpoe's two only), so that the test counts
+//! the very loops the benchmarks time: rpoe's `yield` and `post`, and the
+//! same shapes on tokio's unbounded mpsc and on actix.
 
-// Each benchmark binary uses only some of them.
+// Each binary that includes this file uses only some of them.
 #![allow(dead_code)]
 
 use std::hint::black_box;
@@ -11,7 +13,8 @@ use std::hint::black_box;
 use rpoe::{Kernel, Session};
 
 /// An event's argument in the dispatch benchmarks: none (`()`) or a small
-/// `Copy` value (`u64`), the two cases issue 12's targets name. Every
+/// `Copy` value (`u64`), the two cases issue 12's targets name; the
+/// allocation test adds a 16-byte and a 32-byte one. Every
 /// contender builds the next argument from a counter and, when there is a
 /// value, reads the one it got, so that no one can skip carrying it.
 pub trait Arg: Copy + Send + 'static {
@@ -30,6 +33,23 @@ impl Arg for u64 {
     const VALUE: bool = true;
     fn make(n: u64) -> Self {
         n
+    }
+}
+
+/// A 16-byte `Copy` argument, the largest issue 12 counts as small.
+impl Arg for (u64, u64) {
+    const VALUE: bool = true;
+    fn make(n: u64) -> Self {
+        (n, !n)
+    }
+}
+
+/// A 32-byte argument, too big to ride inline: boxed, in an allocation
+/// the kernel reuses for the next argument of the type (issue 17).
+impl Arg for [u64; 4] {
+    const VALUE: bool = true;
+    fn make(n: u64) -> Self {
+        [n, !n, n, !n]
     }
 }
 
