@@ -88,12 +88,12 @@ pub fn run(kernel: &mut Kernel) -> Result<(), Error> {
 /// `enable_io`).
 pub async fn drive(kernel: &mut Kernel) -> Result<(), Error> {
     // Recent tokio deprecates this safe constructor in favour of an
-    // `unsafe` one, because it cannot know the descriptor stays open and
+    // unchecked one, because it cannot know the descriptor stays open and
     // the same while registered. Here it does: it is the kernel's epoll
     // descriptor, and the kernel is mutably borrowed for as long as the
     // `AsyncFd` lives (it is dropped at the end of this function), so it
-    // can be neither closed nor replaced meanwhile. rpoe forbids `unsafe`;
-    // the safe, deprecated call states the same contract.
+    // can be neither closed nor replaced meanwhile. The workspace forbids
+    // unchecked code; the safe, deprecated call states the same contract.
     #[allow(deprecated)]
     let fd = AsyncFd::with_interest(KernelFd(kernel.as_raw_fd()), Interest::READABLE)?;
     let kernel = &mut HookGuard(kernel);

@@ -422,7 +422,7 @@ fn storm(server: &Server) {
 }
 
 /// Lower the server's soft descriptor limit to just above what it has
-/// open (prlimit(2) on its pid: no unsafe pre_exec hook), connect more
+/// open (prlimit(2) on its pid, from outside: no pre_exec hook in the child), connect more
 /// clients than that leaves room for, hold them while accept(2) fails
 /// with EMFILE, then restore the limit and close them.
 fn emfile(server: &Server) -> Result<(), String> {

@@ -1,6 +1,6 @@
 //! The rpoe-echo process under soak: started with its log in a file,
 //! known to be ready by the addresses it prints, signalled with kill(1)
-//! (no unsafe libc call), and killed if the soak itself fails.
+//! (no raw libc call), and killed if the soak itself fails.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};

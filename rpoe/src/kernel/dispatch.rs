@@ -6,7 +6,7 @@
 //! caller, or one further up the call chain) takes it out of that frame
 //! through the [`Stack`] chain and puts it back when the nested handler
 //! returns. So at any instant exactly one `&mut` reaches each heap, and
-//! re-entrancy needs neither `RefCell` nor `unsafe`. The borrow checker
+//! re-entrancy needs neither `RefCell` nor raw pointers. The borrow checker
 //! guarantees a handler holds no heap borrow across a nested call, because
 //! both go through `&mut Ctx`.
 

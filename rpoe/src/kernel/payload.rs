@@ -144,8 +144,8 @@ fn recycle(b: Box<dyn Arg>) {
 /// generic constructor and accessors that route a `T` to its variant.
 ///
 /// Why inline variants: a `Box` per event is a heap allocation per event
-/// (issue 12: none for small `Copy` arguments). Without `unsafe` a generic
-/// `T` cannot be stored in a byte buffer, but a closed set of common types
+/// (issue 12: none for small `Copy` arguments). Safe code cannot store a
+/// generic `T` in a byte buffer, but a closed set of common types
 /// can each have a variant; moving a `T` in or out goes through
 /// `Option<T>` as `dyn Any` (`downcast_mut::<Option<U>>`), which the
 /// compiler folds away once `T` is known, so the cost is a move.
@@ -249,7 +249,7 @@ macro_rules! payloads {
     };
 }
 
-/// Move `value` out as a `U` if `T` is `U` (no allocation, no `unsafe`).
+/// Move `value` out as a `U` if `T` is `U` (no allocation, safe code only).
 #[inline(always)]
 fn cast<T: Any, U: Any>(value: T) -> Option<U> {
     let mut slot = Some(value);
