@@ -6,37 +6,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
+use rpoe_testkit::io::LineClient as Client;
 use rpoe_testkit::ServerSpec;
 use support::{nats_or_skip, NatsServer};
-
-struct Client {
-    name: String,
-    w: TcpStream,
-    r: BufReader<TcpStream>,
-}
-
-impl Client {
-    fn join(addr: std::net::SocketAddr) -> Client {
-        let w = TcpStream::connect(addr).unwrap();
-        w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let name = w.local_addr().unwrap().to_string();
-        let r = BufReader::new(w.try_clone().unwrap());
-        Client { name, w, r }
-    }
-
-    fn line(&mut self) -> String {
-        let mut s = String::new();
-        match self.r.read_line(&mut s) {
-            Ok(0) => panic!("{}: EOF", self.name),
-            Ok(_) => s.trim_end_matches('\n').to_string(),
-            Err(e) => panic!("{}: no line ({e}); got {s:?}", self.name),
-        }
-    }
-}
 
 fn shard(nats: &str, name: &str, peer: &str) -> rpoe_testkit::server::Server {
     let path = ServerSpec::example_path("ikc_chat_server");
@@ -64,9 +36,9 @@ fn clients_on_two_shards_see_each_other() {
     let mut y = Client::join(b.addr());
     // x (on a) sees y (on b) join, through the bus.
     assert_eq!(x.line(), format!("* b/{} joined", y.name));
-    y.w.write_all(b"hello from b\r\n").unwrap();
+    y.send(b"hello from b\r\n");
     assert_eq!(x.line(), format!("b/{}: hello from b", y.name));
-    x.w.write_all(b"hi b\n").unwrap();
+    x.send(b"hi b\n");
     // y may or may not see x's join notice first: it went over the bus
     // while y was connecting.
     let mut l = y.line();
@@ -79,7 +51,7 @@ fn clients_on_two_shards_see_each_other() {
     let mut z = Client::join(a.addr());
     assert_eq!(x.line(), format!("* a/{} joined", z.name));
     assert_eq!(y.line(), format!("* a/{} joined", z.name));
-    z.w.write_all(b"third\n").unwrap();
+    z.send(b"third\n");
     assert_eq!(x.line(), format!("a/{}: third", z.name));
     assert_eq!(y.line(), format!("a/{}: third", z.name));
     drop(z);

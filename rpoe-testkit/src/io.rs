@@ -1,7 +1,7 @@
 //! Socket helpers with deadlines: every wait is bounded, and the only timed
 //! wait that is expected to run out is [`expect_nothing_for`] (asserting absence).
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -208,4 +208,52 @@ pub fn expect_closed(stream: &TcpStream, within: Duration) -> ReadEnd {
         show(&got)
     );
     end
+}
+
+/// A line-protocol client (a chat user, say): connected with [`connect`],
+/// named by its own address — which is how line servers name their
+/// clients — and reading whole lines, each within the socket's timeout.
+pub struct LineClient {
+    /// The client's address as the server sees it (`IP:PORT`).
+    pub name: String,
+    /// The socket, for writes and shutdowns.
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl LineClient {
+    /// Connect to `addr`; panics on failure.
+    pub fn join(addr: SocketAddr) -> LineClient {
+        let stream = connect(addr);
+        let name = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|e| panic!("local address: {e}"));
+        let reader = BufReader::new(
+            stream
+                .try_clone()
+                .unwrap_or_else(|e| panic!("clone the socket: {e}")),
+        );
+        LineClient {
+            name,
+            stream,
+            reader,
+        }
+    }
+
+    /// Write `bytes`; panics on error.
+    pub fn send(&mut self, bytes: &[u8]) {
+        send(&self.stream, bytes);
+    }
+
+    /// The next line without its `\n`; panics on end of stream or
+    /// timeout, naming the client and what part of a line came.
+    pub fn line(&mut self) -> String {
+        let mut s = String::new();
+        match self.reader.read_line(&mut s) {
+            Ok(0) => panic!("{}: EOF", self.name),
+            Ok(_) => s.trim_end_matches('\n').to_string(),
+            Err(e) => panic!("{}: no line ({e}); got {s:?}", self.name),
+        }
+    }
 }

@@ -6,42 +6,14 @@
 //! Every read has a deadline (the testkit's socket timeouts); the order of
 //! what a client receives is what proves that nothing was echoed back.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::Shutdown;
 
-use rpoe_testkit::{io, Server, ServerSpec};
+use rpoe_testkit::io::{self, LineClient as Client};
+use rpoe_testkit::{Server, ServerSpec};
 
 fn server() -> Server {
     ServerSpec::example("chat_server").spawn()
-}
-
-struct Client {
-    name: String,
-    w: TcpStream,
-    r: BufReader<TcpStream>,
-}
-
-impl Client {
-    fn join(addr: SocketAddr) -> Client {
-        let w = io::connect(addr);
-        let name = w.local_addr().unwrap().to_string();
-        let r = BufReader::new(w.try_clone().unwrap());
-        Client { name, w, r }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.w.write_all(bytes).unwrap();
-    }
-
-    /// The next line, without its `\n`; panics on EOF or timeout.
-    fn line(&mut self) -> String {
-        let mut s = String::new();
-        match self.r.read_line(&mut s) {
-            Ok(0) => panic!("{}: EOF", self.name),
-            Ok(_) => s.trim_end_matches('\n').to_string(),
-            Err(e) => panic!("{}: no line ({e}); got {s:?}", self.name),
-        }
-    }
 }
 
 #[test]
@@ -74,9 +46,9 @@ fn lines_go_to_everyone_else_with_join_and_leave_notices() {
         assert_eq!(who.line(), format!("{}: three", c.name));
     }
 
-    b.w.shutdown(Shutdown::Write).unwrap();
+    b.stream.shutdown(Shutdown::Write).unwrap();
     let b_name = b.name.clone();
-    let rest = io::read_until_eof(&b.w, io::IO_TIMEOUT);
+    let rest = io::read_until_eof(&b.stream, io::IO_TIMEOUT);
     assert!(rest.is_empty(), "b got {}", io::show(&rest));
     assert_eq!(a.line(), format!("* {b_name} left"));
     assert_eq!(c.line(), format!("* {b_name} left"));
@@ -93,9 +65,9 @@ fn an_over_long_line_disconnects_its_sender() {
     let b = Client::join(s.addr());
     assert_eq!(a.line(), format!("* {} joined", b.name));
     // 70 KB without a newline: over the 64 KiB line limit.
-    let mut w = &b.w;
+    let mut w = &b.stream;
     let _ = w.write_all(&vec![b'x'; 70_000]);
-    let (_, end) = io::read_until_closed(&b.w, io::IO_TIMEOUT);
+    let (_, end) = io::read_until_closed(&b.stream, io::IO_TIMEOUT);
     assert!(end.is_closed());
     assert_eq!(a.line(), format!("* {} left", b.name));
     s.assert_alive("after dropping the long-line client");
