@@ -400,9 +400,9 @@ impl Hub {
         self.cfg.batch.max(1) * 4
     }
 
-    /// [`Hub::arrive`] from a subscription task, in the same borrow
-    /// telling whether there is room for another (if not, `waker` is
-    /// woken when there is).
+    /// Hand an arrival to the IKC session, ringing its bell if it is not
+    /// rung yet, and tell whether there is room for another (if not,
+    /// `waker` is woken when there is).
     pub(crate) fn arrive_at(&self, a: Arrival, cap: usize, waker: &Waker) -> bool {
         let (bell, room) = {
             let mut st = self.st.borrow_mut();
@@ -425,20 +425,10 @@ impl Hub {
     }
 
     /// Hand an arrival to the IKC session, ringing its bell if it is not
-    /// rung yet.
+    /// rung yet, whatever the inbox holds (for the few arrivals that are
+    /// not messages, and what a publication's end drains).
     pub(crate) fn arrive(&self, a: Arrival) {
-        let bell = {
-            let mut st = self.st.borrow_mut();
-            st.arrivals.push_back(a);
-            if std::mem::replace(&mut st.rung, true) {
-                None
-            } else {
-                st.bell.clone()
-            }
-        };
-        if let Some(b) = bell {
-            b.post(());
-        }
+        self.arrive_at(a, usize::MAX, Waker::noop());
     }
 }
 
