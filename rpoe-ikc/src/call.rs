@@ -188,7 +188,7 @@ pub(crate) fn call<A: Serialize + ?Sized, R: DeserializeOwned + 'static, H: 'sta
     timeout: Duration,
 ) -> Result<(), Error> {
     let (subject, to) = hub.subject_of(to)?;
-    let payload = serde_json::to_vec(args).map_err(|e| Error::Encode(e.to_string()))?;
+    let payload = hub.encode(args)?;
     let (token, reply) = {
         let mut st = hub.st.borrow_mut();
         let t = st.next_token;
@@ -207,7 +207,7 @@ pub(crate) fn call<A: Serialize + ?Sized, R: DeserializeOwned + 'static, H: 'sta
         push_u64(&mut reply, t);
         (t, reply)
     };
-    if let Err(error) = hub.enqueue(subject, Some(reply), None, payload.into(), None) {
+    if let Err(error) = hub.enqueue(subject, Some(reply), None, payload, None) {
         ctx.yield_event(
             rsvp,
             CallReply::<R> {

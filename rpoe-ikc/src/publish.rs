@@ -86,10 +86,9 @@ impl ReplyTo {
         let Some(hub) = self.hub.upgrade() else {
             return Err(Error::Shutdown);
         };
-        let payload = match serde_json::to_vec(value) {
+        let payload = match hub.encode(value) {
             Ok(p) => p,
-            Err(e) => {
-                let err = Error::Encode(e.to_string());
+            Err(err) => {
                 let _ = hub.answer_error(&self.subject, &err.to_string());
                 return Err(err);
             }
@@ -98,7 +97,7 @@ impl ReplyTo {
             self.subject.clone(),
             None,
             Some((hub.headers.clone(), hub.header_bytes)),
-            payload.into(),
+            payload,
             None,
         );
         if let Err(e) = &r {
