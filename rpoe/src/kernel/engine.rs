@@ -11,7 +11,8 @@
 //! failures), `lifecycle` (spawn, stop, reparent, detach, collect) and
 //! `round` (the run loop's dispatch step and poll timeout). Sibling
 //! modules of the kernel (`timers.rs`, `watchers.rs`, `signaling.rs`...)
-//! add further `impl Core` blocks through the `pub(super)` tables only.
+//! add further `impl Core` blocks; they reach the `pub(super)` tables and
+//! the `pub(crate)` methods, never the private fields.
 
 mod deliver;
 mod enqueue;
