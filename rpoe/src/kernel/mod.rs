@@ -25,11 +25,22 @@
 //! 5. sessions that nothing can wake any more are stopped, most recently
 //!    idle first, and freed (after the whole batch, when it was split).
 
+// `Ctx` and the files of its methods. Rustdoc lists its `impl` blocks in
+// declaration order, hence two groups (rustfmt sorts each): timers come
+// before I/O. Its wheel and future methods follow, from `source` and
+// `task`.
+mod ctx;
+mod ctx_args;
+mod ctx_events;
+mod ctx_timers;
+
+mod ctx_io;
+mod ctx_sessions;
+mod ctx_signals;
+
 mod builder;
 mod caller;
 mod clock;
-mod ctx;
-mod ctx_signals;
 mod dispatch;
 mod embed;
 mod engine;
@@ -67,7 +78,8 @@ use mio::Events;
 
 pub use builder::KernelBuilder;
 pub use clock::{ManualClock, Time};
-pub use ctx::{Ctx, RemovedTimer};
+pub use ctx::Ctx;
+pub use ctx_timers::RemovedTimer;
 pub use dispatch::{ObjectStates, Session};
 pub use error::Error;
 pub use events::{ChildEvent, ParentChange};
