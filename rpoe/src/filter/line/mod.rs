@@ -31,7 +31,7 @@ use super::buffer::Framing;
 // Only named by the docs here; the code using them is in the submodules.
 #[cfg(doc)]
 use super::{Filter, FilterError};
-use search::{literal, ByteSet, Input, Rules, Search};
+use search::{literal, ByteSet, Input, Rules};
 
 pub use bytes::LineBytes;
 
@@ -112,7 +112,7 @@ impl Line {
             framing: Framing::default(),
             scan: 0,
             rules: Rules {
-                input: Input::Search(Search::Newline),
+                input: Input::Newline,
                 keep: false,
                 max_length: DEFAULT_MAX_LENGTH,
             },
@@ -165,7 +165,7 @@ impl Line {
     pub fn input_any_of(self, terminators: impl AsRef<[u8]>) -> Self {
         let t = terminators.as_ref();
         assert!(!t.is_empty(), "Line: the terminator set must not be empty");
-        self.with_input(Input::Search(Search::AnyOf(Box::new(ByteSet::new(t)))))
+        self.with_input(Input::AnyOf(Box::new(ByteSet::new(t))))
     }
 
     /// Learn the input terminator from the first line (POE's

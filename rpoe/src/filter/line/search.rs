@@ -25,20 +25,6 @@ pub(super) struct Rules {
 
 #[derive(Debug, Clone)]
 pub(super) enum Input {
-    /// A terminator known in advance, searched for as is.
-    Search(Search),
-    /// Autodetect, nothing seen yet: the first newline of any kind wins.
-    DetectFirst,
-    /// Autodetect: the first line ended with this lone byte at the very
-    /// end of the input so far; the next byte may complete a two-byte
-    /// newline.
-    DetectSecond(u8),
-}
-
-/// The terminators found by a search alone (everything but autodetect,
-/// which also changes the rule once it has seen the first newline).
-#[derive(Debug, Clone)]
-pub(super) enum Search {
     /// POE's default regex `\x0D\x0A?|\x0A\x0D?`.
     Newline,
     /// A one-byte terminator (the usual `\n`): searched with `memchr`,
@@ -50,42 +36,12 @@ pub(super) enum Search {
     Literal(Box<memmem::Finder<'static>>),
     /// Any single byte from a set (a regex character class).
     AnyOf(Box<ByteSet>),
-}
-
-impl Search {
-    /// The first terminator at or after `scan` in `data`, as
-    /// `Ok((start, len))`; if there is none, `Err(resume)`: where the
-    /// next search is to start once more bytes have arrived (no
-    /// terminator begins before it).
-    #[inline]
-    fn find(&self, data: &[u8], scan: usize) -> Result<(usize, usize), usize> {
-        let hay = &data[scan..];
-        let found = match self {
-            Search::Newline => memchr2(CR, LF, hay).map(|i| {
-                let term = scan + i;
-                // Matched as soon as the first byte is there, like
-                // POE's regex: a CR ending the input is a newline.
-                let len = if data.get(term + 1) == Some(&partner(data[term])) {
-                    2
-                } else {
-                    1
-                };
-                (term, len)
-            }),
-            Search::Literal(f) => {
-                let len = f.needle().len();
-                // A terminator may still start in the last `len - 1`
-                // bytes; everything before is line.
-                return f
-                    .find(hay)
-                    .map(|i| (scan + i, len))
-                    .ok_or_else(|| scan.max(data.len().saturating_sub(len - 1)));
-            }
-            &Search::Byte(b) => memchr(b, hay).map(|i| (scan + i, 1)),
-            Search::AnyOf(set) => set.find(hay).map(|i| (scan + i, 1)),
-        };
-        found.ok_or(data.len())
-    }
+    /// Autodetect, nothing seen yet: the first newline of any kind wins.
+    DetectFirst,
+    /// Autodetect: the first line ended with this lone byte at the very
+    /// end of the input so far; the next byte may complete a two-byte
+    /// newline.
+    DetectSecond(u8),
 }
 
 /// A set of terminator bytes.
@@ -125,8 +81,21 @@ impl std::fmt::Debug for ByteSet {
     }
 }
 
+impl Input {
+    /// Where the next terminator starts in `hay`, for the rules whose
+    /// terminator is one byte ([`Input::Byte`], [`Input::AnyOf`]); `None`
+    /// for the others, which [`Rules::cut`] searches for itself.
+    #[inline]
+    fn find_byte(&self, hay: &[u8]) -> Option<usize> {
+        match self {
+            &Input::Byte(b) => memchr(b, hay),
+            Input::AnyOf(set) => set.find(hay),
+            _ => None,
+        }
+    }
+}
+
 /// The other half of a two-byte newline starting with `b`.
-#[inline]
 fn partner(b: u8) -> u8 {
     if b == CR {
         LF
@@ -137,10 +106,10 @@ fn partner(b: u8) -> u8 {
 
 /// The input rule for a byte-exact terminator.
 pub(super) fn literal(terminator: &[u8]) -> Input {
-    Input::Search(match *terminator {
-        [b] => Search::Byte(b),
-        _ => Search::Literal(Box::new(memmem::Finder::new(terminator).into_owned())),
-    })
+    match *terminator {
+        [b] => Input::Byte(b),
+        _ => Input::Literal(Box::new(memmem::Finder::new(terminator).into_owned())),
+    }
 }
 
 /// Where [`Rules::cut`] puts the lines it finds in `data`.
@@ -204,16 +173,45 @@ impl Rules {
                 break;
             }
             match &self.input {
-                Input::Search(search) => {
-                    let (term, term_len) = match search.find(data, scan) {
-                        Ok(found) => found,
-                        Err(resume) => {
-                            scan = resume;
-                            break;
-                        }
+                Input::Newline => {
+                    let Some(i) = memchr2(CR, LF, &data[scan..]) else {
+                        scan = data.len();
+                        break;
+                    };
+                    let term = scan + i;
+                    // Matched as soon as the first byte is there, like
+                    // POE's regex: a CR ending the input is a newline.
+                    let term_len = if data.get(term + 1) == Some(&partner(data[term])) {
+                        2
+                    } else {
+                        1
                     };
                     self.emit(data, head, term, term_len, out)?;
                     head = term + term_len;
+                    scan = head;
+                }
+                Input::Literal(f) => {
+                    let Some(i) = f.find(&data[scan..]) else {
+                        // A terminator may still start in the last
+                        // `len - 1` bytes; everything before is line.
+                        let tail = f.needle().len() - 1;
+                        scan = scan.max(data.len().saturating_sub(tail));
+                        break;
+                    };
+                    let term = scan + i;
+                    let term_len = f.needle().len();
+                    self.emit(data, head, term, term_len, out)?;
+                    head = term + term_len;
+                    scan = head;
+                }
+                Input::Byte(_) | Input::AnyOf(_) => {
+                    let Some(i) = self.input.find_byte(&data[scan..]) else {
+                        scan = data.len();
+                        break;
+                    };
+                    let term = scan + i;
+                    self.emit(data, head, term, 1, out)?;
+                    head = term + 1;
                     scan = head;
                 }
                 Input::DetectFirst => {
