@@ -4,6 +4,9 @@
 //! points that are about the API's shape (grouped `Ctx`, `# Errors`,
 //! `#[non_exhaustive]`, `#[must_use]`, one lint set).
 
+#[path = "support/sources.rs"]
+mod sources;
+
 use std::cell::RefCell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +18,8 @@ use rpoe::filter::Line;
 use rpoe::{
     ChildExit, DieInfo, Error, HandleId, Kernel, Sender, Session, SessionId, Signal, Spawner,
 };
+
+use sources::rust_files;
 
 type Log = Rc<RefCell<Vec<String>>>;
 
@@ -364,17 +369,6 @@ fn workspace() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// The library crates' sources (`src/` of every workspace member).

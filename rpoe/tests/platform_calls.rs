@@ -4,7 +4,12 @@
 //! `std::os` types (file descriptors, Unix sockets) may still be named
 //! where the public API hands them out.
 
-use std::path::{Path, PathBuf};
+#[path = "support/sources.rs"]
+mod sources;
+
+use std::path::Path;
+
+use sources::rust_files;
 
 const PLATFORM: &[&str] = &[
     "rustix::",
@@ -14,17 +19,6 @@ const PLATFORM: &[&str] = &[
     "std::os::unix::fs",
     "std::os::unix::process",
 ];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// Whether `word` starts an identifier path in `line` (so `nix::` is not
 /// found in `unix::`).

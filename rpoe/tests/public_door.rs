@@ -6,7 +6,12 @@
 //! A textual check, so it can be fooled by an alias; it catches the way
 //! the code actually drifted (by naming the items).
 
+#[path = "support/sources.rs"]
+mod sources;
+
 use std::path::{Path, PathBuf};
+
+use sources::rust_files;
 
 /// Crate-private kernel items and `Ctx` fields.
 const PRIVATE: &[&str] = &[
@@ -23,17 +28,6 @@ const PRIVATE: &[&str] = &[
     "ctx.active",
     "ctx.payload",
 ];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// Whether `word` occurs in `text` as a whole identifier (path).
 fn names(text: &str, word: &str) -> bool {

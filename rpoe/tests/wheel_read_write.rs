@@ -699,3 +699,56 @@ fn on_input_batch_hands_a_reads_records_over_together() {
     run_bounded(&mut kernel, LIMIT);
     assert_eq!(*batches.borrow(), [vec!["a", "bb", "ccc"], vec!["ddd"]]);
 }
+
+/// `on_input_batch` and the input filter switched twice in one handler,
+/// each switch completing records out of the bytes the old filter held:
+/// the carried records come once, together, and no batch is empty. (Each
+/// switch queues a delivery; the second used to find the records already
+/// sent by the first and post an empty batch.)
+#[test]
+fn on_input_batch_never_posts_an_empty_batch_after_two_filter_switches() {
+    #[derive(Default)]
+    struct Heap {
+        w: Option<ReadWrite<Vec<u8>>>,
+        peer: Option<TcpStream>,
+    }
+    let batches: Rc<RefCell<Vec<Vec<String>>>> = Rc::default();
+    let b2 = batches.clone();
+    let mut kernel = Kernel::new().unwrap();
+    kernel.spawn(
+        Session::new(Heap::default())
+            .on("_start", |ctx| {
+                let (mine, mut peer) = tcp_pair();
+                // One read: a line, then bytes the first filter holds.
+                peer.write_all(b"first\nx;y;z").unwrap();
+                let w = ReadWrite::builder(mine, Line::literal(b"\n"))
+                    .on_input_batch("lines")
+                    .on_error("error")
+                    .start(ctx)
+                    .unwrap();
+                let h = ctx.heap();
+                (h.w, h.peer) = (Some(w), Some(peer));
+            })
+            .on("lines", move |ctx| {
+                let (lines, _id) = ctx.take_arg::<(Vec<Vec<u8>>, WheelId)>().unwrap();
+                let first = b2.borrow().is_empty();
+                b2.borrow_mut()
+                    .push(lines.iter().map(|l| text(l)).collect());
+                if first {
+                    let h = ctx.heap();
+                    let w = h.w.as_ref().unwrap();
+                    // "x;y;z" gives "x", "y" and holds "z"; then "z" gives "".
+                    w.set_input_filter(Line::new().input_any_of(b";"));
+                    w.set_input_filter(Line::literal(b"z"));
+                    h.peer.as_mut().unwrap().shutdown(Shutdown::Write).unwrap();
+                }
+            })
+            .on("error", |ctx| {
+                assert!(ctx.take_arg::<WheelError>().unwrap().is_eof());
+                ctx.heap().w = None;
+            }),
+        (),
+    );
+    run_bounded(&mut kernel, LIMIT);
+    assert_eq!(*batches.borrow(), [vec!["first"], vec!["x", "y", ""]]);
+}

@@ -335,8 +335,12 @@ where
                 let id = st.id;
                 let carry = std::mem::take(&mut st.carry);
                 if let Some(ev) = st.ev.input {
+                    // Another switch's delivery (or a read) may have taken
+                    // the records already: a batch is never empty.
                     if st.batch_input {
-                        cx.post(ev, (carry, id));
+                        if !carry.is_empty() {
+                            cx.post(ev, (carry, id));
+                        }
                     } else {
                         for r in carry {
                             cx.post(ev, (r, id));
