@@ -339,7 +339,7 @@ fn plain_peers(url: &str, n: u64) -> Plain {
     let (ready_tx, ready_rx) = mpsc::channel();
     let u = url.to_string();
     let r1 = ready_tx.clone();
-    thread::spawn(move || {
+    named("plain-count", move || {
         let rt = rt();
         rt.block_on(async {
             let c = async_nats::ConnectOptions::new()
@@ -366,7 +366,7 @@ fn plain_peers(url: &str, n: u64) -> Plain {
         });
     });
     let u = url.to_string();
-    thread::spawn(move || {
+    named("plain-echo", move || {
         let rt = rt();
         rt.block_on(async {
             let c = async_nats::connect(u).await.unwrap();
@@ -401,6 +401,18 @@ fn plain_peers(url: &str, n: u64) -> Plain {
         counter_tid,
         echo_tid,
     }
+}
+
+/// A thread with a name, so that per-thread tools (`perf`, `top -H`)
+/// tell the four sides apart.
+fn named<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> thread::JoinHandle<T> {
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .expect("spawn a thread")
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -486,12 +498,12 @@ fn main() {
     let (rb_tx, rb_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel();
     let (u, n) = (url.clone(), args.n);
-    let tb = thread::spawn(move || kernel_b(u, n, rb_tx, done_tx));
+    let tb = named("ikc-b", move || kernel_b(u, n, rb_tx, done_tx));
     let (b, b_tid) = rb_rx.recv().unwrap();
     let (ra_tx, ra_rx) = mpsc::channel();
     let (out_tx, out_rx) = mpsc::channel();
     let u = url.clone();
-    let ta = thread::spawn(move || kernel_a(u, n, ra_tx, out_tx));
+    let ta = named("ikc-a", move || kernel_a(u, n, ra_tx, out_tx));
     let (a, a_tid) = ra_rx.recv().unwrap();
     let plain = plain_peers(&url, args.n);
     let main_tid = tid();

@@ -1,8 +1,8 @@
 //! The state a kernel's [`Ikc`] handles share ([`Hub`]), and the way
 //! out: queuing a message, the fast path that hands it to the client at
 //! once, the shared output buffer posts are serialised into, and the
-//! subject cache. Also where the subscription tasks hand arrivals to the
-//! IKC session.
+//! subject cache. Also where the subscription tasks tell the IKC session
+//! what arrived.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::call::{CallDeadlines, CallSlot};
 use crate::publish::Pub;
-use crate::pump::Arrival;
+use crate::pump::{Arrival, Feed};
 #[cfg(doc)]
 use crate::Ikc;
 use crate::{Address, Config, Error, Stats, ERROR_HEADER};
@@ -146,14 +146,15 @@ pub(crate) struct State {
     pub(crate) next_token: u64,
     pub(crate) inbox: String,
     pub(crate) stats: Stats,
-    /// Messages taken from the subscriptions, for the IKC session; at
-    /// most [`Hub::inbox_cap`].
+    /// What the subscription tasks hand the IKC session besides
+    /// messages: subscriptions in place or failed, and what a
+    /// publication's end drains.
     pub(crate) arrivals: VecDeque<Arrival>,
+    /// Subscriptions of publications with messages to take.
+    pub(crate) feeds: VecDeque<Rc<Feed>>,
     /// The IKC session has an `_in` event coming.
     pub(crate) rung: bool,
     pub(crate) bell: Option<rpoe::Postback>,
-    /// Subscription tasks waiting for room in `arrivals`.
-    pub(crate) room: Vec<Waker>,
     /// Subjects of recent addresses (cleared when it grows past 1,024).
     pub(crate) subjects: HashMap<Box<str>, SubjectOf>,
     /// The address posted to last, checked before the map.
@@ -394,41 +395,40 @@ impl Hub {
         Ok(entry)
     }
 
-    /// How many arrivals the IKC session holds before the subscription
-    /// tasks wait (and the client's per-subscription buffers take over).
-    pub(crate) fn inbox_cap(&self) -> usize {
+    /// How many messages the IKC session delivers per kernel round, at
+    /// most (and at most [`Config::batch`] of them from one subscription).
+    pub(crate) fn round_share(&self) -> usize {
         self.cfg.batch.max(1) * 4
     }
 
-    /// Hand an arrival to the IKC session, ringing its bell if it is not
-    /// rung yet, and tell whether there is room for another (if not,
-    /// `waker` is woken when there is).
-    pub(crate) fn arrive_at(&self, a: Arrival, cap: usize, waker: &Waker) -> bool {
-        let (bell, room) = {
-            let mut st = self.st.borrow_mut();
-            st.arrivals.push_back(a);
-            let room = st.arrivals.len() < cap;
-            if !room {
-                st.room.push(waker.clone());
-            }
-            let bell = if std::mem::replace(&mut st.rung, true) {
-                None
-            } else {
-                st.bell.clone()
-            };
-            (bell, room)
+    /// Ring the IKC session's bell, unless it is rung already.
+    fn ring(&self, mut st: std::cell::RefMut<'_, State>) {
+        let bell = if std::mem::replace(&mut st.rung, true) {
+            None
+        } else {
+            st.bell.clone()
         };
+        drop(st);
         if let Some(b) = bell {
             b.post(());
         }
-        room
+    }
+
+    /// A publication's subscription has messages: list it for the IKC
+    /// session and ring the bell.
+    pub(crate) fn ready(&self, feed: Rc<Feed>) {
+        let mut st = self.st.borrow_mut();
+        st.feeds.push_back(feed);
+        self.ring(st);
     }
 
     /// Hand an arrival to the IKC session, ringing its bell if it is not
-    /// rung yet, whatever the inbox holds (for the few arrivals that are
-    /// not messages, and what a publication's end drains).
+    /// rung yet (for the few arrivals that are not messages, and what a
+    /// publication's end drains).
     pub(crate) fn arrive(&self, a: Arrival) {
-        self.arrive_at(a, usize::MAX, Waker::noop());
+        let mut st = self.st.borrow_mut();
+        st.arrivals.push_back(a);
+        self.ring(st);
     }
 }
 

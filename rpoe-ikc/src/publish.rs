@@ -57,7 +57,13 @@ impl<T: fmt::Debug> fmt::Debug for Incoming<T> {
 
 /// How to answer a call: from [`Incoming::reply`]. Answer once, from any
 /// handler (it may be kept in the heap and answered later).
-pub struct ReplyTo {
+///
+/// Boxed, so that it costs an [`Incoming`] one pointer: every event from
+/// the bus moves one, most of them posts without a reply.
+pub struct ReplyTo(pub(crate) Box<Answering>);
+
+/// What answering a call needs.
+pub(crate) struct Answering {
     /// The caller's reply subject, as it came (shared, not copied).
     pub(crate) subject: Subject,
     hub: Weak<Hub>,
@@ -67,7 +73,7 @@ pub struct ReplyTo {
 impl fmt::Debug for ReplyTo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReplyTo")
-            .field("subject", &self.subject)
+            .field("subject", &self.0.subject)
             .finish()
     }
 }
@@ -82,19 +88,19 @@ impl ReplyTo {
     /// [`Error::TooLarge`], [`Error::Shutdown`]. The call is then answered
     /// with an error instead, so the caller is not left waiting.
     pub fn send<A: Serialize + ?Sized>(mut self, value: &A) -> Result<(), Error> {
-        self.done = true;
-        let Some(hub) = self.hub.upgrade() else {
+        self.0.done = true;
+        let Some(hub) = self.0.hub.upgrade() else {
             return Err(Error::Shutdown);
         };
         let payload = match hub.encode(value) {
             Ok(p) => p,
             Err(err) => {
-                let _ = hub.answer_error(&self.subject, &err.to_string());
+                let _ = hub.answer_error(&self.0.subject, &err.to_string());
                 return Err(err);
             }
         };
         let r = hub.enqueue(
-            self.subject.clone(),
+            self.0.subject.clone(),
             None,
             Some((hub.headers.clone(), hub.header_bytes)),
             payload,
@@ -102,7 +108,7 @@ impl ReplyTo {
         );
         if let Err(e) = &r {
             if !matches!(e, Error::BufferFull { .. } | Error::Shutdown) {
-                let _ = hub.answer_error(&self.subject, &e.to_string());
+                let _ = hub.answer_error(&self.0.subject, &e.to_string());
             }
         }
         r
@@ -115,20 +121,20 @@ impl ReplyTo {
     ///
     /// As [`ReplyTo::send`].
     pub fn fail(mut self, message: &str) -> Result<(), Error> {
-        self.done = true;
-        let hub = self.hub.upgrade().ok_or(Error::Shutdown)?;
-        hub.answer_error(&self.subject, message)
+        self.0.done = true;
+        let hub = self.0.hub.upgrade().ok_or(Error::Shutdown)?;
+        hub.answer_error(&self.0.subject, message)
     }
 }
 
 impl Drop for ReplyTo {
     fn drop(&mut self) {
-        if self.done {
+        if self.0.done {
             return;
         }
-        if let Some(hub) = self.hub.upgrade() {
+        if let Some(hub) = self.0.hub.upgrade() {
             let _ = hub.answer_error(
-                &self.subject,
+                &self.0.subject,
                 "the remote session did not answer (its reply was dropped)",
             );
         }
@@ -305,10 +311,12 @@ pub(crate) fn deliver(
     any: bool,
     m: Inbound,
 ) -> Result<(), DeliverError> {
-    let reply = m.reply.map(|subject| ReplyTo {
-        subject,
-        hub: Rc::downgrade(hub),
-        done: false,
+    let reply = m.reply.map(|subject| {
+        ReplyTo(Box::new(Answering {
+            subject,
+            hub: Rc::downgrade(hub),
+            done: false,
+        }))
     });
     let sender = m.subject.as_str().rsplit('.').next().unwrap_or("");
     let from = {

@@ -1,11 +1,12 @@
 //! The tasks between the NATS client and the IKC session: a
-//! subscription's pump, which moves incoming messages into the session's
-//! bounded inbox (and answers to their calls), and the drainer, which
-//! hands queued messages to the client in order.
+//! subscription's pump, which tells the IKC session that a publication's
+//! subscription has messages (and hands answers to their calls), and the
+//! drainer, which hands queued messages to the client in order.
 
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use async_nats::{Client, Message, Subject, Subscriber};
@@ -27,14 +28,34 @@ pub(crate) enum Route {
     Replies,
 }
 
-/// What the subscription tasks hand the IKC session, in order.
+/// What the subscription tasks hand the IKC session, in order (not the
+/// messages of a live publication: see [`Feed`]).
 pub(crate) enum Arrival {
     /// A subscription is in place (the server answered a PING after it).
     Subscribed(Rc<Route>),
     /// Subscribing failed.
     Failed(Rc<Route>, String),
-    /// A message for a publication.
+    /// A message for a publication that ended (to refuse, if a call).
     Message(Rc<Route>, Inbound),
+}
+
+/// A publication's subscription, once in place. The IKC session takes
+/// its messages straight from the client's buffer when its bell rings,
+/// polling it with the subscription task's waker: no queue of its own in
+/// between, so a message is moved once less and the only bound is the
+/// client's per-subscription buffer. The task only rings the bell when
+/// woken, and takes the subscription back when the publication ends.
+pub(crate) struct Feed {
+    /// Always a [`Route::Pub`].
+    pub(crate) route: Rc<Route>,
+    pub(crate) sub: RefCell<Option<Subscriber>>,
+    /// The subscription task's waker: a message arriving wakes the task,
+    /// which puts the feed back in the IKC session's list.
+    pub(crate) waker: RefCell<Option<Waker>>,
+    /// In the IKC session's list of feeds to take messages from.
+    pub(crate) queued: Cell<bool>,
+    /// The client closed the subscription.
+    pub(crate) closed: Cell<bool>,
 }
 
 /// What delivery needs of a message: smaller than the client's
@@ -79,7 +100,7 @@ pub(crate) async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject
         }
         _ => client.subscribe(subject).await,
     };
-    let mut sub: Subscriber = match r {
+    let sub: Subscriber = match r {
         Ok(s) => s,
         Err(e) => {
             hub.arrive(Arrival::Failed(route, e.to_string()));
@@ -92,54 +113,43 @@ pub(crate) async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject
         Ok(()) => hub.arrive(Arrival::Subscribed(route.clone())),
         Err(e) => hub.arrive(Arrival::Failed(route.clone(), e.to_string())),
     }
-    let batch = hub.cfg.batch.max(1);
-    let cap = hub.inbox_cap();
+    let (p, slot) = match &*route {
+        Route::Pub(p, idx, any) => (p.clone(), idx * 2 + usize::from(*any)),
+        Route::Replies => {
+            answers(&hub, sub).await;
+            return;
+        }
+    };
+    let feed = Rc::new(Feed {
+        route: route.clone(),
+        sub: RefCell::new(Some(sub)),
+        waker: RefCell::new(None),
+        queued: Cell::new(false),
+        closed: Cell::new(false),
+    });
     // true: the publication ended; false: the subscription closed.
     let ended = poll_fn(|cx| {
-        if let Route::Pub(p, idx, any) = &*route {
-            if p.dead.get() {
-                return Poll::Ready(true);
-            }
-            p.set_waker(idx * 2 + usize::from(*any), cx.waker());
+        if p.dead.get() {
+            return Poll::Ready(true);
         }
-        let mut n = 0;
-        {
-            let mut st = hub.st.borrow_mut();
-            if st.arrivals.len() >= cap {
-                st.room.push(cx.waker().clone());
-                return Poll::Pending;
-            }
+        if feed.closed.get() {
+            return Poll::Ready(false);
         }
-        loop {
-            match sub.poll_next_unpin(cx) {
-                Poll::Ready(Some(m)) if matches!(*route, Route::Replies) => {
-                    // An answer wakes its call's task directly: no event
-                    // of the IKC session in between.
-                    answer_call(&hub, m);
-                }
-                Poll::Ready(Some(m)) => {
-                    let room = hub.arrive_at(
-                        Arrival::Message(route.clone(), Inbound::from(m)),
-                        cap,
-                        cx.waker(),
-                    );
-                    if !room {
-                        // Woken by the IKC session once it took some.
-                        return Poll::Pending;
-                    }
-                    n += 1;
-                    if n >= batch {
-                        // Come back next round.
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                }
-                Poll::Ready(None) => return Poll::Ready(false),
-                Poll::Pending => return Poll::Pending,
-            }
+        p.set_waker(slot, cx.waker());
+        match &mut *feed.waker.borrow_mut() {
+            Some(w) => w.clone_from(cx.waker()),
+            empty => *empty = Some(cx.waker().clone()),
         }
+        if !feed.queued.replace(true) {
+            hub.ready(feed.clone());
+        }
+        Poll::Pending
     })
     .await;
+    let taken = feed.sub.borrow_mut().take();
+    let Some(mut sub) = taken else {
+        return;
+    };
     if ended && hub.st.borrow().phase != Phase::Shut {
         // Unsubscribe and take what the server sent before it saw the
         // UNSUB (the client closes the stream once the server answered
@@ -156,6 +166,27 @@ pub(crate) async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), collect).await;
     }
+}
+
+/// The reply inbox's task: each answer wakes its call's task directly,
+/// with no event of the IKC session in between; at most
+/// [`Config::batch`] per poll, so that a flood of answers cannot keep the
+/// kernel from its other work.
+async fn answers(hub: &Hub, mut sub: Subscriber) {
+    let batch = hub.cfg.batch.max(1);
+    poll_fn(|cx| {
+        for _ in 0..batch {
+            match sub.poll_next_unpin(cx) {
+                Poll::Ready(Some(m)) => answer_call(hub, m),
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        // Come back next round.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }
 
 /// Hand queued messages to the client, in order, until shut down.

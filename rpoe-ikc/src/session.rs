@@ -3,7 +3,11 @@
 //! publications, delivers what the subscription tasks hand it, and shuts
 //! down.
 
+use std::future::Future;
 use std::rc::Rc;
+use std::task::Poll;
+
+use futures_util::StreamExt;
 
 use async_nats::Client;
 use rpoe::Ctx;
@@ -11,7 +15,7 @@ use rpoe::Ctx;
 use crate::call::CallSlot;
 use crate::hub::{Hub, Outbound, Phase};
 use crate::publish::{deliver, refuse_call, DeliverError, Pub};
-use crate::pump::{drain, pump, Arrival, DrainOut, Route};
+use crate::pump::{drain, pump, Arrival, DrainOut, Feed, Inbound, Route};
 use crate::{address, BusEvent, Error, Failed};
 
 /// The IKC session's heap.
@@ -41,7 +45,7 @@ pub(crate) fn close(hub: &Hub, error: Error) {
         // The bell is a postback, which holds the IKC session alive.
         st.bell = None;
         st.arrivals.clear();
-        st.room.clear();
+        st.feeds.clear();
         (calls, pubs, outbound)
     };
     for c in calls {
@@ -283,29 +287,24 @@ fn tell_publisher(ctx: &mut Ctx<'_, HubHeap>, hub: &Hub, p: &Pub, idx: usize, er
     );
 }
 
-/// The bell: take a bounded number of arrivals and deliver them.
+/// The bell: handle what the subscription tasks handed over, then take
+/// messages from the subscriptions that have some and deliver them, a
+/// bounded number per round.
 pub(crate) fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
     let hub = ctx.heap().hub.clone();
-    let cap = hub.inbox_cap();
-    let (items, room, shut) = {
-        let mut st = hub.st.borrow_mut();
-        // This round's share, taken one by one below (no copy into a
-        // vector of its own).
-        let n = st.arrivals.len().min(cap);
-        let room = std::mem::take(&mut st.room);
-        (n, room, st.phase == Phase::Shut)
+    let mut share = hub.round_share();
+    let (items, shut) = {
+        let st = hub.st.borrow();
+        (st.arrivals.len().min(share), st.phase == Phase::Shut)
     };
-    for w in room {
-        w.wake();
-    }
     if shut {
         let mut st = hub.st.borrow_mut();
         st.arrivals.clear();
+        st.feeds.clear();
         st.rung = false;
         return;
     }
-    let mut delivered = 0;
-    let mut decode_errors = 0;
+    let mut tally = Tally::default();
     for _ in 0..items {
         let Some(a) = hub.st.borrow_mut().arrivals.pop_front() else {
             break;
@@ -316,43 +315,25 @@ pub(crate) fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
                 Route::Replies => tell_monitors(ctx, &BusEvent::Error(format!("reply inbox: {e}"))),
                 Route::Pub(p, idx, _) => tell_publisher(ctx, &hub, p, *idx, Error::Nats(e)),
             },
-            Arrival::Message(route, m) => match &*route {
-                // Never: answers go to their calls from the pump.
-                Route::Replies => {}
-                Route::Pub(p, idx, any) => {
-                    if p.dead.get() {
-                        refuse_call(&hub, p, *idx, &m);
-                        continue;
-                    }
-                    match deliver(ctx, &hub, p, *idx, *any, m) {
-                        Ok(()) => delivered += 1,
-                        Err(DeliverError::Decode(why, reply)) => {
-                            decode_errors += 1;
-                            if let Some(mut r) = reply {
-                                r.done = true;
-                                let _ = hub.answer_error(
-                                    &r.subject,
-                                    &format!("cannot deserialise the arguments: {why}"),
-                                );
-                            }
-                            tell_publisher(ctx, &hub, p, *idx, Error::Decode(why));
-                        }
-                        Err(DeliverError::Gone) => {
-                            // The session stopped (its lease is being
-                            // dropped); a call among these was answered
-                            // by its ReplyTo's drop.
-                            p.kill();
-                        }
-                    }
+            Arrival::Message(route, m) => {
+                if let Route::Pub(p, idx, _) = &*route {
+                    refuse_call(&hub, p, *idx, &m);
                 }
-            },
+            }
         }
     }
+    share -= items;
+    while share > 0 {
+        let Some(feed) = hub.st.borrow_mut().feeds.pop_front() else {
+            break;
+        };
+        share -= take_feed(ctx, &hub, feed, share, &mut tally);
+    }
     let mut st = hub.st.borrow_mut();
-    st.stats.delivered += delivered;
-    st.stats.decode_errors += decode_errors;
+    st.stats.delivered += tally.delivered;
+    st.stats.decode_errors += tally.decode_errors;
     st.pubs.retain(|_, p| !p.dead.get());
-    if st.arrivals.is_empty() {
+    if st.arrivals.is_empty() && st.feeds.is_empty() {
         st.rung = false;
     } else {
         drop(st);
@@ -360,6 +341,94 @@ pub(crate) fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
         // kernel's other events.
         ctx.yield_event("_in", ());
     }
+}
+
+/// What one `_in` delivered, for the stats.
+#[derive(Default)]
+struct Tally {
+    delivered: u64,
+    decode_errors: u64,
+}
+
+/// Deliver what `feed`'s subscription holds, at most [`Config::batch`]
+/// and at most `share` messages; put it back in the list if it may hold
+/// more. Returns how many it took.
+///
+/// [`Config::batch`]: crate::Config::batch
+fn take_feed(
+    ctx: &mut Ctx<'_, HubHeap>,
+    hub: &Rc<Hub>,
+    feed: Rc<Feed>,
+    share: usize,
+    tally: &mut Tally,
+) -> usize {
+    let Route::Pub(p, idx, any) = &*feed.route else {
+        feed.queued.set(false);
+        return 0;
+    };
+    let waker = feed.waker.borrow().clone();
+    let (Some(waker), false) = (waker, p.dead.get()) else {
+        // Ended: its task takes the subscription back and drains it.
+        feed.queued.set(false);
+        return 0;
+    };
+    let mut cx = std::task::Context::from_waker(&waker);
+    let most = share.min(hub.cfg.batch.max(1));
+    let mut n = 0;
+    while n < most {
+        let polled = match feed.sub.borrow_mut().as_mut() {
+            // Outside tokio's cooperative budget, which would end the
+            // batch at 128 messages per turn of the tokio task driving
+            // the kernel: the share above bounds it instead.
+            Some(sub) => std::pin::pin!(tokio::task::unconstrained(std::future::poll_fn(
+                |cx| sub.poll_next_unpin(cx)
+            )))
+            .poll(&mut cx),
+            None => Poll::Ready(None),
+        };
+        let m = match polled {
+            Poll::Ready(Some(m)) => m,
+            Poll::Ready(None) => {
+                // Its task ends (and so does the publication's share).
+                feed.closed.set(true);
+                feed.queued.set(false);
+                waker.wake();
+                return n;
+            }
+            // The client wakes the task when more comes.
+            Poll::Pending => {
+                feed.queued.set(false);
+                return n;
+            }
+        };
+        n += 1;
+        match deliver(ctx, hub, p, *idx, *any, Inbound::from(m)) {
+            Ok(()) => tally.delivered += 1,
+            Err(DeliverError::Decode(why, reply)) => {
+                tally.decode_errors += 1;
+                if let Some(mut r) = reply {
+                    r.0.done = true;
+                    let _ = hub.answer_error(
+                        &r.0.subject,
+                        &format!("cannot deserialise the arguments: {why}"),
+                    );
+                }
+                tell_publisher(ctx, hub, p, *idx, Error::Decode(why));
+            }
+            Err(DeliverError::Gone) => {
+                // The session stopped (its lease is being dropped); a
+                // call among these was answered by its ReplyTo's drop.
+                p.kill();
+            }
+        }
+        if p.dead.get() {
+            feed.queued.set(false);
+            return n;
+        }
+    }
+    // It may hold more: after the others.
+    hub.st.borrow_mut().feeds.push_back(feed);
+    n
 }
 
 /// A subscription is in place.
