@@ -89,7 +89,7 @@ pub struct Config {
     /// as a slow consumer (default 8,192).
     pub subscription_capacity: usize,
     /// Messages taken from one subscription per kernel round (default
-    /// 256).
+    /// 256); four times as many are taken from all of them together.
     pub batch: usize,
     /// The event a session gets when a post of its own, or an event for
     /// it, failed (default `ikc_error`); its argument is a [`Failed`].

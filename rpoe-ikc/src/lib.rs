@@ -145,13 +145,12 @@
 //! - **A slow consumer:** each subscription buffers at most
 //!   [`Config::subscription_capacity`] messages in the client; beyond
 //!   that the client drops messages and the monitors get
-//!   [`BusEvent::SlowConsumer`]. The kernel takes at most [`Config::batch`]
-//!   messages per subscription per round into an inbox of at most
-//!   4 × [`Config::batch`] messages, and delivers at most that many per
-//!   round; the subscription tasks wait while it is full. So a flood
-//!   cannot starve the kernel's other events, timers and I/O, and memory
-//!   stays bounded (by the subscriptions' capacity, the inbox and one
-//!   round's events).
+//!   [`BusEvent::SlowConsumer`]. The kernel takes messages straight from
+//!   those buffers, at most [`Config::batch`] per subscription and
+//!   4 × [`Config::batch`] in all per round, delivering each as it takes
+//!   it. So a flood cannot starve the kernel's other events, timers and
+//!   I/O, and memory stays bounded (by the subscriptions' capacity and
+//!   one round's events).
 //!
 //! # Security
 //!
