@@ -159,8 +159,6 @@ pub(crate) struct State {
     pub(crate) subjects: HashMap<Box<str>, SubjectOf>,
     /// The address posted to last, checked before the map.
     pub(crate) last_subject: Option<(Box<str>, SubjectOf)>,
-    /// The last sender seen, shared by the events from it.
-    pub(crate) last_from: Option<Rc<str>>,
     /// Where outgoing posts are serialised (see [`Hub::encode`]).
     pub(crate) out_buf: BytesMut,
 }

@@ -88,7 +88,6 @@ impl Ikc {
                     bell: None,
                     subjects: HashMap::new(),
                     last_subject: None,
-                    last_from: None,
                     out_buf: BytesMut::new(),
                 }),
             }),

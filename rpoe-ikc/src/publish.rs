@@ -10,13 +10,12 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 
-use async_nats::Subject;
+use async_nats::{Message, Subject};
 use rpoe::{Ctx, SessionId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::hub::Hub;
-use crate::pump::Inbound;
 use crate::session::HubHeap;
 use crate::Error;
 #[cfg(doc)]
@@ -302,14 +301,17 @@ impl Drop for Lease {
     }
 }
 
-/// Decode a message for event `idx` of `p` and post it to the session.
+/// Decode a message for event `idx` of `p` and run the session's
+/// handler with it. `last_from`: the sender of the subscription's
+/// previous message, shared by the events from the same sender.
 pub(crate) fn deliver(
     ctx: &mut Ctx<'_, HubHeap>,
     hub: &Rc<Hub>,
     p: &Pub,
     idx: usize,
     any: bool,
-    m: Inbound,
+    last_from: &RefCell<Option<Rc<str>>>,
+    m: Message,
 ) -> Result<(), DeliverError> {
     let reply = m.reply.map(|subject| {
         ReplyTo(Box::new(Answering {
@@ -320,12 +322,12 @@ pub(crate) fn deliver(
     });
     let sender = m.subject.as_str().rsplit('.').next().unwrap_or("");
     let from = {
-        let mut st = hub.st.borrow_mut();
-        match &st.last_from {
+        let mut last = last_from.borrow_mut();
+        match &*last {
             Some(f) if &**f == sender => f.clone(),
             _ => {
                 let f: Rc<str> = Rc::from(sender);
-                st.last_from = Some(f.clone());
+                *last = Some(f.clone());
                 f
             }
         }
@@ -347,11 +349,9 @@ pub(crate) fn deliver(
 
 /// Answer a call that reached a publication after it ended (before the
 /// server saw its unsubscription) with an error.
-pub(crate) fn refuse_call(hub: &Hub, p: &Pub, idx: usize, m: &Inbound) {
-    if let Some(r) = &m.reply {
-        let _ = hub.answer_error(
-            r,
-            &format!("{}/{} is no longer published", p.alias, p.events[idx].0),
-        );
-    }
+pub(crate) fn refuse_call(hub: &Hub, p: &Pub, idx: usize, reply: &Subject) {
+    let _ = hub.answer_error(
+        reply,
+        &format!("{}/{} is no longer published", p.alias, p.events[idx].0),
+    );
 }

@@ -9,8 +9,7 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use async_nats::{Client, Message, Subject, Subscriber};
-use bytes::Bytes;
+use async_nats::{Client, Subject, Subscriber};
 use futures_util::StreamExt;
 
 use crate::call::answer_call;
@@ -35,8 +34,9 @@ pub(crate) enum Arrival {
     Subscribed(Rc<Route>),
     /// Subscribing failed.
     Failed(Rc<Route>, String),
-    /// A message for a publication that ended (to refuse, if a call).
-    Message(Rc<Route>, Inbound),
+    /// A call that reached a publication after it ended: its reply
+    /// subject, to answer with an error.
+    Refuse(Rc<Route>, Subject),
 }
 
 /// A publication's subscription, once in place. The IKC session takes
@@ -56,30 +56,8 @@ pub(crate) struct Feed {
     pub(crate) queued: Cell<bool>,
     /// The client closed the subscription.
     pub(crate) closed: Cell<bool>,
-}
-
-/// What delivery needs of a message: smaller than the client's
-/// [`Message`], so that moving it through the inbox costs less.
-pub(crate) struct Inbound {
-    pub(crate) subject: Subject,
-    pub(crate) reply: Option<Subject>,
-    pub(crate) payload: Bytes,
-}
-
-impl From<Message> for Inbound {
-    fn from(m: Message) -> Inbound {
-        let Message {
-            subject,
-            reply,
-            payload,
-            ..
-        } = m;
-        Inbound {
-            subject,
-            reply,
-            payload,
-        }
-    }
+    /// The sender of its last message (most come from few senders).
+    pub(crate) last_from: RefCell<Option<Rc<str>>>,
 }
 
 pub(crate) enum DrainOut {
@@ -126,6 +104,7 @@ pub(crate) async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject
         waker: RefCell::new(None),
         queued: Cell::new(false),
         closed: Cell::new(false),
+        last_from: RefCell::new(None),
     });
     // true: the publication ended; false: the subscription closed.
     let ended = poll_fn(|cx| {
@@ -160,7 +139,9 @@ pub(crate) async fn pump(hub: Rc<Hub>, client: Client, route: Rc<Route>, subject
         let collect = async {
             if sub.drain().await.is_ok() {
                 while let Some(m) = sub.next().await {
-                    hub.arrive(Arrival::Message(route.clone(), Inbound::from(m)));
+                    if let Some(reply) = m.reply {
+                        hub.arrive(Arrival::Refuse(route.clone(), reply));
+                    }
                 }
             }
         };

@@ -15,7 +15,7 @@ use rpoe::Ctx;
 use crate::call::CallSlot;
 use crate::hub::{Hub, Outbound, Phase};
 use crate::publish::{deliver, refuse_call, DeliverError, Pub};
-use crate::pump::{drain, pump, Arrival, DrainOut, Feed, Inbound, Route};
+use crate::pump::{drain, pump, Arrival, DrainOut, Feed, Route};
 use crate::{address, BusEvent, Error, Failed};
 
 /// The IKC session's heap.
@@ -315,9 +315,9 @@ pub(crate) fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
                 Route::Replies => tell_monitors(ctx, &BusEvent::Error(format!("reply inbox: {e}"))),
                 Route::Pub(p, idx, _) => tell_publisher(ctx, &hub, p, *idx, Error::Nats(e)),
             },
-            Arrival::Message(route, m) => {
+            Arrival::Refuse(route, reply) => {
                 if let Route::Pub(p, idx, _) = &*route {
-                    refuse_call(&hub, p, *idx, &m);
+                    refuse_call(&hub, p, *idx, &reply);
                 }
             }
         }
@@ -402,7 +402,7 @@ fn take_feed(
             }
         };
         n += 1;
-        match deliver(ctx, hub, p, *idx, *any, Inbound::from(m)) {
+        match deliver(ctx, hub, p, *idx, *any, &feed.last_from, m) {
             Ok(()) => tally.delivered += 1,
             Err(DeliverError::Decode(why, reply)) => {
                 tally.decode_errors += 1;
