@@ -1,0 +1,70 @@
+//! The command line: options, `--help`, and clear errors for bad ones.
+
+pub(crate) struct Args {
+    pub(crate) n: u64,
+    pub(crate) calls: u64,
+    pub(crate) rounds: usize,
+    pub(crate) chunks: u64,
+    pub(crate) nats: Option<String>,
+}
+
+/// What `--help` prints.
+pub(crate) const USAGE: &str = "\
+ikc_bench: rpoe-ikc against plain async-nats on the same nats-server
+
+Usage: ikc_bench [--n N] [--calls N] [--rounds N] [--chunks N] [--nats URL]
+
+Options:
+  --n N        posts per round (default: 200000)
+  --calls N    sequential calls per round (default: 5000)
+  --rounds N   rounds; the report gives each and their median (default: 5)
+  --chunks N   each round is cut into N chunks that alternate which side
+               goes first (default: 10)
+  --nats URL   an existing NATS server (default: start nats-server on a
+               free loopback port; it must be on the PATH)
+  -h, --help   print this help
+
+Ratios are IKC over plain (above 1: IKC costs more). Build with --release.
+";
+
+/// The options, or why they are wrong.
+pub(crate) fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        n: 200_000,
+        calls: 5000,
+        rounds: 5,
+        chunks: 10,
+        nats: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(f) = it.next() {
+        if f == "--help" || f == "-h" {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
+        let v = it
+            .next()
+            .ok_or_else(|| format!("{f} needs a value (see --help)"))?;
+        let num = |what: &str| -> Result<u64, String> {
+            match v.parse::<u64>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("{what} must be a positive integer, not {v:?}")),
+            }
+        };
+        match f.as_str() {
+            "--n" => a.n = num("--n")?,
+            "--calls" => a.calls = num("--calls")?,
+            "--rounds" => a.rounds = num("--rounds")? as usize,
+            "--chunks" => a.chunks = num("--chunks")?,
+            "--nats" => a.nats = Some(v),
+            _ => return Err(format!("unknown option {f} (see --help)")),
+        }
+    }
+    if a.chunks > a.n.min(a.calls) {
+        return Err(format!(
+            "--chunks {} is more than --n or --calls: each chunk needs at least one",
+            a.chunks
+        ));
+    }
+    Ok(a)
+}
