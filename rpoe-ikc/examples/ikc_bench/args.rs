@@ -27,6 +27,9 @@ Options:
 Ratios are IKC over plain (above 1: IKC costs more). Build with --release.
 ";
 
+/// The options [`parse`] knows.
+const OPTIONS: [&str; 5] = ["--n", "--calls", "--rounds", "--chunks", "--nats"];
+
 /// The options, or why they are wrong.
 pub(crate) fn parse() -> Result<Args, String> {
     let mut a = Args {
@@ -42,6 +45,11 @@ pub(crate) fn parse() -> Result<Args, String> {
             print!("{USAGE}");
             std::process::exit(0);
         }
+        // Every option takes a value: an unknown one is named as such,
+        // not as one missing its value.
+        if !OPTIONS.contains(&f.as_str()) {
+            return Err(format!("unknown option {f} (see --help)"));
+        }
         let v = it
             .next()
             .ok_or_else(|| format!("{f} needs a value (see --help)"))?;
@@ -56,8 +64,7 @@ pub(crate) fn parse() -> Result<Args, String> {
             "--calls" => a.calls = num("--calls")?,
             "--rounds" => a.rounds = num("--rounds")? as usize,
             "--chunks" => a.chunks = num("--chunks")?,
-            "--nats" => a.nats = Some(v),
-            _ => return Err(format!("unknown option {f} (see --help)")),
+            _ => a.nats = Some(v), // "--nats", the last of OPTIONS
         }
     }
     if a.chunks > a.n.min(a.calls) {
