@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use rpoe::filter::{Block, Line};
 use rpoe::wheel::{ReadWrite, WheelError, WheelId};
-use rpoe::{Kernel, Session};
+use rpoe::{Ctx, Kernel, Session};
 
 mod support;
 use support::run_bounded;
@@ -652,26 +652,29 @@ fn watermarks_defer_the_write_only_at_the_mark() {
     );
 }
 
-/// `on_input_batch`: the records of one read come in one event, in order,
-/// an unfinished record waits for the next read, and end of file comes
-/// after the last batch.
-#[test]
-fn on_input_batch_hands_a_reads_records_over_together() {
-    #[derive(Default)]
-    struct Heap {
-        w: Option<ReadWrite<Vec<u8>>>,
-        peer: Option<TcpStream>,
-    }
+/// What an `on_input_batch` session holds: its wheel and the peer.
+#[derive(Default)]
+struct BatchHeap {
+    w: Option<ReadWrite<Vec<u8>>>,
+    peer: Option<TcpStream>,
+}
+
+/// Run a session whose wheel (`\n` lines, `on_input_batch`) reads what
+/// the peer wrote before it started, `written` in one read. `on_batch` sees
+/// each batch after it is recorded, with the number of batches before it;
+/// the wheel ends at end of file. Returns the batches, as text.
+fn batches_of(
+    written: &'static [u8],
+    on_batch: impl Fn(&mut Ctx<'_, BatchHeap>, &[String], usize) + 'static,
+) -> Vec<Vec<String>> {
     let batches: Rc<RefCell<Vec<Vec<String>>>> = Rc::default();
     let b2 = batches.clone();
     let mut kernel = Kernel::new().unwrap();
     kernel.spawn(
-        Session::new(Heap::default())
-            .on("_start", |ctx| {
+        Session::new(BatchHeap::default())
+            .on("_start", move |ctx| {
                 let (mine, mut peer) = tcp_pair();
-                // Written before the wheel reads: one read, three records
-                // and the start of a fourth.
-                peer.write_all(b"a\nbb\nccc\ndd").unwrap();
+                peer.write_all(written).unwrap();
                 let w = ReadWrite::builder(mine, Line::literal(b"\n"))
                     .on_input_batch("lines")
                     .on_error("error")
@@ -682,13 +685,10 @@ fn on_input_batch_hands_a_reads_records_over_together() {
             })
             .on("lines", move |ctx| {
                 let (lines, _id) = ctx.take_arg::<(Vec<Vec<u8>>, WheelId)>().unwrap();
-                b2.borrow_mut()
-                    .push(lines.iter().map(|l| text(l)).collect());
-                if lines.len() == 3 {
-                    let peer = ctx.heap().peer.as_mut().unwrap();
-                    peer.write_all(b"d\n").unwrap();
-                    peer.shutdown(Shutdown::Write).unwrap();
-                }
+                let lines: Vec<String> = lines.iter().map(|l| text(l)).collect();
+                let before = b2.borrow().len();
+                b2.borrow_mut().push(lines.clone());
+                on_batch(ctx, &lines, before);
             })
             .on("error", |ctx| {
                 assert!(ctx.take_arg::<WheelError>().unwrap().is_eof());
@@ -697,7 +697,23 @@ fn on_input_batch_hands_a_reads_records_over_together() {
         (),
     );
     run_bounded(&mut kernel, LIMIT);
-    assert_eq!(*batches.borrow(), [vec!["a", "bb", "ccc"], vec!["ddd"]]);
+    batches.take()
+}
+
+/// `on_input_batch`: the records of one read come in one event, in order,
+/// an unfinished record waits for the next read, and end of file comes
+/// after the last batch.
+#[test]
+fn on_input_batch_hands_a_reads_records_over_together() {
+    // Three records and the start of a fourth in the first read.
+    let batches = batches_of(b"a\nbb\nccc\ndd", |ctx, lines, _| {
+        if lines.len() == 3 {
+            let peer = ctx.heap().peer.as_mut().unwrap();
+            peer.write_all(b"d\n").unwrap();
+            peer.shutdown(Shutdown::Write).unwrap();
+        }
+    });
+    assert_eq!(batches, [vec!["a", "bb", "ccc"], vec!["ddd"]]);
 }
 
 /// `on_input_batch` and the input filter switched twice in one handler,
@@ -707,48 +723,16 @@ fn on_input_batch_hands_a_reads_records_over_together() {
 /// sent by the first and post an empty batch.)
 #[test]
 fn on_input_batch_never_posts_an_empty_batch_after_two_filter_switches() {
-    #[derive(Default)]
-    struct Heap {
-        w: Option<ReadWrite<Vec<u8>>>,
-        peer: Option<TcpStream>,
-    }
-    let batches: Rc<RefCell<Vec<Vec<String>>>> = Rc::default();
-    let b2 = batches.clone();
-    let mut kernel = Kernel::new().unwrap();
-    kernel.spawn(
-        Session::new(Heap::default())
-            .on("_start", |ctx| {
-                let (mine, mut peer) = tcp_pair();
-                // One read: a line, then bytes the first filter holds.
-                peer.write_all(b"first\nx;y;z").unwrap();
-                let w = ReadWrite::builder(mine, Line::literal(b"\n"))
-                    .on_input_batch("lines")
-                    .on_error("error")
-                    .start(ctx)
-                    .unwrap();
-                let h = ctx.heap();
-                (h.w, h.peer) = (Some(w), Some(peer));
-            })
-            .on("lines", move |ctx| {
-                let (lines, _id) = ctx.take_arg::<(Vec<Vec<u8>>, WheelId)>().unwrap();
-                let first = b2.borrow().is_empty();
-                b2.borrow_mut()
-                    .push(lines.iter().map(|l| text(l)).collect());
-                if first {
-                    let h = ctx.heap();
-                    let w = h.w.as_ref().unwrap();
-                    // "x;y;z" gives "x", "y" and holds "z"; then "z" gives "".
-                    w.set_input_filter(Line::new().input_any_of(b";"));
-                    w.set_input_filter(Line::literal(b"z"));
-                    h.peer.as_mut().unwrap().shutdown(Shutdown::Write).unwrap();
-                }
-            })
-            .on("error", |ctx| {
-                assert!(ctx.take_arg::<WheelError>().unwrap().is_eof());
-                ctx.heap().w = None;
-            }),
-        (),
-    );
-    run_bounded(&mut kernel, LIMIT);
-    assert_eq!(*batches.borrow(), [vec!["first"], vec!["x", "y", ""]]);
+    // One read: a line, then bytes the first filter holds.
+    let batches = batches_of(b"first\nx;y;z", |ctx, _, before| {
+        if before == 0 {
+            let h = ctx.heap();
+            let w = h.w.as_ref().unwrap();
+            // "x;y;z" gives "x", "y" and holds "z"; then "z" gives "".
+            w.set_input_filter(Line::new().input_any_of(b";"));
+            w.set_input_filter(Line::literal(b"z"));
+            h.peer.as_mut().unwrap().shutdown(Shutdown::Write).unwrap();
+        }
+    });
+    assert_eq!(batches, [vec!["first"], vec!["x", "y", ""]]);
 }

@@ -204,24 +204,13 @@ fn main() {
         let (mut prtt, mut irtt) = (Vec::new(), Vec::new());
         let chunks = args.chunks.max(1);
         for c in 0..chunks {
+            let plain_first = (round + c as usize) % 2 == 1;
             let k = args.n / chunks + u64::from(c < args.n % chunks);
-            let (p, i) = if (round + c as usize) % 2 == 1 {
-                let p = plain_posts(k);
-                (p, ikc_posts(k))
-            } else {
-                let i = ikc_posts(k);
-                (plain_posts(k), i)
-            };
+            let (p, i) = in_turn(plain_first, || plain_posts(k), || ikc_posts(k));
             pp.add(&p);
             ip.add(&i);
             let k = args.calls / chunks + u64::from(c < args.calls % chunks);
-            let ((p, pr), (i, ir)) = if (round + c as usize) % 2 == 1 {
-                let p = plain_calls(k);
-                (p, ikc_calls(k))
-            } else {
-                let i = ikc_calls(k);
-                (plain_calls(k), i)
-            };
+            let ((p, pr), (i, ir)) = in_turn(plain_first, || plain_calls(k), || ikc_calls(k));
             pc.add(&p);
             ic.add(&i);
             prtt.extend(pr);
@@ -293,5 +282,17 @@ fn main() {
     if let Some(mut s) = server {
         let _ = s.kill();
         let _ = s.wait();
+    }
+}
+
+/// Run both sides of one chunk, `plain` first or `ikc` first, and give
+/// their results in that order whichever ran first.
+fn in_turn<P, I>(plain_first: bool, plain: impl FnOnce() -> P, ikc: impl FnOnce() -> I) -> (P, I) {
+    if plain_first {
+        let p = plain();
+        (p, ikc())
+    } else {
+        let i = ikc();
+        (plain(), i)
     }
 }
