@@ -419,14 +419,10 @@ impl GetOne for Block {
     /// Queue `chunks` without cutting any record (POE's
     /// `get_one_start`); fails past [`max_buffer`](Block::max_buffer).
     fn get_one_start<C: AsRef<[u8]>>(&mut self, chunks: &[C]) -> Result<(), FilterError> {
-        let total = chunks.iter().map(|c| c.as_ref().len()).sum();
-        if let Err(e) = self.framing.check_room(total, self.max_buffer) {
-            return self.fail(e);
+        match self.framing.queue_all(chunks, self.max_buffer) {
+            Err(e) => self.fail(e),
+            ok => ok,
         }
-        for chunk in chunks {
-            self.framing.data.extend_from_slice(chunk.as_ref());
-        }
-        Ok(())
     }
 
     /// Cut the next block or frame, if it is all there. Unlike POE, the

@@ -47,6 +47,21 @@ impl Framing {
         Ok(())
     }
 
+    /// Queue `chunks` whole, after [`Framing::check_room`] for all of them
+    /// (a filter's `get_one_start`: nothing is cut yet).
+    pub(crate) fn queue_all<C: AsRef<[u8]>>(
+        &mut self,
+        chunks: &[C],
+        max: usize,
+    ) -> Result<(), FilterError> {
+        let total = chunks.iter().map(|c| c.as_ref().len()).sum();
+        self.check_room(total, max)?;
+        for chunk in chunks {
+            self.data.extend_from_slice(chunk.as_ref());
+        }
+        Ok(())
+    }
+
     /// Mark `n` more bytes at the front as consumed.
     pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.held());
