@@ -186,6 +186,21 @@ pub(crate) struct Delivery {
     pub caller: Caller,
 }
 
+impl Delivery {
+    /// An event the kernel itself delivers (lifecycle, signals): no
+    /// sending session, no outer active event, the kernel as caller.
+    #[inline]
+    pub(crate) fn from_kernel(event: EventId, payload: Payload) -> Delivery {
+        Delivery {
+            event,
+            sender: Sender::Kernel,
+            payload,
+            active: None,
+            caller: Caller::KERNEL,
+        }
+    }
+}
+
 /// How a handler invocation can fail.
 pub(crate) enum Fail {
     /// Neither the handler nor `_default` exists. Boxed, as are the other

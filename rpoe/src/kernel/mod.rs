@@ -98,7 +98,6 @@ pub use task::{AsyncIo, Sleep, TaskId, ASYNC_IO_BUFFER};
 
 use engine::Core;
 
-use caller::Caller;
 use dispatch::Delivery;
 use payload::Payload;
 
@@ -233,17 +232,9 @@ impl Kernel {
     ) -> Result<Value, Error> {
         let key = self.core.resolve_or_err(&dest.into())?;
         let ev = self.core.names.resolve_transient(&event);
-        let r = self.core.deliver(
-            None,
-            key,
-            Delivery {
-                event: ev,
-                sender: Sender::Kernel,
-                payload: Payload::new(args),
-                active: None,
-                caller: Caller::KERNEL,
-            },
-        );
+        let r = self
+            .core
+            .deliver(None, key, Delivery::from_kernel(ev, Payload::new(args)));
         self.core.gc_sweep();
         r
     }

@@ -7,11 +7,9 @@ use std::rc::Rc;
 
 use mio::Interest;
 
-use super::caller::Caller;
 use super::dispatch::Delivery;
 use super::engine::{Core, SIGNAL_TOKEN};
 use super::error::Error;
-use super::ids::Sender;
 use super::names::EventId;
 use super::payload::Payload;
 use super::queue::{SessionKey, KERNEL_KEY};
@@ -60,17 +58,7 @@ impl Core {
                 args: args.clone(),
                 extra,
             });
-            let _ = self.deliver(
-                None,
-                key,
-                Delivery {
-                    event,
-                    sender: Sender::Kernel,
-                    payload,
-                    active: None,
-                    caller: Caller::KERNEL,
-                },
-            );
+            let _ = self.deliver(None, key, Delivery::from_kernel(event, payload));
         }
         let (handled, die_failure) = self.signals.end_dispatch(outer, is_die);
 

@@ -56,13 +56,10 @@ impl Core {
                 let _ = self.deliver(
                     reborrow(&mut stack),
                     p,
-                    Delivery {
-                        event: EventId::CHILD,
-                        sender: Sender::Kernel,
-                        payload: Payload::new(ChildEvent::Create(id, ret)),
-                        active: None,
-                        caller: Caller::KERNEL,
-                    },
+                    Delivery::from_kernel(
+                        EventId::CHILD,
+                        Payload::new(ChildEvent::Create(id, ret)),
+                    ),
                 );
             }
         }
@@ -86,26 +83,14 @@ impl Core {
             .deliver(
                 reborrow(&mut stack),
                 key,
-                Delivery {
-                    event: EventId::STOP,
-                    sender: Sender::Kernel,
-                    payload: Payload::Empty,
-                    active: None,
-                    caller: Caller::KERNEL,
-                },
+                Delivery::from_kernel(EventId::STOP, Payload::Empty),
             )
             .unwrap_or_else(|_| Value::unit());
         if let Some(p) = parent {
             let _ = self.deliver(
                 reborrow(&mut stack),
                 p,
-                Delivery {
-                    event: EventId::CHILD,
-                    sender: Sender::Kernel,
-                    payload: Payload::new(ChildEvent::Lose(id, ret)),
-                    active: None,
-                    caller: Caller::KERNEL,
-                },
+                Delivery::from_kernel(EventId::CHILD, Payload::new(ChildEvent::Lose(id, ret))),
             );
         }
         self.free(key);
@@ -129,13 +114,7 @@ impl Core {
             let _ = self.deliver(
                 reborrow(&mut stack),
                 n,
-                Delivery {
-                    event: EventId::CHILD,
-                    sender: Sender::Kernel,
-                    payload: Payload::new(ChildEvent::Gain(cid)),
-                    active: None,
-                    caller: Caller::KERNEL,
-                },
+                Delivery::from_kernel(EventId::CHILD, Payload::new(ChildEvent::Gain(cid))),
             );
         }
         let new_party = match new.and_then(|n| self.sessions.id_of(n)) {
@@ -179,13 +158,10 @@ impl Core {
             let _ = self.deliver(
                 reborrow(&mut stack),
                 old,
-                Delivery {
-                    event: EventId::CHILD,
-                    sender: Sender::Kernel,
-                    payload: Payload::new(ChildEvent::Lose(cid, Value::unit())),
-                    active: None,
-                    caller: Caller::KERNEL,
-                },
+                Delivery::from_kernel(
+                    EventId::CHILD,
+                    Payload::new(ChildEvent::Lose(cid, Value::unit())),
+                ),
             );
         }
         let _ = self.deliver(
