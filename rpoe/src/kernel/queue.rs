@@ -307,8 +307,8 @@ impl Queue {
         }
     }
 
-    /// Which entry [`Queue::pop_due`] would take, without taking it: the
-    /// kernel then takes it with [`Queue::pop_event`] or
+    /// Which entry is due next (what the tests' `pop_due` takes), without
+    /// taking it: the kernel then takes it with [`Queue::pop_event`] or
     /// [`Queue::take_timer`], straight into where it is used, rather than
     /// moving it through an enum (every move of an 80-byte entry through
     /// the stack costs, in stalls, more than the rest of the queue's work).
