@@ -136,6 +136,9 @@ pub(crate) struct State {
     /// The client, for the fast path of [`Hub::enqueue`].
     pub(crate) sender: Option<Rc<Client>>,
     pub(crate) drainer_waker: Option<Waker>,
+    /// Sessions to tell (with their event) once the outgoing buffer is
+    /// empty ([`Ikc::notify_drained`]).
+    pub(crate) drain_waiters: Vec<(SessionId, rpoe::EventId)>,
     pub(crate) pubs: BTreeMap<String, Rc<Pub>>,
     pub(crate) monitors: Vec<(SessionId, String)>,
     pub(crate) calls: HashMap<u64, Rc<CallSlot>>,

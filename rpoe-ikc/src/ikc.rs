@@ -75,6 +75,7 @@ impl Ikc {
                     busy: false,
                     sender: None,
                     drainer_waker: None,
+                    drain_waiters: Vec::new(),
                     pubs: BTreeMap::new(),
                     monitors: Vec::new(),
                     calls: HashMap::new(),
@@ -127,6 +128,59 @@ impl Ikc {
         st.outbound.len() + usize::from(st.in_flight.is_some())
     }
 
+    /// Post `event` (argument `()`) to the running session once nothing
+    /// waits in the outgoing buffer ([`Ikc::pending`] is 0): at once (as
+    /// a yield) if nothing waits now, else when the IKC session has
+    /// handed the last waiting message to the client. The way for a
+    /// producer to follow back-pressure without losing posts to
+    /// [`Error::BufferFull`] and without polling: post while
+    /// [`Ikc::pending`] is 0, then ask for this and go on from its event
+    /// (as POE's wheels' flushed events let a writer wait). A session
+    /// asking again for the same event before it came is told once. When
+    /// the IKC session shuts down, waiting sessions are told too (the
+    /// buffer is then empty for good).
+    ///
+    /// ```no_run
+    /// use rpoe::{Kernel, Session};
+    /// use rpoe_ikc::{Config, Ikc};
+    ///
+    /// let ikc = Ikc::new(Config::new("producer", "nats://127.0.0.1:4222")).unwrap();
+    /// let mut kernel = Kernel::new().unwrap();
+    /// kernel.spawn(ikc.session(), ());
+    /// let i = ikc.clone();
+    /// kernel.spawn(
+    ///     Session::new(0u64)
+    ///         .on("_start", |ctx| ctx.yield_event("more", ()))
+    ///         .on("more", move |ctx| {
+    ///             // Post until the client's channel is full, then wait
+    ///             // for the buffer to drain.
+    ///             while *ctx.heap() < 1_000_000 {
+    ///                 let n = *ctx.heap();
+    ///                 i.post(ctx, "consumer/sink/item", &n).unwrap();
+    ///                 *ctx.heap() += 1;
+    ///                 if i.pending() > 0 {
+    ///                     i.notify_drained(ctx, "more");
+    ///                     return;
+    ///                 }
+    ///             }
+    ///             i.shutdown(ctx);
+    ///         }),
+    ///     (),
+    /// );
+    /// rpoe::tokio::run(&mut kernel).unwrap();
+    /// ```
+    pub fn notify_drained<H: 'static>(&self, ctx: &mut Ctx<'_, H>, event: &str) {
+        if self.pending() == 0 {
+            ctx.yield_event(event, ());
+            return;
+        }
+        let waiter = (ctx.id(), ctx.event_id(event));
+        let mut st = self.hub.st.borrow_mut();
+        if !st.drain_waiters.contains(&waiter) {
+            st.drain_waiters.push(waiter);
+        }
+    }
+
     /// The IKC session: spawn it once, in the kernel this handle is used
     /// in (argument `()`). It connects, keeps the subscriptions of the
     /// kernel's publications, hands outgoing messages to the client and
@@ -151,7 +205,7 @@ impl Ikc {
         .on("_shutdown", hub_shutdown)
         .on("_stop", |ctx| {
             let hub = ctx.heap().hub.clone();
-            close(&hub, Error::Shutdown);
+            close(ctx, &hub, Error::Shutdown);
         })
     }
 

@@ -105,7 +105,10 @@
 //!   post, call or answer goes to the client's command channel from the
 //!   handler that made it. When that channel is full, it and what
 //!   follows wait, in order, for a task of the IKC session to hand them
-//!   over (the outgoing buffer below).
+//!   over (the outgoing buffer below). A producer that posts in a loop
+//!   follows that back-pressure with [`Ikc::pending`] (stop when it is
+//!   above 0) and [`Ikc::notify_drained`] (an event once the buffer is
+//!   empty again), and loses nothing to a full buffer.
 //! - **While the bus is down** (before the first connection, or while
 //!   the client reconnects), posts, calls and answers wait in a bounded
 //!   outgoing buffer ([`Config::max_pending`] messages and

@@ -37,6 +37,9 @@ pub(crate) enum Arrival {
     /// A call that reached a publication after it ended: its reply
     /// subject, to answer with an error.
     Refuse(Rc<Route>, Subject),
+    /// The drainer handed the last waiting message to the client, and
+    /// sessions wait for that.
+    Drained,
 }
 
 /// A publication's subscription, once in place. The IKC session takes
@@ -222,7 +225,15 @@ pub(crate) async fn drain(hub: Rc<Hub>, client: Client) -> DrainOut {
             },
         };
         match r {
-            Ok(()) => hub.st.borrow_mut().stats.sent += 1,
+            Ok(()) => {
+                let mut st = hub.st.borrow_mut();
+                st.stats.sent += 1;
+                if st.outbound.is_empty() && st.in_flight.is_none() && !st.drain_waiters.is_empty()
+                {
+                    drop(st);
+                    hub.arrive(Arrival::Drained);
+                }
+            }
             Err(e) => {
                 hub.st.borrow_mut().busy = false;
                 let err = publish_error(&e, f.size, Some(client.max_payload()));

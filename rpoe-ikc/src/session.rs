@@ -29,9 +29,10 @@ pub struct HubHeap {
     pub(crate) timeouts: Option<rpoe::TaskId>,
 }
 
-/// Fail everything that waits, end publications (shutdown or a failed
-/// first connection).
-pub(crate) fn close(hub: &Hub, error: Error) {
+/// Fail everything that waits, end publications, tell the sessions
+/// waiting for the outgoing buffer to drain (it is empty for good now):
+/// shutdown or a failed first connection.
+pub(crate) fn close(ctx: &mut Ctx<'_, HubHeap>, hub: &Hub, error: Error) {
     let (calls, pubs, outbound) = {
         let mut st = hub.st.borrow_mut();
         st.phase = Phase::Shut;
@@ -55,6 +56,16 @@ pub(crate) fn close(hub: &Hub, error: Error) {
         p.kill();
     }
     drop(outbound);
+    tell_drained(ctx, hub);
+}
+
+/// Tell the sessions waiting for the outgoing buffer to drain.
+fn tell_drained(ctx: &mut Ctx<'_, HubHeap>, hub: &Hub) {
+    let waiters = std::mem::take(&mut hub.st.borrow_mut().drain_waiters);
+    for (session, event) in waiters {
+        // A session that stopped meanwhile has nobody to tell.
+        let _ = ctx.post(session, event, ());
+    }
 }
 
 fn tell_monitors(ctx: &mut Ctx<'_, HubHeap>, ev: &BusEvent) {
@@ -160,7 +171,7 @@ pub(crate) fn hub_connected(ctx: &mut Ctx<'_, HubHeap>) {
             ctx.heap().replies = Some(t);
         }
         Err(e) => {
-            close(&hub, Error::Connect(e.clone()));
+            close(ctx, &hub, Error::Connect(e.clone()));
             tell_monitors(ctx, &BusEvent::ConnectFailed(e));
             cancel_tasks(ctx);
         }
@@ -318,6 +329,16 @@ pub(crate) fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
             Arrival::Refuse(route, reply) => {
                 if let Route::Pub(p, idx, _) = &*route {
                     refuse_call(&hub, p, *idx, &reply);
+                }
+            }
+            Arrival::Drained => {
+                // Unless messages were queued again since.
+                let empty = {
+                    let st = hub.st.borrow();
+                    st.outbound.is_empty() && st.in_flight.is_none()
+                };
+                if empty {
+                    tell_drained(ctx, &hub);
                 }
             }
         }
@@ -483,7 +504,7 @@ pub(crate) fn hub_drained(ctx: &mut Ctx<'_, HubHeap>) {
             }
         }
         DrainOut::Done => {
-            close(&hub, Error::Shutdown);
+            close(ctx, &hub, Error::Shutdown);
             tell_monitors(ctx, &BusEvent::Closed);
             cancel_tasks(ctx);
         }
@@ -506,7 +527,7 @@ pub(crate) fn hub_shutdown(ctx: &mut Ctx<'_, HubHeap>) {
         draining
     };
     if !draining {
-        close(&hub, Error::Shutdown);
+        close(ctx, &hub, Error::Shutdown);
         tell_monitors(ctx, &BusEvent::Closed);
         cancel_tasks(ctx);
     } else {

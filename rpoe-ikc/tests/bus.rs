@@ -94,6 +94,39 @@ fn posts_under_back_pressure_arrive_all_and_in_order() {
     assert_eq!(st.2, 0, "none dropped for lack of room");
 }
 
+/// A producer that posts while nothing is pending and otherwise waits
+/// for `Ikc::notify_drained` loses nothing, even through a client
+/// channel of one message and an outgoing buffer of four: without the
+/// notice it would either overrun the buffer (posts dropped) or never be
+/// told to go on (the `produce` call would not be answered).
+#[test]
+fn a_producer_waiting_for_the_buffer_to_drain_loses_nothing() {
+    if !nats_or_skip("a_producer_waiting_for_the_buffer_to_drain_loses_nothing") {
+        return;
+    }
+    let server = NatsServer::start();
+    let _a = Node::spawn(
+        &server.url(),
+        "a",
+        &["--client-cap", "1", "--max-pending", "4"],
+    );
+    let _b = Node::spawn(&server.url(), "b", &["--sub-cap", "100000"]);
+    let d = Driver::connect(&server.url());
+    let n = 5_000u64;
+    let (posted, waits): (u64, u64) = d
+        .call("a", "ctl", "produce", &("b/svc/hit", n, 1u64), T)
+        .unwrap_or_else(|e| panic!("a/ctl/produce: {e}"));
+    assert_eq!(posted, n, "every post was queued");
+    assert!(waits > 0, "the producer met back-pressure and waited");
+    let c: Count = until(T, || {
+        let c = d.count("b");
+        (c.0 == n).then_some(c)
+    });
+    assert_eq!((c.2, c.3, c.5), (n, n, 0), "all arrived, in order");
+    let st = d.stats("a");
+    assert_eq!((st.2, st.5, st.6), (0, 0, 0), "none dropped, none pending");
+}
+
 #[test]
 fn three_kernels_queue_group_spreads_work() {
     if !nats_or_skip("three_kernels_queue_group_spreads_work") {

@@ -6,13 +6,16 @@ pub(crate) struct Args {
     pub(crate) rounds: usize,
     pub(crate) chunks: u64,
     pub(crate) nats: Option<String>,
+    /// Bytes of text in each argument besides its number (0: a bare
+    /// number).
+    pub(crate) pad: usize,
 }
 
 /// What `--help` prints.
 pub(crate) const USAGE: &str = "\
 ikc_bench: rpoe-ikc against plain async-nats on the same nats-server
 
-Usage: ikc_bench [--n N] [--calls N] [--rounds N] [--chunks N] [--nats URL]
+Usage: ikc_bench [--n N] [--calls N] [--rounds N] [--chunks N] [--pad BYTES] [--nats URL]
 
 Options:
   --n N        posts per round (default: 200000)
@@ -20,6 +23,8 @@ Options:
   --rounds N   rounds; the report gives each and their median (default: 5)
   --chunks N   each round is cut into N chunks that alternate which side
                goes first (default: 10)
+  --pad BYTES  each post's and call's argument carries BYTES of text
+               besides its number (default: 0, a bare number)
   --nats URL   an existing NATS server (default: start nats-server on a
                free loopback port; it must be on the PATH)
   -h, --help   print this help
@@ -27,8 +32,11 @@ Options:
 Ratios are IKC over plain (above 1: IKC costs more). Build with --release.
 ";
 
+/// The largest `--pad`.
+const MAX_PAD: usize = 512 * 1024;
+
 /// The options [`parse`] knows.
-const OPTIONS: [&str; 5] = ["--n", "--calls", "--rounds", "--chunks", "--nats"];
+const OPTIONS: [&str; 6] = ["--n", "--calls", "--rounds", "--chunks", "--pad", "--nats"];
 
 /// The options, or why they are wrong.
 pub(crate) fn parse() -> Result<Args, String> {
@@ -38,6 +46,7 @@ pub(crate) fn parse() -> Result<Args, String> {
         rounds: 5,
         chunks: 10,
         nats: None,
+        pad: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
@@ -64,8 +73,19 @@ pub(crate) fn parse() -> Result<Args, String> {
             "--calls" => a.calls = num("--calls")?,
             "--rounds" => a.rounds = num("--rounds")? as usize,
             "--chunks" => a.chunks = num("--chunks")?,
+            "--pad" => {
+                a.pad = v
+                    .parse()
+                    .map_err(|_| format!("--pad must be a number of bytes, not {v:?}"))?
+            }
             _ => a.nats = Some(v), // "--nats", the last of OPTIONS
         }
+    }
+    if a.pad > MAX_PAD {
+        return Err(format!(
+            "--pad {} is over {MAX_PAD}: a message must stay under nats-server's default max_payload (1 MiB)",
+            a.pad
+        ));
     }
     if a.chunks > a.n.min(a.calls) {
         return Err(format!(

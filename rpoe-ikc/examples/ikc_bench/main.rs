@@ -27,8 +27,9 @@
 //! gives each round's ratios and their median, min and max.
 //!
 //! `cargo run --release -p rpoe-ikc --example ikc_bench -- [--n 200000]
-//! [--calls 5000] [--rounds 5] [--chunks 10] [--nats URL]` (without `--nats` it starts
-//! a nats-server on a free loopback port).
+//! [--calls 5000] [--rounds 5] [--chunks 10] [--pad 0] [--nats URL]`
+//! (without `--nats` it starts a nats-server on a free loopback port;
+//! `--pad BYTES` adds that much text to every argument, on both sides).
 
 use std::sync::mpsc;
 use std::thread;
@@ -40,11 +41,11 @@ mod plain;
 mod report;
 mod shared;
 
-use args::parse;
+use args::{parse, Args};
 use ikc_peers::{kernel_a, kernel_b, AOut};
 use plain::{plain_peers, PLAIN_ECHO, PLAIN_HIT};
 use report::{percentile, spread, Run};
-use shared::{cpu_ns, named, rt, tid};
+use shared::{cpu_ns, named, rt, tid, Arg};
 
 fn main() {
     let args = match parse() {
@@ -54,6 +55,16 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if args.pad == 0 {
+        bench::<u64>(&args);
+    } else {
+        bench::<(u64, String)>(&args);
+    }
+}
+
+/// The whole run, with arguments of type `A` on both sides.
+fn bench<A: Arg>(args: &Args) {
+    let pad = "x".repeat(args.pad);
     let mut server = None;
     let url = match &args.nats {
         Some(u) => u.clone(),
@@ -88,14 +99,14 @@ fn main() {
     let (rb_tx, rb_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel();
     let (u, n) = (url.clone(), args.n);
-    let tb = named("ikc-b", move || kernel_b(u, n, rb_tx, done_tx));
+    let tb = named("ikc-b", move || kernel_b::<A>(u, n, rb_tx, done_tx));
     let (b, b_tid) = rb_rx.recv().unwrap();
     let (ra_tx, ra_rx) = mpsc::channel();
     let (out_tx, out_rx) = mpsc::channel();
-    let u = url.clone();
-    let ta = named("ikc-a", move || kernel_a(u, n, ra_tx, out_tx));
+    let (u, p) = (url.clone(), pad.clone());
+    let ta = named("ikc-a", move || kernel_a::<A>(u, n, p, ra_tx, out_tx));
     let (a, a_tid) = ra_rx.recv().unwrap();
-    let plain = plain_peers(&url, args.n);
+    let plain = plain_peers::<A>(&url, args.n);
     let main_tid = tid();
     let rt = rt();
     let client = rt
@@ -110,7 +121,7 @@ fn main() {
         let start = Instant::now();
         rt.block_on(async {
             for i in 0..k {
-                let payload = serde_json::to_vec(&i).unwrap();
+                let payload = serde_json::to_vec(&A::out(i, &pad)).unwrap();
                 client.publish(PLAIN_HIT, payload.into()).await.unwrap();
             }
             client.flush().await.unwrap();
@@ -146,7 +157,7 @@ fn main() {
         let (s0, r0) = (cpu_ns(main_tid), cpu_ns(plain.echo_tid));
         rt.block_on(async {
             for i in 0..k {
-                let payload = serde_json::to_vec(&i).unwrap();
+                let payload = serde_json::to_vec(&A::out(i, &pad)).unwrap();
                 let t = Instant::now();
                 let m = client.request(PLAIN_ECHO, payload.into()).await.unwrap();
                 // Decoded, and its responder read, as IKC's CallReply.
@@ -155,8 +166,8 @@ fn main() {
                     .as_ref()
                     .and_then(|h| h.get(rpoe_ikc::KERNEL_HEADER))
                     .map(|v| std::rc::Rc::<str>::from(v.as_str()));
-                let v: u64 = serde_json::from_slice(&m.payload).unwrap();
-                assert_eq!(v, i);
+                let v: A = serde_json::from_slice(&m.payload).unwrap();
+                assert_eq!(v.n(), i);
                 rtts.push(t.elapsed());
             }
         });
@@ -183,8 +194,16 @@ fn main() {
 
     println!(
         "IKC vs plain async-nats, {} posts and {} sequential calls per round, {} rounds, \
-         each in {} chunks alternating which side goes first",
-        args.n, args.calls, args.rounds, args.chunks
+         each in {} chunks alternating which side goes first; arguments: {}",
+        args.n,
+        args.calls,
+        args.rounds,
+        args.chunks,
+        if args.pad == 0 {
+            "a bare number".to_string()
+        } else {
+            format!("a number and {} bytes of text", args.pad)
+        }
     );
     println!(
         "CPU: ns per message on the sending / receiving thread (for calls: caller / responder)"

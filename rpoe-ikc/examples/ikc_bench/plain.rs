@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 
-use crate::shared::{handle_hit, named, rt, tid};
+use crate::shared::{handle_hit, named, rt, tid, Arg};
 
 /// Same length as `rpoe.b.sink.hit.a`, IKC's subject, and the same
 /// sender token at its end.
@@ -22,7 +22,7 @@ pub(crate) struct Plain {
 
 /// Plain async-nats: a counter thread and an answering thread, each on
 /// its own current-thread runtime as each IKC kernel is.
-pub(crate) fn plain_peers(url: &str, n: u64) -> Plain {
+pub(crate) fn plain_peers<A: Arg>(url: &str, n: u64) -> Plain {
     let (target_tx, target_rx) = mpsc::channel::<u64>();
     let (done_tx, done_rx) = mpsc::channel();
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -44,9 +44,9 @@ pub(crate) fn plain_peers(url: &str, n: u64) -> Plain {
                 loop {
                     // Decoded and handed to the same user code as IKC's.
                     let m = sub.next().await.unwrap();
-                    let v: u64 = serde_json::from_slice(&m.payload).unwrap();
+                    let v: A = serde_json::from_slice(&m.payload).unwrap();
                     let from = m.subject.as_str().rsplit('.').next().unwrap_or("");
-                    if handle_hit(&mut count, &mut sum, from, v) == target {
+                    if handle_hit(&mut count, &mut sum, from, v.n()) == target {
                         break;
                     }
                 }
@@ -67,7 +67,7 @@ pub(crate) fn plain_peers(url: &str, n: u64) -> Plain {
             headers.insert(rpoe_ikc::KERNEL_HEADER, "p");
             while let Some(m) = sub.next().await {
                 // Decoded and encoded again, as IKC's `echo` does.
-                let v: u64 = serde_json::from_slice(&m.payload).unwrap();
+                let v: A = serde_json::from_slice(&m.payload).unwrap();
                 let out = serde_json::to_vec(&v).unwrap();
                 if let Some(r) = m.reply {
                     c.publish_with_headers(r, headers.clone(), out.into())

@@ -3,6 +3,41 @@
 
 use std::thread;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// What each post and call carries: a bare sequence number (the default),
+/// or with `--pad BYTES` the number and that many bytes of text, the same
+/// type on both sides.
+pub(crate) trait Arg: Serialize + DeserializeOwned + 'static {
+    /// What is sent for number `n`: borrowed from the padding, so that
+    /// making it costs neither side an allocation.
+    type Out<'a>: Serialize;
+    fn out(n: u64, pad: &str) -> Self::Out<'_>;
+    /// The number it carries.
+    fn n(&self) -> u64;
+}
+
+impl Arg for u64 {
+    type Out<'a> = u64;
+    fn out(n: u64, _: &str) -> u64 {
+        n
+    }
+    fn n(&self) -> u64 {
+        *self
+    }
+}
+
+impl Arg for (u64, String) {
+    type Out<'a> = (u64, &'a str);
+    fn out(n: u64, pad: &str) -> (u64, &str) {
+        (n, pad)
+    }
+    fn n(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The user code both subscribers run for each post: count it, sum its
 /// argument and look at its sender (as a handler of `Incoming` would).
 /// Returns the count.

@@ -13,7 +13,10 @@
 //!   session dying), `stall` (a string, ignored; keeps the call unanswered), `slow` (u64;
 //!   counted like `hit`, each taking `--slow-ms` of the kernel's time).
 //! - `ctl` drives this kernel from outside: `post` (`[address, n,
-//!   first_seq]`: post `n` hits, answers the number queued), `postbig`
+//!   first_seq]`: post `n` hits, answers the number queued), `produce`
+//!   (the same arguments: post `n` hits following back-pressure — while
+//!   nothing is pending, then waiting with `Ikc::notify_drained` —
+//!   answering `[posted, waits]` once the last one left the buffer), `postbig`
 //!   (`[address, size]`: post a string of `size` bytes), `stream`
 //!   (`[address, n, first_seq, every_ms]`: post `n` hits, one per
 //!   interval; answers at once), `call` (`[address, arg, n, timeout_ms]`:
@@ -52,7 +55,18 @@ struct Ctl {
     errors_other: u64,
     batch: Option<Batch>,
     stream: Option<Stream>,
+    produce: Option<Produce>,
     ready: u32,
+}
+
+/// A `produce` under way.
+struct Produce {
+    to: String,
+    next: u64,
+    left: u64,
+    posted: u64,
+    waits: u64,
+    reply: Option<ReplyTo>,
 }
 
 struct Batch {
@@ -228,6 +242,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     ctx,
                     Publish::new("ctl")
                         .event::<(String, u64, u64)>("post")
+                        .event::<(String, u64, u64)>("produce")
                         .event::<(String, u64)>("postbig")
                         .event::<(String, u64, u64, u64)>("stream")
                         .event::<(String, String, u64, u64)>("call")
@@ -261,6 +276,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     if let Some(r) = m.reply {
                         let _ = r.send(&queued);
                     }
+                }
+            })
+            .on("produce", |ctx| {
+                let m = ctx.take_arg::<Incoming<(String, u64, u64)>>().unwrap();
+                let (to, n, first) = m.args;
+                ctx.heap().produce = Some(Produce {
+                    to,
+                    next: first,
+                    left: n,
+                    posted: 0,
+                    waits: 0,
+                    reply: m.reply,
+                });
+                ctx.yield_event("produce_more", ());
+            })
+            .on("produce_more", {
+                let ikc = ikc.clone();
+                move |ctx| {
+                    let Some(mut p) = ctx.heap().produce.take() else {
+                        return;
+                    };
+                    while p.left > 0 {
+                        if ikc.post(ctx, &p.to, &p.next).is_ok() {
+                            p.posted += 1;
+                        }
+                        p.next += 1;
+                        p.left -= 1;
+                        if ikc.pending() > 0 {
+                            break;
+                        }
+                    }
+                    if p.left == 0 && ikc.pending() == 0 {
+                        if let Some(r) = p.reply.take() {
+                            let _ = r.send(&(p.posted, p.waits));
+                        }
+                        return;
+                    }
+                    p.waits += 1;
+                    ctx.heap().produce = Some(p);
+                    ikc.notify_drained(ctx, "produce_more");
                 }
             })
             .on("postbig", {
