@@ -9,13 +9,16 @@ pub(crate) struct Args {
     /// Bytes of text in each argument besides its number (0: a bare
     /// number).
     pub(crate) pad: usize,
+    /// Posts per event of IKC's producer, at most.
+    pub(crate) per_event: u64,
 }
 
 /// What `--help` prints.
 pub(crate) const USAGE: &str = "\
 ikc_bench: rpoe-ikc against plain async-nats on the same nats-server
 
-Usage: ikc_bench [--n N] [--calls N] [--rounds N] [--chunks N] [--pad BYTES] [--nats URL]
+Usage: ikc_bench [--n N] [--calls N] [--rounds N] [--chunks N] [--pad BYTES]
+                 [--per-event N] [--nats URL]
 
 Options:
   --n N        posts per round (default: 200000)
@@ -25,6 +28,11 @@ Options:
                goes first (default: 10)
   --pad BYTES  each post's and call's argument carries BYTES of text
                besides its number (default: 0, a bare number)
+  --per-event N
+               IKC's producer posts at most N per event, then lets the
+               kernel turn (default: 128, the sends tokio's cooperative
+               budget lets the plain publisher make before the client's
+               connection task runs)
   --nats URL   an existing NATS server (default: start nats-server on a
                free loopback port; it must be on the PATH)
   -h, --help   print this help
@@ -36,7 +44,15 @@ Ratios are IKC over plain (above 1: IKC costs more). Build with --release.
 const MAX_PAD: usize = 512 * 1024;
 
 /// The options [`parse`] knows.
-const OPTIONS: [&str; 6] = ["--n", "--calls", "--rounds", "--chunks", "--pad", "--nats"];
+const OPTIONS: [&str; 7] = [
+    "--n",
+    "--calls",
+    "--rounds",
+    "--chunks",
+    "--pad",
+    "--per-event",
+    "--nats",
+];
 
 /// The options, or why they are wrong.
 pub(crate) fn parse() -> Result<Args, String> {
@@ -47,6 +63,7 @@ pub(crate) fn parse() -> Result<Args, String> {
         chunks: 10,
         nats: None,
         pad: 0,
+        per_event: 128,
     };
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
@@ -73,6 +90,7 @@ pub(crate) fn parse() -> Result<Args, String> {
             "--calls" => a.calls = num("--calls")?,
             "--rounds" => a.rounds = num("--rounds")? as usize,
             "--chunks" => a.chunks = num("--chunks")?,
+            "--per-event" => a.per_event = num("--per-event")?,
             "--pad" => {
                 a.pad = v
                     .parse()

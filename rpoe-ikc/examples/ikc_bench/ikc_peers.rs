@@ -9,8 +9,9 @@ use rpoe_ikc::{CallReply, Config, Ikc, Incoming, Publish};
 
 use crate::shared::{handle_hit, tid, Arg};
 
-/// Posts per `more` event at most.
-pub(crate) const PER_EVENT: u64 = 4096;
+/// Messages the outgoing buffer may hold (the producer waits for it to
+/// drain as soon as it holds one, so this is never reached).
+const MAX_PENDING: usize = 8192;
 
 pub(crate) fn config(name: &str, url: &str, n: u64) -> Config {
     let mut c = Config::new(name, url);
@@ -18,7 +19,7 @@ pub(crate) fn config(name: &str, url: &str, n: u64) -> Config {
     // no slow-consumer drops during a burst.
     c.client_capacity = 2048;
     c.subscription_capacity = n as usize + 1024;
-    c.max_pending = PER_EVENT as usize * 2;
+    c.max_pending = MAX_PENDING;
     c.max_pending_bytes = 64 << 20;
     c
 }
@@ -97,6 +98,7 @@ pub(crate) fn kernel_a<A: Arg>(
     url: String,
     n: u64,
     pad: String,
+    per_event: u64,
     ready: mpsc::Sender<(KernelHandle, u64)>,
     out: mpsc::Sender<AOut>,
 ) {
@@ -137,11 +139,13 @@ pub(crate) fn kernel_a<A: Arg>(
                 // As the plain publisher awaits each publish: go on while
                 // the client's channel takes each post at once; when it is
                 // full (the post waits in IKC's buffer), go on once the
-                // buffer has drained. At most PER_EVENT per event, so the
-                // kernel's other events run.
+                // buffer has drained. At most `per_event` per event: the
+                // kernel then turns and lets tokio run the client's
+                // connection task, as tokio's cooperative budget makes the
+                // plain publisher's awaits do every 128 sends.
                 let mut k = 0;
                 let mut full = false;
-                while k < ctx.heap().left.min(PER_EVENT) {
+                while k < ctx.heap().left.min(per_event) {
                     let s = ctx.heap().seq;
                     ctx.heap().seq += 1;
                     ikc.post(ctx, "b/sink/hit", &A::out(s, &pad)).unwrap();

@@ -5,9 +5,10 @@
 //!   another through the server. Plain: an async-nats client publishes
 //!   (awaiting each publish, as its channel's back-pressure asks) and
 //!   another client on another thread decodes each and hands it to
-//!   `handle_hit`. IKC: kernel `a` posts to `b/sink/hit` (keeping at
-//!   most 4,096 in its outgoing buffer) and kernel `b`, on another
-//!   thread, hands each `hit` event's argument to the same `handle_hit`.
+//!   `handle_hit`. IKC: kernel `a` posts to `b/sink/hit` (at most
+//!   `--per-event` posts per event; when the client's channel is full it
+//!   waits for `Ikc::notify_drained`) and kernel `b`, on another thread,
+//!   hands each `hit` event's argument to the same `handle_hit`.
 //!   Time: first send to last receipt.
 //! - Call round trip: M sequential request/answer pairs. Plain:
 //!   `Client::request` against a subscriber that decodes, encodes and
@@ -27,7 +28,8 @@
 //! gives each round's ratios and their median, min and max.
 //!
 //! `cargo run --release -p rpoe-ikc --example ikc_bench -- [--n 200000]
-//! [--calls 5000] [--rounds 5] [--chunks 10] [--pad 0] [--nats URL]`
+//! [--calls 5000] [--rounds 5] [--chunks 10] [--pad 0] [--per-event 128]
+//! [--nats URL]`
 //! (without `--nats` it starts a nats-server on a free loopback port;
 //! `--pad BYTES` adds that much text to every argument, on both sides).
 
@@ -103,8 +105,8 @@ fn bench<A: Arg>(args: &Args) {
     let (b, b_tid) = rb_rx.recv().unwrap();
     let (ra_tx, ra_rx) = mpsc::channel();
     let (out_tx, out_rx) = mpsc::channel();
-    let (u, p) = (url.clone(), pad.clone());
-    let ta = named("ikc-a", move || kernel_a::<A>(u, n, p, ra_tx, out_tx));
+    let (u, p, per) = (url.clone(), pad.clone(), args.per_event);
+    let ta = named("ikc-a", move || kernel_a::<A>(u, n, p, per, ra_tx, out_tx));
     let (a, a_tid) = ra_rx.recv().unwrap();
     let plain = plain_peers::<A>(&url, args.n);
     let main_tid = tid();
@@ -194,11 +196,13 @@ fn bench<A: Arg>(args: &Args) {
 
     println!(
         "IKC vs plain async-nats, {} posts and {} sequential calls per round, {} rounds, \
-         each in {} chunks alternating which side goes first; arguments: {}",
+         each in {} chunks alternating which side goes first; IKC's producer posts at most {} \
+         per event; arguments: {}",
         args.n,
         args.calls,
         args.rounds,
         args.chunks,
+        args.per_event,
         if args.pad == 0 {
             "a bare number".to_string()
         } else {
