@@ -100,6 +100,14 @@ pub(crate) enum SendNow {
     Later,
 }
 
+/// A session waiting for the outgoing buffer to drain.
+pub(crate) struct DrainWaiter {
+    pub(crate) session: SessionId,
+    pub(crate) event: rpoe::EventId,
+    /// Holds the session alive until it is told.
+    pub(crate) hold: rpoe::Postback,
+}
+
 /// Whom to tell when a queued post fails later.
 pub(crate) struct Origin {
     pub(crate) session: SessionId,
@@ -138,7 +146,7 @@ pub(crate) struct State {
     pub(crate) drainer_waker: Option<Waker>,
     /// Sessions to tell (with their event) once the outgoing buffer is
     /// empty ([`Ikc::notify_drained`]).
-    pub(crate) drain_waiters: Vec<(SessionId, rpoe::EventId)>,
+    pub(crate) drain_waiters: Vec<DrainWaiter>,
     pub(crate) pubs: BTreeMap<String, Rc<Pub>>,
     pub(crate) monitors: Vec<(SessionId, String)>,
     pub(crate) calls: HashMap<u64, Rc<CallSlot>>,

@@ -13,7 +13,7 @@ use rpoe::{Ctx, Session};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::hub::{header_size, Hub, Origin, Phase, SendNow, State};
+use crate::hub::{header_size, DrainWaiter, Hub, Origin, Phase, SendNow, State};
 use crate::publish::{Lease, Pub};
 use crate::session::{
     close, hub_bus, hub_connected, hub_drained, hub_in, hub_publish, hub_shutdown, hub_start,
@@ -138,7 +138,8 @@ impl Ikc {
     /// (as POE's wheels' flushed events let a writer wait). A session
     /// asking again for the same event before it came is told once. When
     /// the IKC session shuts down, waiting sessions are told too (the
-    /// buffer is then empty for good).
+    /// buffer is then empty for good). Until told, the session is held
+    /// alive, as by any event source it waits for.
     ///
     /// ```no_run
     /// use rpoe::{Kernel, Session};
@@ -174,11 +175,26 @@ impl Ikc {
             ctx.yield_event(event, ());
             return;
         }
-        let waiter = (ctx.id(), ctx.event_id(event));
-        let mut st = self.hub.st.borrow_mut();
-        if !st.drain_waiters.contains(&waiter) {
-            st.drain_waiters.push(waiter);
+        let (me, id) = (ctx.id(), ctx.event_id(event));
+        if self
+            .hub
+            .st
+            .borrow()
+            .drain_waiters
+            .iter()
+            .any(|w| w.session == me && w.event == id)
+        {
+            return;
         }
+        // The session waits for the bus, as for any event source: held
+        // alive until told (a postback is a hold released however it
+        // ends, even dropped untold with the kernel).
+        let hold = ctx.postback(id, ());
+        self.hub.st.borrow_mut().drain_waiters.push(DrainWaiter {
+            session: me,
+            event: id,
+            hold,
+        });
     }
 
     /// The IKC session: spawn it once, in the kernel this handle is used

@@ -62,9 +62,11 @@ pub(crate) fn close(ctx: &mut Ctx<'_, HubHeap>, hub: &Hub, error: Error) {
 /// Tell the sessions waiting for the outgoing buffer to drain.
 fn tell_drained(ctx: &mut Ctx<'_, HubHeap>, hub: &Hub) {
     let waiters = std::mem::take(&mut hub.st.borrow_mut().drain_waiters);
-    for (session, event) in waiters {
-        // A session that stopped meanwhile has nobody to tell.
-        let _ = ctx.post(session, event, ());
+    for w in waiters {
+        // A session that stopped meanwhile has nobody to tell. The event
+        // is queued before the hold goes: the session stays alive for it.
+        let _ = ctx.post(w.session, w.event, ());
+        drop(w.hold);
     }
 }
 
