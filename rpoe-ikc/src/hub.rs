@@ -174,6 +174,15 @@ pub(crate) struct State {
     pub(crate) out_buf: BytesMut,
 }
 
+impl State {
+    /// Messages not yet handed to the client: the buffer, the one whose
+    /// publish waits for room in the client's channel, and the one the
+    /// drainer is handing over.
+    pub(crate) fn pending(&self) -> usize {
+        self.outbound.len() + usize::from(self.in_flight.is_some()) + usize::from(self.busy)
+    }
+}
+
 /// The block [`Hub::encode`] serialises into, and the room below which it
 /// takes a new one (or reclaims its block, if no message holds it).
 const OUT_BUF_BLOCK: usize = 8 * 1024;

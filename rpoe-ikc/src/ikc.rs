@@ -114,18 +114,17 @@ impl Ikc {
     pub fn stats(&self) -> Stats {
         let st = self.hub.st.borrow();
         Stats {
-            pending: st.outbound.len() + usize::from(st.in_flight.is_some()),
+            pending: st.pending(),
             ..st.stats
         }
     }
 
-    /// Messages waiting in the outgoing buffer now ([`Stats::pending`]
-    /// alone, without copying the counters): a producer that posts in a
+    /// Messages not handed to the client yet ([`Stats::pending`] alone,
+    /// without copying the counters): a producer that posts in a
     /// loop can stop when it is above 0, letting the kernel turn and the
     /// client catch up, as awaiting each publish would.
     pub fn pending(&self) -> usize {
-        let st = self.hub.st.borrow();
-        st.outbound.len() + usize::from(st.in_flight.is_some())
+        self.hub.st.borrow().pending()
     }
 
     /// Post `event` (argument `()`) to the running session once nothing

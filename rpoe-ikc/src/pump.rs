@@ -228,8 +228,9 @@ pub(crate) async fn drain(hub: Rc<Hub>, client: Client) -> DrainOut {
             Ok(()) => {
                 let mut st = hub.st.borrow_mut();
                 st.stats.sent += 1;
-                if st.outbound.is_empty() && st.in_flight.is_none() && !st.drain_waiters.is_empty()
-                {
+                // Handed over.
+                st.busy = false;
+                if st.pending() == 0 && !st.drain_waiters.is_empty() {
                     drop(st);
                     hub.arrive(Arrival::Drained);
                 }

@@ -59,6 +59,7 @@ pub struct Stats {
     pub slow_consumer: u64,
     /// Reconnections.
     pub reconnects: u64,
-    /// Messages waiting in the outgoing buffer now.
+    /// Messages not handed to the client yet: those in the outgoing
+    /// buffer, and the one being handed over.
     pub pending: usize,
 }

@@ -335,11 +335,7 @@ pub(crate) fn hub_in(ctx: &mut Ctx<'_, HubHeap>) {
             }
             Arrival::Drained => {
                 // Unless messages were queued again since.
-                let empty = {
-                    let st = hub.st.borrow();
-                    st.outbound.is_empty() && st.in_flight.is_none()
-                };
-                if empty {
+                if hub.st.borrow().pending() == 0 {
                     tell_drained(ctx, &hub);
                 }
             }
@@ -503,6 +499,10 @@ pub(crate) fn hub_drained(ctx: &mut Ctx<'_, HubHeap>) {
             if let Some(client) = client {
                 let t = ctx.spawn_future("_drained", drain(hub.clone(), client));
                 ctx.heap().drainer = Some(t);
+            }
+            // The failed message was the last one waiting.
+            if hub.st.borrow().pending() == 0 {
+                tell_drained(ctx, &hub);
             }
         }
         DrainOut::Done => {
