@@ -228,3 +228,24 @@ fn a_drained_burst_returns_the_queue_memory() {
     );
     kernel.run().unwrap();
 }
+
+/// This module's `#[allow]` is the exception, not the rule: the workspace
+/// lint set denies unsafe code everywhere else, and every crate opts in
+/// (checked with the other lints in `ergonomics.rs`).
+#[test]
+fn the_workspace_denies_unsafe_code_elsewhere() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("Cargo.toml");
+    let root = std::fs::read_to_string(root).unwrap();
+    let rust = root
+        .split("[workspace.lints.rust]")
+        .nth(1)
+        .expect("a [workspace.lints.rust] table");
+    assert!(
+        rust.lines()
+            .any(|l| l.starts_with("unsafe_code") && (l.contains("deny") || l.contains("forbid"))),
+        "the workspace lint set denies unsafe code"
+    );
+}
