@@ -20,19 +20,15 @@ use rpoe::wheel::{
 use rpoe::{Kernel, Session};
 
 mod support;
+
 use support::run_bounded;
+use support::{log, Log};
 
 const ECONNREFUSED: i32 = 111;
 const ENOENT: i32 = 2;
 const EADDRINUSE: i32 = 98;
 const LIMIT: Duration = Duration::from_secs(20);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-type Log = Rc<RefCell<Vec<String>>>;
-
-fn log() -> Log {
-    Rc::new(RefCell::new(Vec::new()))
-}
 
 fn unique_path(tag: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -4,7 +4,7 @@
 //! Each test file is a crate of its own and uses only some of these, so
 //! the ones not every file calls are marked `allow(dead_code)`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -12,6 +12,22 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rpoe::{Kernel, Session};
+
+/// What a test's handlers saw, in order, shared between them.
+#[allow(dead_code)]
+pub type Log = Rc<RefCell<Vec<String>>>;
+
+/// An empty [`Log`].
+#[allow(dead_code)]
+pub fn log() -> Log {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+/// What `l` holds now.
+#[allow(dead_code)]
+pub fn lines(l: &Log) -> Vec<String> {
+    l.borrow().clone()
+}
 
 /// Run `kernel` until its sessions are done; fail the test if they are
 /// still running after `limit` (a watchdog session, held only by an alias,
