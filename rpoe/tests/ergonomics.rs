@@ -540,13 +540,16 @@ fn values_whose_drop_cancels_something_are_must_use() {
             "rpoe/src/wheel/socket_factory/mod.rs",
             "pub struct SocketFactoryBuilder",
         ),
-        ("rpoe/src/wheel/follow_tail.rs", "pub struct FollowTail<"),
         (
-            "rpoe/src/wheel/follow_tail.rs",
+            "rpoe/src/wheel/follow_tail/mod.rs",
+            "pub struct FollowTail<",
+        ),
+        (
+            "rpoe/src/wheel/follow_tail/mod.rs",
             "pub struct FollowTailBuilder",
         ),
         ("rpoe/src/wheel/run/mod.rs", "pub struct Run<"),
-        ("rpoe/src/wheel/run/mod.rs", "pub struct RunBuilder"),
+        ("rpoe/src/wheel/run/builder.rs", "pub struct RunBuilder"),
         (
             "rpoe/src/component/server_tcp/builder.rs",
             "pub struct ServerTcp<",

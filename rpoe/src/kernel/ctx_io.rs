@@ -142,10 +142,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         event: impl IntoEvent,
         extra: impl Any,
     ) -> Result<(), Error> {
-        let ev = self.core.names.resolve(&event);
-        let target = Target::EventWith(ev, Rc::new(extra));
-        self.core
-            .set_target(self.frame.key, h, IoMode::Read, Some(target))
+        self.watch_with(h, IoMode::Read, event, extra)
     }
 
     /// [`Ctx::select_write`] with extra arguments for the handler (POE's
@@ -162,10 +159,21 @@ impl<'a, H: 'static> Ctx<'a, H> {
         event: impl IntoEvent,
         extra: impl Any,
     ) -> Result<(), Error> {
+        self.watch_with(h, IoMode::Write, event, extra)
+    }
+
+    /// The `select_*_with` methods: watch `h` for `mode`, the handler
+    /// getting `extra` besides the handle and mode.
+    fn watch_with(
+        &mut self,
+        h: HandleId,
+        mode: IoMode,
+        event: impl IntoEvent,
+        extra: impl Any,
+    ) -> Result<(), Error> {
         let ev = self.core.names.resolve(&event);
         let target = Target::EventWith(ev, Rc::new(extra));
-        self.core
-            .set_target(self.frame.key, h, IoMode::Write, Some(target))
+        self.core.set_target(self.frame.key, h, mode, Some(target))
     }
 
     /// In an I/O event handler: the extra arguments its watcher was set
@@ -255,10 +263,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
         event: impl IntoEvent,
         extra: impl Any,
     ) -> Result<(), Error> {
-        let ev = self.core.names.resolve(&event);
-        let target = Target::EventWith(ev, Rc::new(extra));
-        self.core
-            .set_target(self.frame.key, h, IoMode::Expedite, Some(target))
+        self.watch_with(h, IoMode::Expedite, event, extra)
     }
 
     /// Stop watching for urgent data (POE's `select_expedite($fh)`).

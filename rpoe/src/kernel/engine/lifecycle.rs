@@ -125,16 +125,13 @@ impl Core {
         let _ = self.deliver(
             stack,
             child,
-            Delivery {
-                event: EventId::PARENT,
-                sender: Sender::Kernel,
-                payload: Payload::new(ParentChange {
+            Delivery::from_kernel(
+                EventId::PARENT,
+                Payload::new(ParentChange {
                     old: old_party,
                     new: new_party,
                 }),
-                active: None,
-                caller: Caller::KERNEL,
-            },
+            ),
         );
     }
 
@@ -167,16 +164,13 @@ impl Core {
         let _ = self.deliver(
             stack,
             child,
-            Delivery {
-                event: EventId::PARENT,
-                sender: Sender::Kernel,
-                payload: Payload::new(ParentChange {
+            Delivery::from_kernel(
+                EventId::PARENT,
+                Payload::new(ParentChange {
                     old: Sender::Session(oid),
                     new: Sender::Kernel,
                 }),
-                active: None,
-                caller: Caller::KERNEL,
-            },
+            ),
         );
     }
 
