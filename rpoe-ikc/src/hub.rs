@@ -102,9 +102,8 @@ pub(crate) enum SendNow {
 
 /// A session waiting for the outgoing buffer to drain.
 pub(crate) struct DrainWaiter {
-    pub(crate) session: SessionId,
     pub(crate) event: rpoe::EventId,
-    /// Holds the session alive until it is told.
+    /// Holds the session alive until it is told (and names it).
     pub(crate) hold: rpoe::Postback,
 }
 

@@ -181,7 +181,7 @@ impl Ikc {
             .borrow()
             .drain_waiters
             .iter()
-            .any(|w| w.session == me && w.event == id)
+            .any(|w| w.hold.session() == me && w.event == id)
         {
             return;
         }
@@ -189,11 +189,11 @@ impl Ikc {
         // alive until told (a postback is a hold released however it
         // ends, even dropped untold with the kernel).
         let hold = ctx.postback(id, ());
-        self.hub.st.borrow_mut().drain_waiters.push(DrainWaiter {
-            session: me,
-            event: id,
-            hold,
-        });
+        self.hub
+            .st
+            .borrow_mut()
+            .drain_waiters
+            .push(DrainWaiter { event: id, hold });
     }
 
     /// The IKC session: spawn it once, in the kernel this handle is used

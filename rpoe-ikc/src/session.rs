@@ -65,7 +65,7 @@ fn tell_drained(ctx: &mut Ctx<'_, HubHeap>, hub: &Hub) {
     for w in waiters {
         // A session that stopped meanwhile has nobody to tell. The event
         // is queued before the hold goes: the session stays alive for it.
-        let _ = ctx.post(w.session, w.event, ());
+        let _ = ctx.post(w.hold.session(), w.event, ());
         drop(w.hold);
     }
 }
