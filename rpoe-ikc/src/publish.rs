@@ -320,7 +320,14 @@ pub(crate) fn deliver(
             done: false,
         }))
     });
-    let sender = m.subject.as_str().rsplit('.').next().unwrap_or("");
+    // The sender's name is the subject's last token: found from the end
+    // byte by byte (kernel names are short, so this stops within a few
+    // bytes, where a `rsplit` sets up a searcher for every message).
+    let subject = m.subject.as_str();
+    let sender = match subject.bytes().rposition(|b| b == b'.') {
+        Some(dot) => &subject[dot + 1..],
+        None => subject,
+    };
     let from = {
         let mut last = last_from.borrow_mut();
         match &*last {

@@ -76,6 +76,7 @@ impl<'a, H: 'static> Ctx<'a, H> {
     ///
     /// [`Error::ArgType`] if the argument is not a `T` (the argument then
     /// stays in place), or was taken already.
+    #[inline]
     pub fn take_arg<T: Any>(&mut self) -> Result<T, Error> {
         match self.payload.take::<T>() {
             Some(v) => Ok(v),

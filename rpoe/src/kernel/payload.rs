@@ -92,7 +92,9 @@ const POOL_LEN: usize = 16;
 const POOL_MAX_BYTES: usize = 256;
 
 thread_local! {
-    static POOL: std::cell::RefCell<Vec<Box<dyn Arg>>> =
+    /// Each slot beside its type's id, so that finding one compares ids
+    /// in place rather than asking each slot's vtable.
+    static POOL: std::cell::RefCell<Vec<(TypeId, Box<dyn Arg>)>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -106,10 +108,9 @@ fn boxed<T: Any>(value: T) -> Box<dyn Arg> {
                 let mut pool = pool.try_borrow_mut().ok()?;
                 // The newest first: a stream of one type finds its slot at
                 // the end.
-                let at = pool
-                    .iter()
-                    .rposition(|b| (&**b as &dyn Any).is::<Slot<T>>())?;
-                Some(pool.swap_remove(at))
+                let want = TypeId::of::<Slot<T>>();
+                let at = pool.iter().rposition(|(t, _)| *t == want)?;
+                Some(pool.swap_remove(at).1)
             })
             .ok()
             .flatten();
@@ -134,7 +135,8 @@ fn recycle(b: Box<dyn Arg>) {
     let _ = POOL.try_with(|pool| {
         if let Ok(mut pool) = pool.try_borrow_mut() {
             if pool.len() < POOL_LEN {
-                pool.push(b);
+                let t = (&*b as &dyn Any).type_id();
+                pool.push((t, b));
             }
         }
     });
@@ -538,7 +540,7 @@ mod tests {
             assert!(pool
                 .borrow()
                 .iter()
-                .all(|b| !(&**b as &dyn Any).is::<Slot<[u8; 4096]>>()));
+                .all(|(t, _)| *t != TypeId::of::<Slot<[u8; 4096]>>()));
         });
     }
 }
