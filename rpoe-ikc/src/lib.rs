@@ -98,9 +98,11 @@
 //!   with an [`Incoming<T>`] argument, in the order received. The IKC
 //!   session runs the handler at once, from its `_in` event (as POE's
 //!   `call`, so `ctx.sender()` is the IKC session), rather than queueing
-//!   one event per message: that saves a trip through the kernel's queue
-//!   per message. A handler that fails is the kernel's to report, as
-//!   for any [`rpoe::Ctx::call`]; the next messages are still delivered.
+//!   one event per message: the messages waiting in a subscription go
+//!   to the session as one [`rpoe::Ctx::call_each`] run, which saves a
+//!   trip through the kernel's queue and most of a call's cost per
+//!   message. A handler that fails is the kernel's to report, as for
+//!   any [`rpoe::Ctx::call`]; the next messages are still delivered.
 //! - **Sending:** while the bus is up and nothing waits before it, a
 //!   post, call or answer goes to the client's command channel from the
 //!   handler that made it. When that channel is full, it and what

@@ -1,7 +1,7 @@
 //! Publications: how a session offers events to the bus ([`Publish`]),
 //! what it receives ([`Incoming`], with [`ReplyTo`] to answer a call),
 //! the live publication and the lease that holds its session alive, and
-//! the delivery of one incoming message to it.
+//! the delivery of incoming messages to it.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -11,6 +11,7 @@ use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 
 use async_nats::{Message, Subject};
+use bytes::Bytes;
 use rpoe::{Ctx, SessionId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -140,16 +141,20 @@ impl Drop for ReplyTo {
     }
 }
 
-/// Decodes an incoming payload and runs the published session's handler
-/// with it.
-type Deliver = Box<dyn Fn(&mut Ctx<'_, HubHeap>, Meta, &[u8]) -> Result<(), DeliverError>>;
+/// Where a run of deliveries takes its messages: the payload of a
+/// subscription's next message, with what its delivery knows besides,
+/// or `None` when the run is to end (nothing waiting, or its share
+/// taken). Only the payload travels on: the whole message is several
+/// times its size, and each move of it is a copy.
+pub(crate) type Source<'s> = dyn FnMut() -> Option<(Meta, Bytes)> + 's;
 
-/// What a delivery knows besides the payload.
+/// Decodes incoming payloads and runs the published session's handler
+/// with each, as one [`Ctx::call_each`] run: `(ctx, session, event id,
+/// source)`.
+type Deliver = Box<dyn Fn(&mut Ctx<'_, HubHeap>, SessionId, rpoe::EventId, &mut Source<'_>) -> Run>;
+
+/// What a message's delivery knows besides its payload.
 pub(crate) struct Meta {
-    target: SessionId,
-    /// The event's interned id in this kernel (posting by id skips
-    /// hashing its name).
-    id: rpoe::EventId,
     from: Rc<str>,
     alias: Rc<str>,
     event: Rc<str>,
@@ -157,8 +162,21 @@ pub(crate) struct Meta {
     reply: Option<ReplyTo>,
 }
 
-pub(crate) enum DeliverError {
+/// How a run of deliveries went.
+pub(crate) struct Run {
+    /// Messages handed to the session's handler.
+    pub(crate) delivered: u64,
+    pub(crate) end: RunEnd,
+}
+
+pub(crate) enum RunEnd {
+    /// The source ended, or a handler failed (the kernel's to report):
+    /// the caller goes on with the source's next message, if any.
+    More,
+    /// A message's arguments did not decode (and its reply subject, if
+    /// it was a call); the run ended before it.
     Decode(String, Option<ReplyTo>),
+    /// The session is gone.
     Gone,
 }
 
@@ -197,28 +215,40 @@ impl Publish {
     /// session gets `event` with an [`Incoming<T>`] argument. Arguments
     /// that do not decode as `T` become the [`Config::error_event`].
     pub fn event<T: DeserializeOwned + 'static>(mut self, event: impl Into<String>) -> Publish {
-        let deliver: Deliver = Box::new(|ctx, meta, payload| {
-            let args: T = match serde_json::from_slice(payload) {
-                Ok(a) => a,
-                Err(e) => return Err(DeliverError::Decode(e.to_string(), meta.reply)),
+        let deliver: Deliver = Box::new(|ctx, session, id, source| {
+            let mut bad = None;
+            let mut delivered = 0;
+            let items = std::iter::from_fn(|| {
+                let (meta, payload) = source()?;
+                match serde_json::from_slice::<T>(&payload) {
+                    Ok(args) => {
+                        delivered += 1;
+                        Some(Incoming {
+                            from: meta.from,
+                            alias: meta.alias,
+                            event: meta.event,
+                            via_any: meta.via_any,
+                            args,
+                            reply: meta.reply,
+                        })
+                    }
+                    Err(e) => {
+                        bad = Some((e.to_string(), meta.reply));
+                        None
+                    }
+                }
+            });
+            // The handler runs now, once per message, rather than an
+            // event being queued per message: the messages are already
+            // this round's bounded share, and one run enters the session
+            // once for all of them.
+            let r = ctx.call_each(session, id, items);
+            let end = match (r, bad) {
+                (Err(rpoe::Error::NoSuchSession(_)), _) => RunEnd::Gone,
+                (_, Some((why, reply))) => RunEnd::Decode(why, reply),
+                _ => RunEnd::More,
             };
-            let id = meta.id;
-            let incoming = Incoming {
-                from: meta.from,
-                alias: meta.alias,
-                event: meta.event,
-                via_any: meta.via_any,
-                args,
-                reply: meta.reply,
-            };
-            // Run the handler now rather than queue the event: the
-            // message is already one of this round's bounded share, and
-            // a queued event would cost a second trip through the
-            // kernel's queue per message.
-            match ctx.call(meta.target, id, incoming) {
-                Err(rpoe::Error::NoSuchSession(_)) => Err(DeliverError::Gone),
-                _ => Ok(()),
-            }
+            Run { delivered, end }
         });
         self.events.push((event.into(), deliver));
         self
@@ -301,19 +331,18 @@ impl Drop for Lease {
     }
 }
 
-/// Decode a message for event `idx` of `p` and run the session's
-/// handler with it. `last_from`: the sender of the subscription's
-/// previous message, shared by the events from the same sender.
-pub(crate) fn deliver(
-    ctx: &mut Ctx<'_, HubHeap>,
+/// What the delivery of `m`, for event `idx` of `p`, knows besides its
+/// payload. `last_from`: the sender of the subscription's previous
+/// message, shared by the events from the same sender.
+pub(crate) fn meta_of(
     hub: &Rc<Hub>,
     p: &Pub,
     idx: usize,
     any: bool,
     last_from: &RefCell<Option<Rc<str>>>,
-    m: Message,
-) -> Result<(), DeliverError> {
-    let reply = m.reply.map(|subject| {
+    m: &mut Message,
+) -> Meta {
+    let reply = m.reply.take().map(|subject| {
         ReplyTo(Box::new(Answering {
             subject,
             hub: Rc::downgrade(hub),
@@ -339,19 +368,13 @@ pub(crate) fn deliver(
             }
         }
     };
-    let Some(id) = p.ids.borrow().get(idx).copied() else {
-        return Err(DeliverError::Gone);
-    };
-    let meta = Meta {
-        target: p.session,
-        id,
+    Meta {
         from,
         alias: p.alias.clone(),
         event: p.events[idx].0.clone(),
         via_any: any,
         reply,
-    };
-    (p.events[idx].1)(ctx, meta, &m.payload)
+    }
 }
 
 /// Answer a call that reached a publication after it ended (before the

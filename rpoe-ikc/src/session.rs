@@ -14,7 +14,7 @@ use rpoe::Ctx;
 
 use crate::call::CallSlot;
 use crate::hub::{Hub, Outbound, Phase};
-use crate::publish::{deliver, refuse_call, DeliverError, Pub};
+use crate::publish::{meta_of, refuse_call, Pub, RunEnd};
 use crate::pump::{drain, pump, Arrival, DrainOut, Feed, Route};
 use crate::{address, BusEvent, Error, Failed};
 
@@ -393,37 +393,57 @@ fn take_feed(
     };
     let mut cx = std::task::Context::from_waker(&waker);
     let most = share.min(hub.cfg.batch.max(1));
+    let Some(id) = p.ids.borrow().get(*idx).copied() else {
+        p.kill();
+        feed.queued.set(false);
+        return 0;
+    };
     let mut n = 0;
-    while n < most {
-        let polled = match feed.sub.borrow_mut().as_mut() {
-            // Outside tokio's cooperative budget, which would end the
-            // batch at 128 messages per turn of the tokio task driving
-            // the kernel: the share above bounds it instead.
-            Some(sub) => std::pin::pin!(tokio::task::unconstrained(std::future::poll_fn(
-                |cx| sub.poll_next_unpin(cx)
-            )))
-            .poll(&mut cx),
-            None => Poll::Ready(None),
+    // Why the source stopped giving messages, besides the share.
+    let mut stop: Option<Poll<()>> = None;
+    loop {
+        let before = n;
+        let run = {
+            let mut source = || {
+                if n >= most || p.dead.get() {
+                    return None;
+                }
+                let polled = match feed.sub.borrow_mut().as_mut() {
+                    // Outside tokio's cooperative budget, which would end
+                    // the batch at 128 messages per turn of the tokio
+                    // task driving the kernel: the share bounds it
+                    // instead.
+                    Some(sub) => std::pin::pin!(tokio::task::unconstrained(std::future::poll_fn(
+                        |cx| sub.poll_next_unpin(cx)
+                    )))
+                    .poll(&mut cx),
+                    None => Poll::Ready(None),
+                };
+                match polled {
+                    Poll::Ready(Some(mut m)) => {
+                        n += 1;
+                        let meta = meta_of(hub, p, *idx, *any, &feed.last_from, &mut m);
+                        Some((meta, m.payload))
+                    }
+                    // Closed: its task ends (and so does the
+                    // publication's share).
+                    Poll::Ready(None) => {
+                        stop = Some(Poll::Ready(()));
+                        None
+                    }
+                    // The client wakes the task when more comes.
+                    Poll::Pending => {
+                        stop = Some(Poll::Pending);
+                        None
+                    }
+                }
+            };
+            (p.events[*idx].1)(ctx, p.session, id, &mut source)
         };
-        let m = match polled {
-            Poll::Ready(Some(m)) => m,
-            Poll::Ready(None) => {
-                // Its task ends (and so does the publication's share).
-                feed.closed.set(true);
-                feed.queued.set(false);
-                waker.wake();
-                return n;
-            }
-            // The client wakes the task when more comes.
-            Poll::Pending => {
-                feed.queued.set(false);
-                return n;
-            }
-        };
-        n += 1;
-        match deliver(ctx, hub, p, *idx, *any, &feed.last_from, m) {
-            Ok(()) => tally.delivered += 1,
-            Err(DeliverError::Decode(why, reply)) => {
+        tally.delivered += run.delivered;
+        match run.end {
+            RunEnd::More => {}
+            RunEnd::Decode(why, reply) => {
                 tally.decode_errors += 1;
                 if let Some(mut r) = reply {
                     r.0.done = true;
@@ -434,18 +454,28 @@ fn take_feed(
                 }
                 tell_publisher(ctx, hub, p, *idx, Error::Decode(why));
             }
-            Err(DeliverError::Gone) => {
+            RunEnd::Gone => {
                 // The session stopped (its lease is being dropped); a
                 // call among these was answered by its ReplyTo's drop.
                 p.kill();
             }
         }
-        if p.dead.get() {
+        if p.dead.get() || stop == Some(Poll::Pending) {
             feed.queued.set(false);
             return n;
         }
+        if stop == Some(Poll::Ready(())) {
+            feed.closed.set(true);
+            feed.queued.set(false);
+            waker.wake();
+            return n;
+        }
+        // The share is taken, or a run ended without taking a message
+        // (the kernel refused it): after the others.
+        if n >= most || n == before {
+            break;
+        }
     }
-    // It may hold more: after the others.
     hub.st.borrow_mut().feeds.push_back(feed);
     n
 }

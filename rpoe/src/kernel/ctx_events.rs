@@ -10,7 +10,7 @@ use std::panic::Location;
 
 use super::caller::Caller;
 use super::ctx::Ctx;
-use super::dispatch::{AnySession, Delivery, Session};
+use super::dispatch::{AnySession, Delivery, Each, Session};
 use super::engine::Delivered;
 use super::error::Error;
 use super::ids::{Dest, Sender, SessionId};
@@ -149,6 +149,72 @@ impl<'a, H: 'static> Ctx<'a, H> {
                 caller,
             },
         )
+    }
+
+    /// Run `dest`'s handler for `event` now, once for each item of
+    /// `args`, in order: what a [`Ctx::call`] per item does, for a batch
+    /// (the records a stream produced, the messages a bus client holds).
+    /// The session is entered once for the run rather than once per item,
+    /// which is most of what a call costs besides the handler; the
+    /// handlers' return values are dropped.
+    ///
+    /// Items are taken from `args` one at a time, each just before its
+    /// handler runs, so a lazy iterator can feed the run as it goes, and
+    /// what a failed run did not take is still in it.
+    ///
+    /// ```
+    /// use rpoe::{Kernel, Session};
+    ///
+    /// let mut kernel = Kernel::new().unwrap();
+    /// let sum = kernel.spawn(
+    ///     Session::new(0u64).on("add", |ctx| {
+    ///         let n = ctx.take_arg::<u64>().unwrap();
+    ///         *ctx.heap() += n;
+    ///         *ctx.heap()
+    ///     }),
+    ///     (),
+    /// );
+    /// kernel.spawn(
+    ///     Session::new(()).on("_start", move |ctx| {
+    ///         assert_eq!(ctx.call_each(sum, "add", 1..=4u64).unwrap(), 4);
+    ///         let total = ctx.call(sum, "add", 0u64).unwrap();
+    ///         assert_eq!(total.take::<u64>().ok(), Some(10));
+    ///     }),
+    ///     (),
+    /// );
+    /// kernel.run().unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Ctx::call`], for the whole run: [`Error::NoSuchSession`] if
+    /// `dest` names no live session, or it stopped during the run (no
+    /// item is taken after that); [`Error::NoHandler`],
+    /// [`Error::CallDepth`]; [`Error::HandlerFailed`] if a handler
+    /// panicked or returned an error (a DIE signal is queued to it then,
+    /// and the run ends there). Returns how many handlers ran otherwise:
+    /// every item's.
+    #[track_caller]
+    pub fn call_each<'d, T: Any>(
+        &mut self,
+        dest: impl Into<Dest<'d>>,
+        event: impl IntoEvent,
+        args: impl IntoIterator<Item = T>,
+    ) -> Result<usize, Error> {
+        let key = self.core.resolve_from(self.frame.key, &dest.into())?;
+        let event = self.core.names.resolve_transient(&event);
+        let caller = self.here(Location::caller());
+        let mut args = args.into_iter();
+        let mut next = || args.next().map(Payload::new);
+        let mut each = Each {
+            event,
+            sender: Sender::Session(self.frame.id),
+            active: (key == self.frame.key).then_some(self.active),
+            caller,
+            next: &mut next,
+        };
+        let core: &mut Core = self.core;
+        core.deliver_each(Some(&mut self.frame), key, &mut each)
     }
 
     /// [`Ctx::call`] with an argument already wrapped in a [`Value`]: the

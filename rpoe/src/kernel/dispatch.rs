@@ -246,7 +246,41 @@ pub(crate) trait AnySession {
         ret: &mut Value,
     ) -> (Box<dyn AnySession>, Result<(), Fail>);
 
+    /// Run the handler for `each.event` once per payload `each.next`
+    /// gives, as [`AnySession::dispatch`] would for each (see
+    /// [`crate::Ctx::call_each`]), giving the session back with how many
+    /// ran and how the run ended.
+    fn dispatch_each(
+        self: Box<Self>,
+        core: &mut Core,
+        stack: Option<&mut dyn Stack>,
+        key: SessionKey,
+        id: SessionId,
+        each: &mut Each<'_>,
+    ) -> (Box<dyn AnySession>, usize, Result<EachEnd, Fail>);
+
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// A run of deliveries of one event to one session, each with its own
+/// argument (see [`crate::Ctx::call_each`]).
+pub(crate) struct Each<'n> {
+    pub event: EventId,
+    pub sender: Sender,
+    pub active: Option<EventId>,
+    pub caller: Caller,
+    /// The next argument, or `None` when there are no more.
+    pub next: &'n mut dyn FnMut() -> Option<Payload>,
+}
+
+/// How [`AnySession::dispatch_each`] ended without a failure.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum EachEnd {
+    /// The arguments ran out.
+    Done,
+    /// A handler stopped the session (its slot no longer names it): no
+    /// more arguments are taken.
+    Gone,
 }
 
 /// Reborrow an optional stack for a nested call, shortening the trait
@@ -323,6 +357,47 @@ impl<H: 'static> AnySession for SessionImpl<H> {
     ) -> (Box<dyn AnySession>, Result<(), Fail>) {
         let (me, result) = self.run(core, stack, key, id, d, ret);
         (me, result)
+    }
+
+    fn dispatch_each(
+        mut self: Box<Self>,
+        core: &mut Core,
+        mut stack: Option<&mut dyn Stack>,
+        key: SessionKey,
+        id: SessionId,
+        each: &mut Each<'_>,
+    ) -> (Box<dyn AnySession>, usize, Result<EachEnd, Fail>) {
+        let mut ran = 0;
+        loop {
+            let Some(payload) = (each.next)() else {
+                return (self, ran, Ok(EachEnd::Done));
+            };
+            let d = Delivery {
+                event: each.event,
+                sender: each.sender,
+                payload,
+                active: each.active,
+                caller: each.caller,
+            };
+            core.trace_dispatch(id, &d);
+            // Return values are dropped, as the method says.
+            let mut ret = Value::unit();
+            let (me, result) = self.run(core, reborrow(&mut stack), key, id, d, &mut ret);
+            self = me;
+            ran += 1;
+            if let Err(f) = result {
+                return (self, ran, Err(f));
+            }
+            // What the handler left for the kernel (a postback's event, a
+            // wheel's request), done now as after any handler: the next
+            // item's handler sees the kernel as a call of its own would.
+            if !core.local.is_empty() {
+                core.drain_local();
+            }
+            if core.sessions.id_of(key) != Some(id) {
+                return (self, ran, Ok(EachEnd::Gone));
+            }
+        }
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {

@@ -9,7 +9,7 @@
 use std::rc::Rc;
 
 use super::super::caller::Caller;
-use super::super::dispatch::{reborrow, Delivery, Fail, Stack};
+use super::super::dispatch::{reborrow, Delivery, Each, EachEnd, Fail, Stack};
 use super::super::error::Error;
 use super::super::ids::{Sender, SessionId};
 use super::super::names::EventId;
@@ -79,6 +79,60 @@ impl Core {
             self.sessions.put_session(key, id, session);
         }
         self.delivered(done, result, ret)
+    }
+
+    /// Run a handler once per argument of `each`, on the caller's stack
+    /// (see [`crate::Ctx::call_each`]): the session is taken out of its
+    /// table once for the whole run instead of once per argument. Returns
+    /// how many handlers ran; on a failure, or once the session is gone,
+    /// the rest of the arguments are left untaken.
+    pub(crate) fn deliver_each(
+        &mut self,
+        mut stack: Option<&mut dyn Stack>,
+        key: SessionKey,
+        each: &mut Each<'_>,
+    ) -> Result<usize, Error> {
+        self.may_nest(each.event)?;
+        let (id, taken) = self
+            .sessions
+            .take_session(key)
+            .ok_or_else(|| Error::NoSuchSession(format!("slot {key}")))?;
+        let (session, from_stack) = match taken {
+            Some(s) => (s, false),
+            None => match reborrow(&mut stack).and_then(|s| s.take(key)) {
+                Some(s) => (s, true),
+                None => return Err(Error::NoSuchSession(id.to_string())),
+            },
+        };
+        let outer = self.enter(id);
+        let (session, ran, result) =
+            session.dispatch_each(self, reborrow(&mut stack), key, id, each);
+        self.leave(outer);
+        if from_stack {
+            if let Some(s) = stack {
+                s.restore(key, session);
+            }
+        } else {
+            self.sessions.put_session(key, id, session);
+        }
+        let done = Delivered {
+            key,
+            id,
+            event: each.event,
+            sender: each.sender,
+            self_call: each.active.is_some(),
+            origin: each.caller,
+        };
+        // A failure ends the run: `delivered` makes it an error.
+        let (failed, end) = match result {
+            Ok(end) => (Ok(()), end),
+            Err(f) => (Err(f), EachEnd::Done),
+        };
+        self.delivered(done, failed, Value::unit())?;
+        match end {
+            EachEnd::Done => Ok(ran),
+            EachEnd::Gone => Err(Error::NoSuchSession(id.to_string())),
+        }
     }
 
     /// Refuse a delivery past the call-depth limit (see
