@@ -9,7 +9,7 @@
 use std::rc::Rc;
 
 use super::super::caller::Caller;
-use super::super::dispatch::{reborrow, Delivery, Each, EachEnd, Fail, Stack};
+use super::super::dispatch::{reborrow, AnySession, Delivery, Each, EachEnd, Fail, Stack};
 use super::super::error::Error;
 use super::super::ids::{Sender, SessionId};
 use super::super::names::EventId;
@@ -47,17 +47,7 @@ impl Core {
         d: Delivery,
     ) -> Result<Value, Error> {
         self.may_nest(d.event)?;
-        let (id, taken) = self
-            .sessions
-            .take_session(key)
-            .ok_or_else(|| Error::NoSuchSession(format!("slot {key}")))?;
-        let (session, from_stack) = match taken {
-            Some(s) => (s, false),
-            None => match reborrow(&mut stack).and_then(|s| s.take(key)) {
-                Some(s) => (s, true),
-                None => return Err(Error::NoSuchSession(id.to_string())),
-            },
-        };
+        let (id, session, from_stack) = self.take_to_run(reborrow(&mut stack), key)?;
         self.trace_dispatch(id, &d);
         let done = Delivered {
             key,
@@ -71,13 +61,7 @@ impl Core {
         let outer = self.enter(id);
         let (session, result) = session.dispatch(self, reborrow(&mut stack), key, id, d, &mut ret);
         self.leave(outer);
-        if from_stack {
-            if let Some(s) = stack {
-                s.restore(key, session);
-            }
-        } else {
-            self.sessions.put_session(key, id, session);
-        }
+        self.put_back(stack, key, id, session, from_stack);
         self.delivered(done, result, ret)
     }
 
@@ -93,28 +77,12 @@ impl Core {
         each: &mut Each<'_>,
     ) -> Result<usize, Error> {
         self.may_nest(each.event)?;
-        let (id, taken) = self
-            .sessions
-            .take_session(key)
-            .ok_or_else(|| Error::NoSuchSession(format!("slot {key}")))?;
-        let (session, from_stack) = match taken {
-            Some(s) => (s, false),
-            None => match reborrow(&mut stack).and_then(|s| s.take(key)) {
-                Some(s) => (s, true),
-                None => return Err(Error::NoSuchSession(id.to_string())),
-            },
-        };
+        let (id, session, from_stack) = self.take_to_run(reborrow(&mut stack), key)?;
         let outer = self.enter(id);
         let (session, ran, result) =
             session.dispatch_each(self, reborrow(&mut stack), key, id, each);
         self.leave(outer);
-        if from_stack {
-            if let Some(s) = stack {
-                s.restore(key, session);
-            }
-        } else {
-            self.sessions.put_session(key, id, session);
-        }
+        self.put_back(stack, key, id, session, from_stack);
         let done = Delivered {
             key,
             id,
@@ -132,6 +100,47 @@ impl Core {
         match end {
             EachEnd::Done => Ok(ran),
             EachEnd::Gone => Err(Error::NoSuchSession(id.to_string())),
+        }
+    }
+
+    /// Take the session in slot `key` out to run a handler: from its
+    /// table, or, when it is running further up the call chain, from its
+    /// frame on `stack` (the `bool`).
+    #[inline(always)]
+    fn take_to_run(
+        &mut self,
+        stack: Option<&mut dyn Stack>,
+        key: SessionKey,
+    ) -> Result<(SessionId, Box<dyn AnySession>, bool), Error> {
+        let (id, taken) = self
+            .sessions
+            .take_session(key)
+            .ok_or_else(|| Error::NoSuchSession(format!("slot {key}")))?;
+        match taken {
+            Some(s) => Ok((id, s, false)),
+            None => match stack.and_then(|s| s.take(key)) {
+                Some(s) => Ok((id, s, true)),
+                None => Err(Error::NoSuchSession(id.to_string())),
+            },
+        }
+    }
+
+    /// Put back a session [`Core::take_to_run`] took.
+    #[inline(always)]
+    fn put_back(
+        &mut self,
+        stack: Option<&mut dyn Stack>,
+        key: SessionKey,
+        id: SessionId,
+        session: Box<dyn AnySession>,
+        from_stack: bool,
+    ) {
+        if from_stack {
+            if let Some(s) = stack {
+                s.restore(key, session);
+            }
+        } else {
+            self.sessions.put_session(key, id, session);
         }
     }
 
