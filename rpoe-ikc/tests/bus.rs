@@ -393,6 +393,35 @@ fn oversize_messages_and_bad_arguments_are_error_events() {
 }
 
 #[test]
+fn undecodable_messages_amid_a_burst_cost_only_themselves() {
+    if !nats_or_skip("undecodable_messages_amid_a_burst_cost_only_themselves") {
+        return;
+    }
+    let server = NatsServer::start();
+    let [mut b] = Node::spawn_all(&server.url(), ["b"]);
+    let d = Driver::connect(&server.url());
+    // One burst, so that the messages wait in b's subscription together
+    // and are handed to the session as one run: each bad one ends a run
+    // and is reported, and the good ones after it still arrive, in order.
+    let burst: Vec<Vec<u8>> = (1..=40u64)
+        .map(|i| match i % 10 {
+            3 => b"\"not a number\"".to_vec(),
+            7 => b"{broken json".to_vec(),
+            _ => i.to_string().into_bytes(),
+        })
+        .collect();
+    let burst: Vec<&[u8]> = burst.iter().map(Vec::as_slice).collect();
+    d.publish_raw_all("rpoe.b.svc.hit.raw", &burst);
+    let c = d.count_until("b", |c| c.0 + c.4 == 40);
+    assert_eq!((c.0, c.4), (32, 8), "32 numbers, 8 undecodable");
+    // The sequence numbers skip only where a bad message was: 8 breaks
+    // (after 2, 6, 12, 16, ...), none from reordering or loss.
+    assert_eq!(c.3, 40);
+    assert_eq!(c.5, 8);
+    b.wait_line(|l| l.starts_with("ERROR svc/hit: cannot deserialise"), T);
+}
+
+#[test]
 fn credentials_are_passed_to_the_server() {
     if !nats_or_skip("credentials_are_passed_to_the_server") {
         return;

@@ -370,11 +370,19 @@ impl Driver {
 
     /// Publish raw bytes (as a non-rpoe client would).
     pub fn publish_raw(&self, subject: &str, payload: &[u8]) {
+        self.publish_raw_all(subject, &[payload]);
+    }
+
+    /// Publish each of `payloads` to `subject`, flushing once after the
+    /// last: they reach the server, and so a subscriber, as one burst.
+    pub fn publish_raw_all(&self, subject: &str, payloads: &[&[u8]]) {
         self.rt.block_on(async {
-            self.client
-                .publish(subject.to_string(), payload.to_vec().into())
-                .await
-                .unwrap();
+            for payload in payloads {
+                self.client
+                    .publish(subject.to_string(), payload.to_vec().into())
+                    .await
+                    .unwrap();
+            }
             self.client.flush().await.unwrap();
         });
     }
