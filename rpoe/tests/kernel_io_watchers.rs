@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use mio::net::UnixStream;
-use rpoe::{HandleId, Kernel, ManualClock, Sender, Session};
+use rpoe::{Ctx, HandleId, Kernel, ManualClock, Sender, Session};
 
 mod support;
 
@@ -19,6 +19,22 @@ struct Io {
     h: Option<HandleId>,
 }
 
+/// A session logging to `l`, its handle not yet adopted.
+fn io_session(l: &Log) -> Session<Io> {
+    Session::new(Io {
+        log: l.clone(),
+        h: None,
+    })
+}
+
+/// Adopt the socket `_start` was given as the session's handle.
+fn adopt(ctx: &mut Ctx<'_, Io>) -> HandleId {
+    let sock = ctx.take_arg::<UnixStream>().unwrap();
+    let h = ctx.add_handle(sock);
+    ctx.heap().h = Some(h);
+    h
+}
+
 #[test]
 fn select_read_hands_back_the_handle_and_is_level_triggered() {
     let (ours, mut theirs) = UnixStream::pair().unwrap();
@@ -26,30 +42,25 @@ fn select_read_hands_back_the_handle_and_is_level_triggered() {
     let l = log();
     let mut k = Kernel::new().unwrap();
     k.spawn(
-        Session::new(Io {
-            log: l.clone(),
-            h: None,
-        })
-        .on("_start", move |ctx| {
-            let sock = ctx.take_arg::<UnixStream>().unwrap();
-            let h = ctx.add_handle(sock);
-            ctx.heap().h = Some(h);
-            ctx.select_read(h, "readable").unwrap();
-        })
-        .on("readable", |ctx| {
-            let h = *ctx.arg::<HandleId>().unwrap();
-            assert_eq!(Some(h), ctx.heap().h);
-            assert_eq!(ctx.sender(), Sender::Session(ctx.id()));
-            // Read two bytes per event: the watcher fires again while
-            // data remains.
-            let mut buf = [0u8; 2];
-            let n = ctx.handle::<UnixStream>(h).unwrap().read(&mut buf).unwrap();
-            let s = String::from_utf8_lossy(&buf[..n]).to_string();
-            ctx.heap().log.borrow_mut().push(s);
-            if ctx.heap().log.borrow().len() == 3 {
-                ctx.select_read_off(h).unwrap();
-            }
-        }),
+        io_session(&l)
+            .on("_start", move |ctx| {
+                let h = adopt(ctx);
+                ctx.select_read(h, "readable").unwrap();
+            })
+            .on("readable", |ctx| {
+                let h = *ctx.arg::<HandleId>().unwrap();
+                assert_eq!(Some(h), ctx.heap().h);
+                assert_eq!(ctx.sender(), Sender::Session(ctx.id()));
+                // Read two bytes per event: the watcher fires again while
+                // data remains.
+                let mut buf = [0u8; 2];
+                let n = ctx.handle::<UnixStream>(h).unwrap().read(&mut buf).unwrap();
+                let s = String::from_utf8_lossy(&buf[..n]).to_string();
+                ctx.heap().log.borrow_mut().push(s);
+                if ctx.heap().log.borrow().len() == 3 {
+                    ctx.select_read_off(h).unwrap();
+                }
+            }),
         ours,
     );
     k.run().unwrap();
@@ -63,36 +74,31 @@ fn select_write_pause_resume_and_close() {
     let l = log();
     let mut k = Kernel::with_manual_clock(ManualClock::new()).unwrap();
     k.spawn(
-        Session::new(Io {
-            log: l.clone(),
-            h: None,
-        })
-        .on("_start", |ctx| {
-            let sock = ctx.take_arg::<UnixStream>().unwrap();
-            let h = ctx.add_handle(sock);
-            ctx.heap().h = Some(h);
-            ctx.select_write(h, "writable").unwrap();
-            ctx.select_pause_write(h).unwrap();
-            ctx.yield_event("resume", ());
-        })
-        .on("resume", |ctx| {
-            ctx.heap().log.borrow_mut().push("resume".into());
-            let h = ctx.heap().h.unwrap();
-            ctx.select_resume_write(h).unwrap();
-        })
-        .on("writable", |ctx| {
-            let h = *ctx.arg::<HandleId>().unwrap();
-            ctx.handle::<UnixStream>(h)
-                .unwrap()
-                .write_all(b"hi")
-                .unwrap();
-            ctx.heap().log.borrow_mut().push("wrote".into());
-            ctx.close_handle(h).unwrap();
-            assert!(ctx.handle::<UnixStream>(h).is_err());
-        })
-        .on("_stop", |ctx| {
-            ctx.heap().log.borrow_mut().push("stop".into())
-        }),
+        io_session(&l)
+            .on("_start", |ctx| {
+                let h = adopt(ctx);
+                ctx.select_write(h, "writable").unwrap();
+                ctx.select_pause_write(h).unwrap();
+                ctx.yield_event("resume", ());
+            })
+            .on("resume", |ctx| {
+                ctx.heap().log.borrow_mut().push("resume".into());
+                let h = ctx.heap().h.unwrap();
+                ctx.select_resume_write(h).unwrap();
+            })
+            .on("writable", |ctx| {
+                let h = *ctx.arg::<HandleId>().unwrap();
+                ctx.handle::<UnixStream>(h)
+                    .unwrap()
+                    .write_all(b"hi")
+                    .unwrap();
+                ctx.heap().log.borrow_mut().push("wrote".into());
+                ctx.close_handle(h).unwrap();
+                assert!(ctx.handle::<UnixStream>(h).is_err());
+            })
+            .on("_stop", |ctx| {
+                ctx.heap().log.borrow_mut().push("stop".into())
+            }),
         ours,
     );
     k.run().unwrap();
@@ -139,37 +145,32 @@ fn a_drained_handle_fires_again_only_on_new_data() {
     let l = log();
     let mut k = Kernel::with_manual_clock(ManualClock::new()).unwrap();
     let id = k.spawn(
-        Session::new(Io {
-            log: l.clone(),
-            h: None,
-        })
-        .on("_start", |ctx| {
-            let sock = ctx.take_arg::<UnixStream>().unwrap();
-            let h = ctx.add_handle(sock);
-            ctx.heap().h = Some(h);
-            ctx.select_read(h, "readable").unwrap();
-        })
-        .on("readable", |ctx| {
-            let h = *ctx.arg::<HandleId>().unwrap();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 64];
-            loop {
-                match ctx.handle::<UnixStream>(h).unwrap().read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => got.extend_from_slice(&buf[..n]),
-                    Err(_) => {
-                        ctx.io_drained();
-                        break;
+        io_session(&l)
+            .on("_start", |ctx| {
+                let h = adopt(ctx);
+                ctx.select_read(h, "readable").unwrap();
+            })
+            .on("readable", |ctx| {
+                let h = *ctx.arg::<HandleId>().unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 64];
+                loop {
+                    match ctx.handle::<UnixStream>(h).unwrap().read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                        Err(_) => {
+                            ctx.io_drained();
+                            break;
+                        }
                     }
                 }
-            }
-            let s = String::from_utf8_lossy(&got).to_string();
-            ctx.heap().log.borrow_mut().push(s);
-        })
-        .on("done", |ctx| {
-            let h = ctx.heap().h.unwrap();
-            ctx.close_handle(h).unwrap();
-        }),
+                let s = String::from_utf8_lossy(&got).to_string();
+                ctx.heap().log.borrow_mut().push(s);
+            })
+            .on("done", |ctx| {
+                let h = ctx.heap().h.unwrap();
+                ctx.close_handle(h).unwrap();
+            }),
         ours,
     );
     for _ in 0..5 {
