@@ -1,7 +1,7 @@
 //! The `FollowTail` wheel on real files, with real short poll intervals
 //! (20 ms): appended lines, a line written in pieces, many lines at once,
-//! truncation and rotation (reset, then re-read from the start), a file
-//! that appears later, seeking, errors, and dropping the wheel.
+//! a file that appears later, seeking, errors, and dropping the wheel.
+//! Truncation and rotation are in `wheel_follow_tail_resets.rs`.
 //!
 //! Each scenario is a script of file operations run by the session
 //! itself: after an operation it waits for the events it must cause

@@ -1,7 +1,8 @@
 //! ReadWrite over real TCP connections on 127.0.0.1: framing across any
-//! chunking, put and flushed, watermarks, pausing input, half-close,
-//! switching the input filter mid-stream, end of file, and a write error
-//! on a reset connection.
+//! chunking, put and flushed, half-close, switching the input filter
+//! mid-stream, end of file, a record that never ends, and a write error
+//! on a reset connection. Watermarks, pausing input and batches are in
+//! `wheel_read_write_flow.rs`.
 //!
 //! The peer end is a plain blocking socket that the test session drives
 //! from its handlers (or a thread, where the peer must read while the
