@@ -400,7 +400,7 @@ fn take_feed(
     };
     let mut n = 0;
     // Why the source stopped giving messages, besides the share.
-    let mut stop: Option<Poll<()>> = None;
+    let mut stop: Option<SourceEnd> = None;
     loop {
         let before = n;
         let run = {
@@ -428,12 +428,12 @@ fn take_feed(
                     // Closed: its task ends (and so does the
                     // publication's share).
                     Poll::Ready(None) => {
-                        stop = Some(Poll::Ready(()));
+                        stop = Some(SourceEnd::Closed);
                         None
                     }
                     // The client wakes the task when more comes.
                     Poll::Pending => {
-                        stop = Some(Poll::Pending);
+                        stop = Some(SourceEnd::Empty);
                         None
                     }
                 }
@@ -460,11 +460,11 @@ fn take_feed(
                 p.kill();
             }
         }
-        if p.dead.get() || stop == Some(Poll::Pending) {
+        if p.dead.get() || stop == Some(SourceEnd::Empty) {
             feed.queued.set(false);
             return n;
         }
-        if stop == Some(Poll::Ready(())) {
+        if stop == Some(SourceEnd::Closed) {
             feed.closed.set(true);
             feed.queued.set(false);
             waker.wake();
@@ -478,6 +478,15 @@ fn take_feed(
     }
     hub.st.borrow_mut().feeds.push_back(feed);
     n
+}
+
+/// Why a subscription gave no more messages to a run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SourceEnd {
+    /// None waiting: the client wakes its task when more come.
+    Empty,
+    /// The client closed the subscription.
+    Closed,
 }
 
 /// A subscription is in place.
